@@ -1,0 +1,361 @@
+"""LangChain chat models for local inference servers.
+
+One base class holds all behaviour; each server is a subclass that only names its provider
+profile. The class does type conversion, callbacks and LangChain conventions — requests,
+parsing, retries and errors come from :mod:`orbit_local`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.language_models.chat_models import agenerate_from_stream, generate_from_stream
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_message, to_message
+from orbit_local.accumulate import StreamAccumulator
+from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.config import client_options, env_defaults, extra_body, generation_params
+from orbit_local.errors import StreamInterruptedError
+from orbit_local.providers import ProviderProfile, get_provider
+from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+from orbit_local.types import ChatRequest, ModelInfo, ToolSpec
+
+
+class BaseChatOrbitLocal(BaseChatModel):
+    """Chat model for any local server orbit-local has a profile for.
+
+    Subclasses (``ChatLMStudio``, ``ChatLocalAI``, ...) set ``provider``; ``ChatOrbitLocal``
+    leaves it to the caller. ``base_url``, ``api_key`` and ``model`` default to the
+    ``<PREFIX>BASE_URL`` / ``<PREFIX>API_KEY`` / ``<PREFIX>MODEL`` environment variables of
+    the server (``LMSTUDIO_BASE_URL``, ...), then to the profile's defaults. ``OPENAI_API_KEY``
+    is never read.
+    """
+
+    provider: str = "openai-compatible"
+    """Provider profile name (see ``orbit_local.list_providers()``)."""
+    model: str | None = Field(default=None, alias="model_name")
+    """Model id; when unset, the server's loaded (else first) model is used."""
+    base_url: str | None = None
+    """Base URL including the API prefix, e.g. ``http://localhost:1234/v1``."""
+    api_key: SecretStr | None = None
+    """Sent as ``Authorization: Bearer`` only when set."""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    """Always sent as ``max_tokens`` (never ``max_completion_tokens``)."""
+    top_p: float | None = None
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    seed: int | None = None
+    timeout: float | None = DEFAULT_TIMEOUT
+    """Read timeout in seconds for one request."""
+    max_retries: int = DEFAULT_MAX_RETRIES
+    """Retries on connection refused / 503 while the server warms up."""
+    warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
+    """Seconds during which those retries may happen."""
+    streaming: bool = False
+    """``invoke`` streams under the hood (callbacks receive every token)."""
+    extra_body: dict[str, Any] | None = None
+    """Server-specific fields merged into every request body (``top_k``, ``repeat_penalty``...)."""
+    default_headers: dict[str, str] | None = None
+    http_client: Any = Field(default=None, exclude=True)
+    """Optional ``httpx.Client`` to send requests with."""
+    http_async_client: Any = Field(default=None, exclude=True)
+    """Optional ``httpx.AsyncClient`` to send requests with."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    _client: ChatClient | None = PrivateAttr(default=None)
+    _async_client: AsyncChatClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_environment(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
+
+    # ------------------------------------------------------------ configuration
+    @property
+    def provider_profile(self) -> ProviderProfile:
+        return get_provider(self.provider)
+
+    @property
+    def _llm_type(self) -> str:
+        return f"orbit-local-{self.provider_profile.name}"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider_profile.name,
+            "model": self.model,
+            "base_url": self.provider_profile.resolve_base_url(self.base_url)
+            if (self.base_url or self.provider_profile.default_base_url)
+            else None,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "top_p": self.top_p,
+            "stop": self.stop,
+            "seed": self.seed,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=self.provider_profile.name,
+            ls_model_name=kwargs.get("model") or self.model or "",
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stops = stop or kwargs.get("stop") or self.stop
+        if stops:
+            params["ls_stop"] = list(stops)
+        return params
+
+    @property
+    def client(self) -> ChatClient:
+        """The synchronous orbit_local client (built once per instance)."""
+        if self._client is None:
+            self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncChatClient:
+        """The asynchronous orbit_local client (built once per instance)."""
+        if self._async_client is None:
+            self._async_client = AsyncChatClient(
+                self.provider, http_client=self.http_async_client, **client_options(self)
+            )
+        return self._async_client
+
+    def list_models(self) -> list[ModelInfo]:
+        """The server's model list."""
+        return self.client.list_models()
+
+    async def alist_models(self) -> list[ModelInfo]:
+        return await self.async_client.list_models()
+
+    # ------------------------------------------------------------------ requests
+    def _chat_request(
+        self, messages: list[BaseMessage], stop: list[str] | None, model: str, kwargs: dict[str, Any]
+    ) -> ChatRequest:
+        """Merge instance settings and per-call kwargs into a neutral request (no I/O)."""
+        tools = [_tool_spec(tool) for tool in kwargs.get("tools") or []]
+        return ChatRequest(
+            model=model,
+            messages=[to_message(m) for m in messages],
+            params=generation_params(self, kwargs, stop),
+            tools=tools,
+            tool_choice=kwargs.get("tool_choice"),
+            response_format=kwargs.get("response_format"),
+            extra_body=extra_body(self, kwargs),
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
+        client = self.client
+        model = client.resolve_model(kwargs.get("model"))
+        result = client.chat(self._chat_request(messages, stop, model, kwargs))
+        message = to_ai_message(result, provider=self.provider_profile.name, requested_model=model)
+        return ChatResult(
+            generations=[ChatGeneration(message=message)],
+            llm_output={"model_name": message.response_metadata.get("model_name")},
+        )
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            return await agenerate_from_stream(self._astream(messages, stop=stop, run_manager=run_manager, **kwargs))
+        client = self.async_client
+        model = await client.resolve_model(kwargs.get("model"))
+        result = await client.chat(self._chat_request(messages, stop, model, kwargs))
+        message = to_ai_message(result, provider=self.provider_profile.name, requested_model=model)
+        return ChatResult(
+            generations=[ChatGeneration(message=message)],
+            llm_output={"model_name": message.response_metadata.get("model_name")},
+        )
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        client = self.client
+        model = client.resolve_model(kwargs.get("model"))
+        accumulated = StreamAccumulator()
+        try:
+            for delta in client.stream(self._chat_request(messages, stop, model, kwargs)):
+                accumulated.add(delta)
+                chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                yield chunk
+        except StreamInterruptedError as exc:
+            exc.partial_text = accumulated.text
+            raise
+        last = ChatGenerationChunk(
+            message=final_chunk(accumulated, provider=self.provider_profile.name, requested_model=model)
+        )
+        if run_manager is not None:
+            run_manager.on_llm_new_token("", chunk=last)
+        yield last
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        client = self.async_client
+        model = await client.resolve_model(kwargs.get("model"))
+        accumulated = StreamAccumulator()
+        try:
+            async for delta in client.stream(self._chat_request(messages, stop, model, kwargs)):
+                accumulated.add(delta)
+                chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                yield chunk
+        except StreamInterruptedError as exc:
+            exc.partial_text = accumulated.text
+            raise
+        last = ChatGenerationChunk(
+            message=final_chunk(accumulated, provider=self.provider_profile.name, requested_model=model)
+        )
+        if run_manager is not None:
+            await run_manager.on_llm_new_token("", chunk=last)
+        yield last
+
+    # --------------------------------------------------------------------- tools
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools in OpenAI format; ``tool_choice`` is "auto", "none", "required"/"any",
+        ``True`` (= required), or a tool name. Choices the server cannot honour are downgraded
+        with a warning (see the profile's ``tool_choices``)."""
+        formatted = [convert_to_openai_tool(tool) for tool in tools]
+        choice: str | dict[str, Any] | None
+        if tool_choice is True:
+            choice = "required"
+        elif tool_choice is False:
+            choice = None
+        elif isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required", "any"):
+            choice = {"type": "function", "function": {"name": tool_choice}}
+        else:
+            choice = tool_choice
+        if choice is not None:
+            kwargs["tool_choice"] = choice
+        return super().bind(tools=formatted, **kwargs)
+
+
+def _tool_spec(tool: dict[str, Any]) -> ToolSpec:
+    function = tool.get("function", tool)
+    return ToolSpec(
+        name=function["name"],
+        description=function.get("description", ""),
+        parameters=function.get("parameters") or {"type": "object", "properties": {}},
+        strict=function.get("strict"),
+    )
+
+
+class ChatOrbitLocal(BaseChatOrbitLocal):
+    """Any OpenAI-compatible local server: ``ChatOrbitLocal(provider="vllm", base_url=...)``.
+
+    ``provider`` picks a profile (its quirks and defaults); ``openai-compatible`` assumes a
+    well-behaved server and needs ``base_url`` (or ``ORBIT_LOCAL_BASE_URL``).
+    """
+
+    provider: str = "openai-compatible"
+
+
+class ChatLMStudio(BaseChatOrbitLocal):
+    """LM Studio's local server (default ``http://localhost:1234/v1``, env ``LMSTUDIO_*``)."""
+
+    provider: Literal["lmstudio"] = "lmstudio"
+
+
+class ChatLocalAI(BaseChatOrbitLocal):
+    """LocalAI (default ``http://localhost:8080/v1``, env ``LOCALAI_*``)."""
+
+    provider: Literal["localai"] = "localai"
+
+
+class ChatFastChat(BaseChatOrbitLocal):
+    """FastChat's OpenAI API server (default ``http://localhost:8000/v1``, env ``FASTCHAT_*``)."""
+
+    provider: Literal["fastchat"] = "fastchat"
+
+
+class ChatGPT4All(BaseChatOrbitLocal):
+    """The GPT4All desktop app's API server (default ``http://localhost:4891/v1``, env ``GPT4ALL_*``).
+
+    It cannot stream: streaming is emulated with one chunk.
+    """
+
+    provider: Literal["gpt4all"] = "gpt4all"
+
+
+class ChatKoboldAI(BaseChatOrbitLocal):
+    """KoboldCpp's OpenAI side (default ``http://localhost:5001/v1``, env ``KOBOLDAI_*``)."""
+
+    provider: Literal["koboldai"] = "koboldai"
+
+
+class ChatGaia(BaseChatOrbitLocal):
+    """AMD GAIA's Lemonade Server (default ``http://localhost:13305/api/v1``, env ``LEMONADE_*``)."""
+
+    provider: Literal["lemonade"] = "lemonade"
+
+
+class ChatLlamaCpp(BaseChatOrbitLocal):
+    """llama.cpp's ``llama-server`` (default ``http://localhost:8080/v1``, env ``LLAMACPP_*``)."""
+
+    provider: Literal["llamacpp"] = "llamacpp"
+
+
+class ChatVLLM(BaseChatOrbitLocal):
+    """vLLM's OpenAI server (default ``http://localhost:8000/v1``, env ``VLLM_*``)."""
+
+    provider: Literal["vllm"] = "vllm"
+
+
+class ChatShimmy(BaseChatOrbitLocal):
+    """Shimmy (default ``http://localhost:11435/v1``, env ``SHIMMY_*``)."""
+
+    provider: Literal["shimmy"] = "shimmy"
+
+
+class ChatOllama(BaseChatOrbitLocal):
+    """Ollama's OpenAI side (default ``http://localhost:11434/v1``, env ``OLLAMA_*``)."""
+
+    provider: Literal["ollama"] = "ollama"

@@ -1,0 +1,277 @@
+"""LlamaIndex LLMs for local inference servers.
+
+``CustomLLM`` subclasses with native chat (messages are sent as messages, never squeezed
+through a prompt template) and real async (``httpx.AsyncClient``; the event loop is never
+blocked). Each server is a subclass that only names its provider profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator, Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.custom import CustomLLM
+
+from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
+from orbit_local.accumulate import StreamAccumulator
+from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.config import client_options, env_defaults, extra_body, generation_params
+from orbit_local.errors import StreamInterruptedError
+from orbit_local.providers import ProviderProfile, get_provider
+from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+from orbit_local.types import ChatRequest, ModelInfo
+
+
+def _as_completion(response: ChatResponse) -> CompletionResponse:
+    return CompletionResponse(
+        text=response.message.content or "",
+        delta=response.delta,
+        raw=response.raw,
+        additional_kwargs=response.additional_kwargs,
+    )
+
+
+class OrbitLocalLLM(CustomLLM):
+    """A LlamaIndex LLM for any local server orbit-local has a profile for.
+
+    ``base_url``, ``api_key`` and ``model`` default to the server's ``<PREFIX>BASE_URL`` /
+    ``<PREFIX>API_KEY`` / ``<PREFIX>MODEL`` environment variables, then to its profile.
+    Usage is in ``response.additional_kwargs`` (``prompt_tokens``, ``completion_tokens``,
+    ``total_tokens``) and, with model, finish reason and timings, in ``response.raw``.
+    """
+
+    provider: str = Field(default="openai-compatible", description="Provider profile name.")
+    model: str | None = Field(default=None, description="Model id; default: the server's loaded model.")
+    base_url: str | None = Field(default=None, description="Base URL including the API prefix.")
+    api_key: SecretStr | None = Field(default=None, description="Sent as Bearer only when set.")
+    temperature: float | None = None
+    max_tokens: int | None = Field(default=None, description="Always sent as max_tokens.")
+    top_p: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    timeout: float | None = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
+    context_window: int | None = Field(default=None, description="Override the context window the server reports.")
+    extra_body: dict[str, Any] | None = None
+    default_headers: dict[str, str] | None = None
+    http_client: Any = Field(default=None, exclude=True, description="Optional httpx.Client.")
+    async_http_client: Any = Field(default=None, exclude=True, description="Optional httpx.AsyncClient.")
+
+    _client: ChatClient | None = PrivateAttr(default=None)
+    _async_client: AsyncChatClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_environment(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return f"orbit_local_{cls.model_fields['provider'].default}"
+
+    @property
+    def provider_profile(self) -> ProviderProfile:
+        return get_provider(self.provider)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        model = self.model or (self._client._model if self._client else None) or ""
+        return LLMMetadata(
+            context_window=self.context_window or self.provider_profile.default_context_window,
+            num_output=self.max_tokens or -1,
+            is_chat_model=True,
+            is_function_calling_model=False,
+            model_name=model,
+        )
+
+    @property
+    def client(self) -> ChatClient:
+        if self._client is None:
+            self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncChatClient:
+        if self._async_client is None:
+            self._async_client = AsyncChatClient(
+                self.provider, http_client=self.async_http_client, **client_options(self)
+            )
+        return self._async_client
+
+    def list_models(self) -> list[ModelInfo]:
+        return self.client.list_models()
+
+    async def alist_models(self) -> list[ModelInfo]:
+        return await self.async_client.list_models()
+
+    def _chat_request(self, messages: Sequence[ChatMessage], model: str, kwargs: dict[str, Any]) -> ChatRequest:
+        """Instance settings and per-call kwargs as one neutral request (no I/O)."""
+        return ChatRequest(
+            model=model,
+            messages=[to_message(m) for m in messages],
+            params=generation_params(self, kwargs),
+            tool_choice=kwargs.get("tool_choice"),
+            response_format=kwargs.get("response_format"),
+            extra_body=extra_body(self, kwargs),
+        )
+
+    # ------------------------------------------------------------------ chat
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        client = self.client
+        model = client.resolve_model(kwargs.get("model"))
+        result = client.chat(self._chat_request(messages, model, kwargs))
+        return to_chat_response(result, self.provider_profile.name, model)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        client = self.async_client
+        model = await client.resolve_model(kwargs.get("model"))
+        result = await client.chat(self._chat_request(messages, model, kwargs))
+        return to_chat_response(result, self.provider_profile.name, model)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        client = self.client
+        model = client.resolve_model(kwargs.get("model"))
+        request = self._chat_request(messages, model, kwargs)
+        provider = self.provider_profile.name
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            accumulated = StreamAccumulator()
+            try:
+                for delta in client.stream(request):
+                    accumulated.add(delta)
+                    yield stream_response(accumulated, delta.text)
+            except StreamInterruptedError as exc:
+                exc.partial_text = accumulated.text
+                raise
+            yield closing_response(accumulated, provider, model)
+
+        return gen()
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        client = self.async_client
+        model = await client.resolve_model(kwargs.get("model"))
+        request = self._chat_request(messages, model, kwargs)
+        provider = self.provider_profile.name
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            accumulated = StreamAccumulator()
+            try:
+                async for delta in client.stream(request):
+                    accumulated.add(delta)
+                    yield stream_response(accumulated, delta.text)
+            except StreamInterruptedError as exc:
+                exc.partial_text = accumulated.text
+                raise
+            yield closing_response(accumulated, provider, model)
+
+        return gen()
+
+    # ------------------------------------------------------------ completion
+    # A completion is a one-message chat: these servers are chat models, and the chat
+    # endpoint applies the model's own template.
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return _as_completion(self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs))
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return _as_completion(await self.achat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs))
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        responses = self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+        return (_as_completion(r) for r in responses)
+
+    @llm_completion_callback()
+    async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
+        responses = await self.astream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+
+        async def gen() -> AsyncGenerator[CompletionResponse, None]:
+            async for response in responses:
+                yield _as_completion(response)
+
+        return gen()
+
+
+class OrbitLocal(OrbitLocalLLM):
+    """Any OpenAI-compatible server: ``OrbitLocal(provider="vllm", base_url=...)``."""
+
+
+class LMStudio(OrbitLocalLLM):
+    """LM Studio (default ``http://localhost:1234/v1``, env ``LMSTUDIO_*``)."""
+
+    provider: str = "lmstudio"
+
+
+class LocalAI(OrbitLocalLLM):
+    """LocalAI (default ``http://localhost:8080/v1``, env ``LOCALAI_*``)."""
+
+    provider: str = "localai"
+
+
+class FastChat(OrbitLocalLLM):
+    """FastChat's OpenAI API server (default ``http://localhost:8000/v1``, env ``FASTCHAT_*``)."""
+
+    provider: str = "fastchat"
+
+
+class GPT4All(OrbitLocalLLM):
+    """The GPT4All desktop API server (default ``http://localhost:4891/v1``, env ``GPT4ALL_*``)."""
+
+    provider: str = "gpt4all"
+
+
+class KoboldAI(OrbitLocalLLM):
+    """KoboldCpp's OpenAI side (default ``http://localhost:5001/v1``, env ``KOBOLDAI_*``)."""
+
+    provider: str = "koboldai"
+
+
+class Gaia(OrbitLocalLLM):
+    """AMD GAIA's Lemonade Server (default ``http://localhost:13305/api/v1``, env ``LEMONADE_*``)."""
+
+    provider: str = "lemonade"
+
+
+class LlamaCpp(OrbitLocalLLM):
+    """llama.cpp's ``llama-server`` (default ``http://localhost:8080/v1``, env ``LLAMACPP_*``)."""
+
+    provider: str = "llamacpp"
+
+
+class VLLM(OrbitLocalLLM):
+    """vLLM (default ``http://localhost:8000/v1``, env ``VLLM_*``)."""
+
+    provider: str = "vllm"
+
+
+class Shimmy(OrbitLocalLLM):
+    """Shimmy (default ``http://localhost:11435/v1``, env ``SHIMMY_*``)."""
+
+    provider: str = "shimmy"
+
+
+class Ollama(OrbitLocalLLM):
+    """Ollama's OpenAI side (default ``http://localhost:11434/v1``, env ``OLLAMA_*``)."""
+
+    provider: str = "ollama"

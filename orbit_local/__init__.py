@@ -1,0 +1,73 @@
+"""orbit-local: the shared transport behind the LangChain and LlamaIndex integrations.
+
+Imports only httpx and pydantic. The public names are re-exported here; everything else is
+an implementation detail.
+"""
+
+from orbit_local.accumulate import StreamAccumulator
+from orbit_local.client import AsyncChatClient, ChatClient, pick_default_model
+from orbit_local.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ContextOverflowError,
+    ModelNotFoundError,
+    OrbitLocalError,
+    ProtocolError,
+    RequestTimeoutError,
+    ServerBusyError,
+    ServerError,
+    ServerNotRunningError,
+    StreamInterruptedError,
+    UnsupportedFeatureError,
+)
+from orbit_local.providers import ProviderProfile, get_provider, list_providers, register
+from orbit_local.types import (
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    EmbeddingResult,
+    GenerationParams,
+    Message,
+    ModelInfo,
+    ToolCall,
+    ToolCallChunk,
+    ToolSpec,
+    Usage,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncChatClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatClient",
+    "ChatDelta",
+    "ChatRequest",
+    "ChatResult",
+    "ContextOverflowError",
+    "EmbeddingResult",
+    "GenerationParams",
+    "Message",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "OrbitLocalError",
+    "ProtocolError",
+    "ProviderProfile",
+    "RequestTimeoutError",
+    "ServerBusyError",
+    "ServerError",
+    "ServerNotRunningError",
+    "StreamAccumulator",
+    "StreamInterruptedError",
+    "ToolCall",
+    "ToolCallChunk",
+    "ToolSpec",
+    "UnsupportedFeatureError",
+    "Usage",
+    "__version__",
+    "get_provider",
+    "list_providers",
+    "pick_default_model",
+    "register",
+]

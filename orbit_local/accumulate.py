@@ -1,0 +1,131 @@
+"""Fold a stream of :class:`ChatDelta` objects into one :class:`ChatResult`.
+
+Shared by both adapters and by the emulated-stream path, so "what did the whole stream say"
+has exactly one definition. Tool-call fragments are merged by index: ids are kept as first
+sent, a name that a server repeats in every chunk (llama-cpp-python) is not concatenated,
+and argument fragments are joined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from orbit_local.protocols.openai import parse_arguments, stable_tool_call_id
+from orbit_local.types import ChatDelta, ChatResult, ToolCall, ToolCallChunk, Usage
+
+
+@dataclass(slots=True)
+class _PartialCall:
+    id: str | None = None
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class StreamAccumulator:
+    """Collects deltas; :meth:`result` returns what the stream said as a whole."""
+
+    __slots__ = (
+        "_calls",
+        "_reasoning",
+        "_text",
+        "finish_reason",
+        "id",
+        "model",
+        "system_fingerprint",
+        "timings",
+        "usage",
+    )
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: dict[int, _PartialCall] = {}
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.model: str | None = None
+        self.id: str | None = None
+        self.system_fingerprint: str | None = None
+        self.timings: dict[str, object] | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    def add(self, delta: ChatDelta) -> None:
+        if delta.text:
+            self._text.append(delta.text)
+        if delta.reasoning:
+            self._reasoning.append(delta.reasoning)
+        if delta.tool_call_chunks:
+            for chunk in delta.tool_call_chunks:
+                self._merge_call(chunk)
+        if delta.finish_reason is not None:
+            self.finish_reason = delta.finish_reason
+        if delta.usage is not None:
+            self.usage = delta.usage
+        if delta.model and self.model is None:
+            self.model = delta.model
+        if delta.id and self.id is None:
+            self.id = delta.id
+        if delta.system_fingerprint:
+            self.system_fingerprint = delta.system_fingerprint
+        if delta.timings:
+            self.timings = delta.timings
+
+    def _merge_call(self, chunk: ToolCallChunk) -> None:
+        call = self._calls.get(chunk.index)
+        if call is None:
+            call = self._calls[chunk.index] = _PartialCall()
+        if chunk.id and call.id is None:
+            call.id = chunk.id
+        if chunk.name and chunk.name != call.name:
+            # A repeated name is the same call (llama-cpp-python); a new one completes a split name.
+            call.name = chunk.name if not call.name else call.name + chunk.name
+        if chunk.arguments:
+            call.arguments.append(chunk.arguments)
+
+    def tool_calls(self) -> list[ToolCall]:
+        calls = []
+        for index in sorted(self._calls):
+            partial = self._calls[index]
+            raw = "".join(partial.arguments)
+            arguments, raw, error = parse_arguments(raw)
+            call_id = partial.id if partial.id is not None else stable_tool_call_id(partial.name, raw, index)
+            calls.append(
+                ToolCall(id=call_id, name=partial.name, arguments=arguments, raw_arguments=raw, parse_error=error)
+            )
+        return calls
+
+    def result(self) -> ChatResult:
+        return ChatResult(
+            text=self.text,
+            model=self.model,
+            finish_reason=self.finish_reason,
+            reasoning="".join(self._reasoning) or None,
+            tool_calls=self.tool_calls(),
+            usage=self.usage,
+            id=self.id,
+            system_fingerprint=self.system_fingerprint,
+            timings=self.timings,
+        )
+
+
+def deltas_from_result(result: ChatResult) -> list[ChatDelta]:
+    """One delta carrying a whole result: streaming emulated for servers that cannot stream."""
+    chunks = [
+        ToolCallChunk(index=i, id=call.id, name=call.name, arguments=call.raw_arguments or "")
+        for i, call in enumerate(result.tool_calls)
+    ]
+    return [
+        ChatDelta(
+            text=result.text,
+            reasoning=result.reasoning or "",
+            tool_call_chunks=chunks or None,
+            finish_reason=result.finish_reason,
+            usage=result.usage,
+            model=result.model,
+            id=result.id,
+            system_fingerprint=result.system_fingerprint,
+            timings=result.timings,
+        )
+    ]

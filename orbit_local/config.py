@@ -1,0 +1,61 @@
+"""Settings shared by both adapters: environment defaults, client options, per-call params.
+
+The LangChain and LlamaIndex classes expose the same flat fields (``model``, ``base_url``,
+``api_key``, ``temperature``, ...). These helpers read them by name so both adapters resolve
+settings identically. Step 5 adds ORBIT-style ``inference.yaml`` blocks here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import SecretStr
+
+from orbit_local.providers import get_provider
+from orbit_local.types import GenerationParams
+
+PER_CALL_PARAMS = ("temperature", "max_tokens", "top_p", "seed")
+
+
+def env_defaults(provider: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Fill ``base_url``, ``api_key`` and ``model`` from ``<PREFIX>*`` env vars where unset.
+
+    Explicit values win; ``OPENAI_API_KEY`` is never consulted.
+    """
+    profile = get_provider(provider)
+    if not values.get("base_url") and os.environ.get(profile.env_base_url):
+        values["base_url"] = os.environ[profile.env_base_url]
+    if values.get("api_key") is None and os.environ.get(profile.env_api_key):
+        values["api_key"] = os.environ[profile.env_api_key]
+    if not (values.get("model") or values.get("model_name")) and os.environ.get(profile.env_model):
+        values["model"] = os.environ[profile.env_model]
+    return values
+
+
+def client_options(settings: Any) -> dict[str, Any]:
+    """Keyword arguments for :class:`~orbit_local.client.ChatClient` from an adapter's fields."""
+    api_key = settings.api_key
+    if isinstance(api_key, SecretStr):
+        api_key = api_key.get_secret_value()
+    return {
+        "base_url": settings.base_url,
+        "api_key": api_key,
+        "model": settings.model,
+        "timeout": settings.timeout,
+        "max_retries": settings.max_retries,
+        "warmup_timeout": settings.warmup_timeout,
+        "headers": settings.default_headers,
+    }
+
+
+def generation_params(settings: Any, kwargs: dict[str, Any], stop: list[str] | None = None) -> GenerationParams:
+    """Instance settings overridden by per-call kwargs (``invoke(..., temperature=0)``)."""
+    values = {name: kwargs.get(name, getattr(settings, name)) for name in PER_CALL_PARAMS}
+    stops = stop if stop is not None else kwargs.get("stop", settings.stop)
+    return GenerationParams(stop=list(stops) if stops else None, **values)
+
+
+def extra_body(settings: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The instance's ``extra_body`` with a per-call ``extra_body`` merged over it."""
+    return {**(settings.extra_body or {}), **(kwargs.get("extra_body") or {})}

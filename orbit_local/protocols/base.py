@@ -1,0 +1,56 @@
+"""The interface every sans-IO wire protocol implements.
+
+A protocol object is built once per client from a :class:`ProviderProfile`. It turns
+neutral requests into :class:`HttpRequest` objects and decoded bodies or stream events back
+into neutral results. It never performs I/O, so the sync and async clients share it whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from orbit_local.streams import SSEEvent
+from orbit_local.types import (
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    EmbeddingResult,
+    HttpRequest,
+    ModelInfo,
+)
+
+StreamFraming = Literal["sse", "ndjson"]
+
+
+class StreamParser(Protocol):
+    """Per-stream state: turns events into deltas and knows when the stream is complete."""
+
+    done: bool
+
+    def feed(self, event: SSEEvent) -> ChatDelta | None:
+        """Parse one event; ``None`` for events that carry nothing (keep-alives, [DONE])."""
+        ...
+
+    def finish(self) -> None:
+        """Called when the body ended: raise if the stream is incomplete."""
+        ...
+
+
+class ChatProtocol(Protocol):
+    """Request building and response parsing for one wire format."""
+
+    framing: StreamFraming
+
+    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest: ...
+
+    def parse_chat(self, payload: Any, request: ChatRequest) -> ChatResult: ...
+
+    def stream_parser(self, request: ChatRequest) -> StreamParser: ...
+
+    def models_request(self) -> HttpRequest: ...
+
+    def parse_models(self, payload: Any) -> list[ModelInfo]: ...
+
+    def embeddings_request(self, texts: list[str], model: str) -> HttpRequest: ...
+
+    def parse_embeddings(self, payload: Any) -> EmbeddingResult: ...

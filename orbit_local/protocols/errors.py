@@ -1,0 +1,191 @@
+"""Turn any server's error answer into one typed :mod:`orbit_local.errors` exception.
+
+Pure functions: they take a status code and body text and return an exception object, so
+the same code classifies an HTTP error response, an ``{"error": ...}`` inside a 200 body and
+an error frame inside a stream.
+
+Envelopes understood (see ``docs/providers/``):
+    ``{"error": {"message", "type", "code", ...}}``  OpenAI, LocalAI, llama.cpp, vLLM, Lemonade
+    ``{"error": "text"}``                           LM Studio, Ollama, Lemonade
+    ``{"object": "error", "message", "code"}``       FastChat, older vLLM
+    ``{"detail": {"msg", "type"}}``                  KoboldCpp / KoboldAI
+    ``{"detail": {"error": {...}}}``                 FastChat's 401
+    ``{"text": ..., "error_code": 50002}``           FastChat worker error inside a stream
+    plain text or an empty body                     many 404s and 500s
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from orbit_local.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ContextOverflowError,
+    ModelNotFoundError,
+    OrbitLocalError,
+    ProtocolError,
+    ServerBusyError,
+    ServerError,
+)
+from orbit_local.providers import ProviderProfile
+
+_CONTEXT_MARKERS = (
+    "context_length_exceeded",
+    "exceed_context_size",
+    "context size has been exceeded",
+    "exceeds the available context size",
+    "maximum context length",
+    "context length exceeded",
+    "context window",
+    "prompt size exceeds",
+    "input length exceeds the context length",
+    "exceeds maximum context length",
+    "context_compression_error",
+)
+_MODEL_MARKERS = (
+    "model_not_found",
+    "no models loaded",
+    "invalid model identifier",
+    "does not exist",
+    "not found, try pulling it",
+    "allowed now, your model",
+    "notfounderror",
+)
+_BUSY_MARKERS = (
+    "service_unavailable",
+    "server is busy",
+    "server busy",
+    "loading model",
+    "model_loading",
+    "unavailable_error",
+    "no slot available",
+)
+_FASTCHAT_CODES: dict[int, type[OrbitLocalError]] = {
+    40001: BadRequestError,
+    40301: ModelNotFoundError,
+    40302: BadRequestError,
+    40303: ContextOverflowError,
+    50001: ServerError,
+    50002: ServerError,
+}
+
+
+def extract_error(payload: Any) -> tuple[str, str] | None:
+    """Find ``(message, type_and_code)`` in a decoded JSON body, or ``None`` if it is no error."""
+    if not isinstance(payload, dict):
+        return None
+    err = payload.get("error")
+    if isinstance(err, dict):
+        message = str(err.get("message") or err.get("msg") or "")
+        tags = f"{err.get('type') or ''} {err.get('code') or ''}"
+        return message, tags
+    if isinstance(err, str) and err:
+        return err, str(payload.get("code") or "")
+    if payload.get("object") == "error":
+        return str(payload.get("message") or ""), f"{payload.get('type') or ''} {payload.get('code') or ''}"
+    detail = payload.get("detail")
+    if isinstance(detail, dict):
+        inner = detail.get("error")
+        if isinstance(inner, dict):
+            return str(inner.get("message") or ""), f"{inner.get('type') or ''} {inner.get('code') or ''}"
+        msg = detail.get("msg") or detail.get("error") or ""
+        return str(msg), str(detail.get("type") or "")
+    if isinstance(detail, str):
+        return detail, ""
+    if "error_code" in payload and "text" in payload:
+        return str(payload.get("text") or ""), str(payload.get("error_code"))
+    return None
+
+
+def _classify(status: int | None, message: str, tags: str) -> type[OrbitLocalError]:
+    haystack = f"{message} {tags}".lower()
+    for code, cls in _FASTCHAT_CODES.items():
+        if str(code) in tags.split():
+            return cls
+    if any(marker in haystack for marker in _CONTEXT_MARKERS):
+        return ContextOverflowError
+    if status in (401, 403) or "unauthorized" in haystack or "invalid_api_key" in haystack:
+        return AuthenticationError
+    if any(marker in haystack for marker in _MODEL_MARKERS):
+        return ModelNotFoundError
+    if status == 404 and "model" in haystack and "not found" in haystack:
+        return ModelNotFoundError
+    if status in (429, 503) or any(marker in haystack for marker in _BUSY_MARKERS):
+        return ServerBusyError
+    if status is not None and 400 <= status < 500:
+        return BadRequestError
+    if status is None or status >= 500:
+        return ServerError
+    return ProtocolError
+
+
+def _status_in_tags(tags: str) -> int | None:
+    """An HTTP status some servers repeat as ``code`` inside the error object (LocalAI, llama.cpp)."""
+    for tag in tags.split():
+        if tag.isdigit() and 400 <= int(tag) < 600:
+            return int(tag)
+    return None
+
+
+def _hint_for(cls: type[OrbitLocalError], profile: ProviderProfile) -> str | None:
+    if cls is ModelNotFoundError:
+        return profile.model_hint
+    if cls is AuthenticationError:
+        return f"pass api_key=... or set {profile.env_api_key}"
+    if cls is ServerBusyError:
+        return "the server is still busy after the warm-up window; retry later or raise warmup_timeout"
+    if cls is ContextOverflowError:
+        return "shorten the prompt, lower max_tokens, or load the model with a larger context"
+    return None
+
+
+def error_from_response(profile: ProviderProfile, base_url: str, status: int | None, body: str) -> OrbitLocalError:
+    """Build the typed exception for an error answer (HTTP error, or an error inside a 200)."""
+    payload: Any = None
+    text = body.strip()
+    if text[:1] in ("{", "["):
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = None
+    found = extract_error(payload)
+    if found is not None:
+        message, tags = found
+    else:
+        message, tags = text[:500], ""
+    cls = _classify(status, message, tags)
+    if status == 404 and cls is BadRequestError and not message:
+        message = "endpoint not found — is the base URL right (does it include the API prefix, e.g. /v1)?"
+    shown = message or (f"HTTP {status} with an empty body" if status else "error without a message")
+    return cls(
+        shown,
+        provider=profile.display_name,
+        base_url=base_url,
+        status_code=status,
+        server_message=message or None,
+        hint=_hint_for(cls, profile),
+        body=body[:2000],
+    )
+
+
+def error_in_payload(
+    profile: ProviderProfile, base_url: str, payload: Any, status: int | None = None
+) -> OrbitLocalError | None:
+    """An exception for an error object found inside a successful body or stream frame."""
+    found = extract_error(payload)
+    if found is None:
+        return None
+    message, tags = found
+    effective = status if status and status >= 400 else _status_in_tags(tags)
+    cls = _classify(effective, message, tags)
+    return cls(
+        message or "the server reported an error without a message",
+        provider=profile.display_name,
+        base_url=base_url,
+        status_code=status,
+        server_message=message or None,
+        hint=_hint_for(cls, profile),
+        body=json.dumps(payload)[:2000],
+    )

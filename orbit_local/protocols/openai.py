@@ -1,0 +1,525 @@
+"""The OpenAI chat-completions wire format, as local servers actually speak it.
+
+Sans-IO: builds request bodies from a :class:`ChatRequest` and parses JSON bodies and SSE
+events back into neutral results. Every server difference is read from the
+:class:`ProviderProfile` — nothing here knows a server by name.
+
+Tolerated on input (all seen on real servers): ``finish_reason`` as the string ``"null"``;
+reasoning in ``reasoning_content``, ``reasoning`` or ``thinking``; tool-call ``arguments`` as a
+string or an object; tool calls without ``id``; chunks without ``object``/``created``; a role
+chunk with ``content: null``; usage only in a trailing ``choices: []`` chunk; a whole
+``chat.completion`` body where a stream was asked for; error objects inside 200 bodies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from typing import Any
+
+from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
+from orbit_local.protocols.base import StreamFraming
+from orbit_local.protocols.errors import error_in_payload
+from orbit_local.providers import ProviderProfile
+from orbit_local.streams import SSEEvent
+from orbit_local.types import (
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    EmbeddingResult,
+    HttpRequest,
+    Message,
+    ModelInfo,
+    ToolCall,
+    ToolCallChunk,
+    Usage,
+)
+
+_REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
+
+
+def parse_usage(raw: Any, *, reliable: bool = True) -> Usage | None:
+    """Usage from an OpenAI ``usage`` object; ``None`` when absent, all-zero or not trusted."""
+    if not reliable or not isinstance(raw, dict):
+        return None
+    prompt = raw.get("prompt_tokens")
+    completion = raw.get("completion_tokens")
+    if prompt is None and completion is None:
+        return None
+    prompt = int(prompt or 0)
+    completion = int(completion or 0)
+    total = raw.get("total_tokens")
+    total = int(total) if total is not None else prompt + completion
+    if prompt == 0 and completion == 0 and total == 0:
+        return None  # LocalAI <= 3.7 put a zero usage object on every chunk
+    return Usage(input_tokens=prompt, output_tokens=completion, total_tokens=total)
+
+
+def stable_tool_call_id(name: str, arguments: str, index: int) -> str:
+    """A deterministic id for a tool call the server sent without one.
+
+    Deterministic (not random) so that replayed conversations send identical bodies.
+    """
+    digest = hashlib.sha1(f"{index}:{name}:{arguments}".encode()).hexdigest()[:16]
+    return f"call_{digest}"
+
+
+def parse_arguments(raw: Any) -> tuple[dict[str, Any], str, str | None]:
+    """``(arguments, raw_text, error)`` from a string or an object (KoboldCpp, Ollama)."""
+    if isinstance(raw, dict):
+        return raw, json.dumps(raw), None
+    text = "" if raw is None else str(raw)
+    if not text.strip():
+        return {}, text, None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return {}, text, f"arguments are not valid JSON: {exc}"
+    if isinstance(value, dict):
+        return value, text, None
+    return {}, text, f"arguments are JSON but not an object: {text[:80]}"
+
+
+def _text_of(content: Any) -> str:
+    """Message content as text: a string, or the text parts of a content-part list."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") in ("text", "output_text")
+        )
+    return str(content)
+
+
+def _reasoning_of(obj: dict[str, Any]) -> str | None:
+    for key in _REASONING_KEYS:
+        value = obj.get(key)
+        if value:
+            return value if isinstance(value, str) else str(value)
+    return None
+
+
+def _finish(value: Any) -> str | None:
+    if value is None or value == "null" or value == "":
+        return None
+    return str(value)
+
+
+def _truncate_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
+    if not stop:
+        return text, False
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    if cut < 0:
+        return text, False
+    return text[:cut], True
+
+
+class OpenAIProtocol:
+    """OpenAI ``/chat/completions``, ``/models`` and ``/embeddings`` for one profile."""
+
+    framing: StreamFraming = "sse"
+
+    def __init__(self, profile: ProviderProfile, base_url: str = "") -> None:
+        self.profile = profile
+        self.base_url = base_url
+
+    # ----------------------------------------------------------------- requests
+    def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
+        return HttpRequest("POST", self.profile.chat_path, self.chat_body(request, stream=stream))
+
+    def chat_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        """The JSON body for ``/chat/completions``; only keys this server accepts."""
+        profile = self.profile
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [self._message(m) for m in request.messages],
+        }
+        params = request.params
+        if params.temperature is not None:
+            body["temperature"] = params.temperature
+        max_tokens = params.max_tokens if params.max_tokens is not None else profile.default_max_tokens
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens  # never rewritten to max_completion_tokens
+        if params.top_p is not None:
+            body["top_p"] = params.top_p
+        if params.stop and not profile.client_side_stop:
+            body["stop"] = list(params.stop)
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if request.tools:
+            self._add_tools(body, request)
+        if request.response_format is not None:
+            body["response_format"] = self._response_format(request.response_format)
+        if stream:
+            body["stream"] = True
+            if profile.stream_usage == "include_usage":
+                body["stream_options"] = {"include_usage": True}
+        if request.extra_body:
+            body.update(request.extra_body)
+        if profile.allowed_request_keys is not None:
+            dropped = [k for k in body if k not in profile.allowed_request_keys]
+            for key in dropped:
+                del body[key]
+            user_dropped = [k for k in dropped if k in request.extra_body or k in ("seed", "top_p")]
+            if user_dropped:
+                warnings.warn(
+                    f"{profile.display_name} rejects {', '.join(sorted(user_dropped))}; not sent.",
+                    stacklevel=4,
+                )
+        return body
+
+    def _message(self, message: Message) -> dict[str, Any]:
+        profile = self.profile
+        strict = profile.allowed_request_keys is not None
+        if message.role == "tool" and not profile.tool_role:
+            return {
+                "role": "user",
+                "content": f"Result of tool call {message.tool_call_id or ''}:\n{message.content}",
+            }
+        out: dict[str, Any] = {"role": message.role}
+        if message.images and not strict:
+            parts: list[dict[str, Any]] = []
+            if message.content:
+                parts.append({"type": "text", "text": message.content})
+            parts.extend({"type": "image_url", "image_url": {"url": url}} for url in message.images)
+            out["content"] = parts
+        else:
+            # "" rather than null: llama-cpp-python answers 500 and FastChat 400 to null content.
+            out["content"] = message.content or ""
+        if message.name and not strict and message.role != "tool":
+            out["name"] = message.name
+        if message.tool_calls:
+            if profile.tool_calling:
+                out["tool_calls"] = [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {
+                            "name": call.name,
+                            "arguments": call.raw_arguments or json.dumps(call.arguments),
+                        },
+                    }
+                    for call in message.tool_calls
+                ]
+            else:
+                calls = "; ".join(f"{c.name}({json.dumps(c.arguments)})" for c in message.tool_calls)
+                out["content"] = f"{out['content']}\n[called tools: {calls}]".strip()
+        if message.role == "tool" and message.tool_call_id is not None:
+            out["tool_call_id"] = message.tool_call_id
+        return out
+
+    def _add_tools(self, body: dict[str, Any], request: ChatRequest) -> None:
+        profile = self.profile
+        if not profile.tool_calling:
+            raise UnsupportedFeatureError(
+                "this server has no tool calling",
+                provider=profile.display_name,
+                base_url=self.base_url,
+                hint="use a server with tool support (llama.cpp --jinja, LM Studio, LocalAI, vLLM, Ollama)",
+            )
+        tools = []
+        for spec in request.tools:
+            function: dict[str, Any] = {
+                "name": spec.name,
+                "description": spec.description,
+                "parameters": spec.parameters,
+            }
+            if spec.strict is not None:
+                function["strict"] = spec.strict
+            tools.append({"type": "function", "function": function})
+        body["tools"] = tools
+        choice = self._tool_choice(request.tool_choice)
+        if choice is None and profile.tool_choice_required_with_tools:
+            choice = "auto"  # KoboldCpp ignores tools unless tool_choice is sent
+        if choice is not None:
+            body["tool_choice"] = choice
+
+    def _tool_choice(self, choice: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        """Downgrade a ``tool_choice`` the server cannot honour (with a warning)."""
+        if choice is None:
+            return None
+        allowed = self.profile.tool_choices
+        if isinstance(choice, str) and choice in ("auto", "none", "required", "any"):
+            kind = "required" if choice == "any" else choice
+            value: str | dict[str, Any] = kind
+        else:
+            kind = "named"
+            value = choice if isinstance(choice, dict) else {"type": "function", "function": {"name": choice}}
+        if kind in allowed:
+            return value
+        fallback = next((k for k in ("required", "auto") if k in allowed and k != kind), None)
+        if kind == "none":
+            fallback = None
+        warnings.warn(
+            f"{self.profile.display_name} does not honour tool_choice={kind!r}; "
+            f"sending {fallback or 'no tool_choice'} instead.",
+            stacklevel=5,
+        )
+        return fallback
+
+    def _response_format(self, fmt: dict[str, Any]) -> dict[str, Any]:
+        """Translate between ``json_schema`` and ``json_object`` where a server has only one."""
+        profile = self.profile
+        kind = fmt.get("type")
+        if kind == "json_object" and not profile.json_object:
+            if profile.json_schema:
+                # LM Studio: 400 on json_object; an open object schema means the same.
+                return {"type": "json_schema", "json_schema": {"name": "json_object", "schema": {"type": "object"}}}
+            raise UnsupportedFeatureError(
+                "this server has no JSON mode", provider=profile.display_name, base_url=self.base_url
+            )
+        if kind == "json_schema" and not profile.json_schema:
+            schema = (fmt.get("json_schema") or {}).get("schema")
+            if profile.json_object:
+                # llama-cpp-python: json_schema -> 500, but json_object takes a schema.
+                return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
+            raise UnsupportedFeatureError(
+                "this server has no structured output", provider=profile.display_name, base_url=self.base_url
+            )
+        return fmt
+
+    def models_request(self) -> HttpRequest:
+        return HttpRequest("GET", self.profile.models_path)
+
+    def embeddings_request(self, texts: list[str], model: str) -> HttpRequest:
+        if not self.profile.embeddings:
+            raise UnsupportedFeatureError(
+                "this server has no embeddings endpoint", provider=self.profile.display_name, base_url=self.base_url
+            )
+        # Always strings, never token arrays (FastChat then tries to download a tokenizer).
+        return HttpRequest("POST", self.profile.embeddings_path, {"model": model, "input": list(texts)})
+
+    # ------------------------------------------------------------------ parsing
+    def _raise_if_error(self, payload: Any, status: int | None = None) -> None:
+        if isinstance(payload, dict) and (
+            "error" in payload or payload.get("object") == "error" or "error_code" in payload or "detail" in payload
+        ):
+            error = error_in_payload(self.profile, self.base_url, payload, status)
+            if error is not None:
+                raise error
+
+    def _protocol_error(self, message: str, payload: Any) -> ProtocolError:
+        return ProtocolError(
+            message,
+            provider=self.profile.display_name,
+            base_url=self.base_url,
+            body=json.dumps(payload)[:2000] if payload is not None else None,
+        )
+
+    def parse_tool_calls(self, raw_calls: Any, fallback_prefix: str = "") -> list[ToolCall]:
+        calls: list[ToolCall] = []
+        if not isinstance(raw_calls, list):
+            return calls
+        for index, raw in enumerate(raw_calls):
+            if not isinstance(raw, dict):
+                continue
+            function = raw.get("function") or {}
+            name = function.get("name") or ""
+            arguments, raw_text, error = parse_arguments(function.get("arguments"))
+            call_id = raw.get("id")
+            if call_id is None:
+                call_id = stable_tool_call_id(name, raw_text, index)
+            calls.append(
+                ToolCall(id=str(call_id), name=name, arguments=arguments, raw_arguments=raw_text, parse_error=error)
+            )
+        return calls
+
+    def parse_chat(self, payload: Any, request: ChatRequest | None = None) -> ChatResult:
+        self._raise_if_error(payload)
+        if not isinstance(payload, dict):
+            raise self._protocol_error("expected a JSON object from /chat/completions", payload)
+        choices = payload.get("choices")
+        if not choices or not isinstance(choices, list):
+            raise self._protocol_error("the response has no choices", payload)
+        choice = choices[0]
+        message = choice.get("message") or choice.get("delta") or {}
+        text = _text_of(message.get("content"))
+        finish = _finish(choice.get("finish_reason"))
+        if self.profile.client_side_stop and request is not None:
+            text, stopped = _truncate_at_stop(text, request.params.stop)
+            if stopped:
+                finish = "stop"
+        return ChatResult(
+            text=text,
+            model=payload.get("model"),
+            finish_reason=finish,
+            reasoning=_reasoning_of(message),
+            tool_calls=self.parse_tool_calls(message.get("tool_calls")),
+            usage=parse_usage(payload.get("usage"), reliable=self.profile.usage_reliable),
+            id=payload.get("id"),
+            system_fingerprint=payload.get("system_fingerprint"),
+            timings=payload.get("timings") or payload.get("stats") or None,
+        )
+
+    def stream_parser(self, request: ChatRequest) -> OpenAIStreamParser:
+        return OpenAIStreamParser(self)
+
+    def parse_models(self, payload: Any) -> list[ModelInfo]:
+        self._raise_if_error(payload)
+        entries: Any = payload
+        if isinstance(payload, dict):
+            entries = payload.get("data")
+            if entries is None:
+                entries = payload.get("models")
+        if not isinstance(entries, list):
+            raise self._protocol_error("the model list has no 'data' array", payload)
+        return [info for info in (model_info(e) for e in entries) if info is not None]
+
+    def parse_embeddings(self, payload: Any) -> EmbeddingResult:
+        self._raise_if_error(payload)
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+            raise self._protocol_error("the embeddings response has no 'data' array", payload)
+        rows = sorted(payload["data"], key=lambda row: row.get("index", 0))
+        if rows and rows[0].get("embedding") and isinstance(rows[0]["embedding"][0], list):
+            raise self._protocol_error(
+                "got one vector per token instead of one per input; enable pooling on the server", None
+            )
+        vectors = [[float(x) for x in row["embedding"]] for row in rows]
+        return EmbeddingResult(
+            vectors=vectors,
+            model=payload.get("model"),
+            usage=parse_usage(payload.get("usage"), reliable=self.profile.usage_reliable),
+        )
+
+
+def model_info(entry: Any) -> ModelInfo | None:
+    """One model-list entry in any of the shapes servers use (OpenAI, LM Studio, llama.cpp, Ollama)."""
+    if isinstance(entry, str):
+        return ModelInfo(id=entry)
+    if not isinstance(entry, dict):
+        return None
+    model_id = entry.get("id") or entry.get("key") or entry.get("name") or entry.get("model")
+    if not model_id:
+        return None
+    loaded: bool | None = None
+    state = entry.get("state")
+    status = entry.get("status")
+    if isinstance(state, str):
+        loaded = state == "loaded"
+    elif isinstance(status, dict) and isinstance(status.get("value"), str):
+        loaded = status["value"] == "loaded"
+    elif isinstance(entry.get("loaded_instances"), list):
+        loaded = bool(entry["loaded_instances"])
+    elif isinstance(entry.get("loaded"), bool):
+        loaded = entry["loaded"]
+    context = None
+    meta: dict[str, Any] = entry["meta"] if isinstance(entry.get("meta"), dict) else {}
+    for source, key in (
+        (entry, "loaded_context_length"),
+        (entry, "max_model_len"),
+        (meta, "n_ctx"),
+        (entry, "context_length"),
+        (entry, "max_context_length"),
+        (entry, "max_context_window"),
+    ):
+        value = source.get(key)
+        if isinstance(value, int) and value > 0:
+            context = value
+            break
+    kind = entry.get("type")
+    if not isinstance(kind, str):
+        kind = "embeddings" if str(model_id).startswith("text-embedding") else None
+    return ModelInfo(
+        id=str(model_id),
+        loaded=loaded,
+        context_length=context,
+        kind=kind,
+        owned_by=entry.get("owned_by"),
+    )
+
+
+class OpenAIStreamParser:
+    """Turns ``chat.completion.chunk`` events into :class:`ChatDelta` objects.
+
+    The stream is complete when ``[DONE]`` arrives or a chunk carries a finish reason (some
+    servers close without ``[DONE]``); anything else at end of body is an interruption.
+    """
+
+    __slots__ = ("_finished", "_protocol", "_reliable", "_text_len", "done")
+
+    def __init__(self, protocol: OpenAIProtocol) -> None:
+        self.done = False
+        self._protocol = protocol
+        self._finished = False
+        self._text_len = 0
+        self._reliable = protocol.profile.usage_reliable
+
+    def feed(self, event: SSEEvent) -> ChatDelta | None:
+        data = event.data
+        if data == "[DONE]":
+            self.done = True
+            return None
+        if not data or data.isspace():
+            return None
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            raise self._protocol._protocol_error(f"a stream frame is not JSON: {data[:120]!r}", None) from None
+        if not isinstance(payload, dict):
+            raise self._protocol._protocol_error("a stream frame is not a JSON object", payload)
+        if "choices" not in payload:
+            self._protocol._raise_if_error(payload)
+        delta = ChatDelta(model=payload.get("model"), id=payload.get("id"))
+        choices = payload.get("choices")
+        if choices:
+            choice = choices[0]
+            body = choice.get("delta") or choice.get("message") or {}
+            content = body.get("content")
+            if content:
+                delta.text = content if isinstance(content, str) else _text_of(content)
+                self._text_len += len(delta.text)
+            reasoning = _reasoning_of(body)
+            if reasoning:
+                delta.reasoning = reasoning
+            raw_calls = body.get("tool_calls")
+            if raw_calls:
+                delta.tool_call_chunks = _tool_call_chunks(raw_calls)
+            finish = _finish(choice.get("finish_reason"))
+            if finish is not None:
+                delta.finish_reason = finish
+                self._finished = True
+        usage = payload.get("usage")
+        if usage:
+            delta.usage = parse_usage(usage, reliable=self._reliable)
+        fingerprint = payload.get("system_fingerprint")
+        if fingerprint:
+            delta.system_fingerprint = fingerprint
+        timings = payload.get("timings")
+        if timings:
+            delta.timings = timings
+        return delta
+
+    def finish(self) -> None:
+        if not self.done and not self._finished:
+            profile = self._protocol.profile
+            raise StreamInterruptedError(
+                "the stream ended before the server said it was complete (no finish_reason, no [DONE])",
+                provider=profile.display_name,
+                base_url=self._protocol.base_url,
+                hint="the server may have crashed or closed the connection; retry the request",
+            )
+
+
+def _tool_call_chunks(raw_calls: list[Any]) -> list[ToolCallChunk]:
+    chunks = []
+    for position, raw in enumerate(raw_calls):
+        if not isinstance(raw, dict):
+            continue
+        function = raw.get("function") or {}
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):
+            arguments = json.dumps(arguments)
+        chunks.append(
+            ToolCallChunk(
+                index=raw.get("index", position),
+                id=raw.get("id") or None,
+                name=function.get("name") or None,
+                arguments=arguments or "",
+            )
+        )
+    return chunks

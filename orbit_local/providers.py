@@ -1,0 +1,336 @@
+"""Provider profiles: everything that differs between local servers, as data.
+
+A profile says *where* a server listens, *which* wire protocol it speaks and *what* that
+server can do (capability flags and quirks). The protocol code reads the flags; it never
+branches on a server's name. Adding a server that speaks an existing protocol means adding
+one :class:`ProviderProfile` here (and its cassettes) — no new code in either adapter.
+
+Facts behind each flag are in ``docs/providers/`` with their sources.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Protocol = Literal["openai", "kobold"]
+StreamUsage = Literal["include_usage", "always", "never"]
+ToolChoiceKind = Literal["auto", "none", "required", "named"]
+
+ALL_TOOL_CHOICES: frozenset[str] = frozenset({"auto", "none", "required", "named"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderProfile:
+    """One local server, described declaratively.
+
+    Attributes:
+        name: registry key, also LangSmith's ``ls_provider``.
+        display_name: how users know the server; used in every error message.
+        protocol: wire protocol of the chat endpoint.
+        default_base_url: where a default install listens (including the API prefix).
+        env_prefix: ``<PREFIX>BASE_URL``, ``<PREFIX>API_KEY`` and ``<PREFIX>MODEL`` are read.
+        start_hint: how to start the server; shown when nothing answers.
+        model_hint: how to load or list models; shown on "model not found".
+        streaming: the server streams chat; when False one chunk is emulated.
+        stream_usage: ``include_usage`` — ask with ``stream_options`` (the server honours it);
+            ``always`` — the server sends usage unasked; ``never`` — no usage in streams.
+        usage_reliable: False where the server reports made-up token counts (KoboldCpp's
+            OpenAI side always says 100/100/200); such usage is dropped, never passed on.
+        tool_calling: the server accepts ``tools``.
+        tool_choices: which ``tool_choice`` forms the server honours; others are downgraded.
+        tool_choice_required_with_tools: tools are ignored unless ``tool_choice`` is sent too.
+        json_schema: ``response_format={"type": "json_schema"}`` works.
+        json_object: ``response_format={"type": "json_object"}`` works.
+        embeddings: the server has an embeddings endpoint for strings.
+        tool_role: messages with ``role: "tool"`` are accepted.
+        allowed_request_keys: when set, the server rejects any other top-level key (GPT4All);
+            everything else is dropped before sending.
+        client_side_stop: apply stop sequences on the client because the server rejects ``stop``.
+        default_max_tokens: sent when the user set no ``max_tokens`` (servers whose own
+            default is uselessly small, or unbounded).
+        default_context_window: assumed context size when the server does not tell.
+        models_path: model list, relative to the base URL.
+        chat_path / completions_path / embeddings_path: relative to the base URL.
+    """
+
+    name: str
+    display_name: str
+    protocol: Protocol
+    default_base_url: str
+    env_prefix: str
+    start_hint: str
+    model_hint: str = "list the server's models with list_models() and pass one as model=..."
+    streaming: bool = True
+    stream_usage: StreamUsage = "include_usage"
+    usage_reliable: bool = True
+    tool_calling: bool = True
+    tool_choices: frozenset[str] = ALL_TOOL_CHOICES
+    tool_choice_required_with_tools: bool = False
+    json_schema: bool = True
+    json_object: bool = True
+    embeddings: bool = True
+    tool_role: bool = True
+    allowed_request_keys: frozenset[str] | None = None
+    client_side_stop: bool = False
+    default_max_tokens: int | None = None
+    default_context_window: int = 4096
+    models_path: str = "/models"
+    chat_path: str = "/chat/completions"
+    completions_path: str = "/completions"
+    embeddings_path: str = "/embeddings"
+    owned_by: frozenset[str] = frozenset()
+    """``owned_by`` values in this server's model list; tells servers on a shared port apart."""
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def env_base_url(self) -> str:
+        return f"{self.env_prefix}BASE_URL"
+
+    @property
+    def env_api_key(self) -> str:
+        return f"{self.env_prefix}API_KEY"
+
+    @property
+    def env_model(self) -> str:
+        return f"{self.env_prefix}MODEL"
+
+    def resolve_base_url(self, explicit: str | None = None) -> str:
+        """Argument beats ``<PREFIX>BASE_URL`` beats the profile default."""
+        url = explicit or os.environ.get(self.env_base_url) or self.default_base_url
+        if not url:
+            raise ValueError(f"{self.display_name}: no base URL. Pass base_url=... or set {self.env_base_url}.")
+        return url.rstrip("/")
+
+    def resolve_api_key(self, explicit: str | None = None) -> str | None:
+        """Argument beats ``<PREFIX>API_KEY``. Never falls back to ``OPENAI_API_KEY``."""
+        return explicit or os.environ.get(self.env_api_key) or None
+
+    def resolve_model(self, explicit: str | None = None) -> str | None:
+        return explicit or os.environ.get(self.env_model) or None
+
+    def with_overrides(self, **changes: object) -> ProviderProfile:
+        """A copy with some fields changed, e.g. a llama.cpp build that has embeddings off."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+# GPT4All's desktop server rejects every key it does not know (server.cpp parses strictly).
+_GPT4ALL_KEYS = frozenset({"model", "messages", "max_tokens", "n", "temperature", "top_p", "min_p", "user", "prompt"})
+
+PROFILES: dict[str, ProviderProfile] = {}
+
+
+def register(profile: ProviderProfile) -> ProviderProfile:
+    """Add a profile (and its aliases) to the registry; returns it for chaining."""
+    for key in (profile.name, *profile.aliases):
+        PROFILES[key] = profile
+    return profile
+
+
+register(
+    ProviderProfile(
+        name="lmstudio",
+        owned_by=frozenset({"organization_owner"}),
+        display_name="LM Studio",
+        protocol="openai",
+        default_base_url="http://localhost:1234/v1",
+        env_prefix="LMSTUDIO_",
+        start_hint="start it with `lms server start` or the Developer tab, or set LMSTUDIO_BASE_URL",
+        model_hint="load a model with `lms load <model>` (or enable JIT loading) and check `lms ls`",
+        json_object=False,  # 400 "'response_format.type' must be 'json_schema'"
+        tool_choices=frozenset({"auto", "none", "required"}),
+        aliases=("lm-studio", "lm_studio"),
+    )
+)
+register(
+    ProviderProfile(
+        name="localai",
+        display_name="LocalAI",
+        protocol="openai",
+        default_base_url="http://localhost:8080/v1",
+        env_prefix="LOCALAI_",
+        start_hint="start it with `local-ai run` (or its container image), or set LOCALAI_BASE_URL",
+        model_hint="install a model with `local-ai models install <name>` and check GET /v1/models",
+    )
+)
+register(
+    ProviderProfile(
+        name="fastchat",
+        owned_by=frozenset({"fastchat"}),
+        display_name="FastChat",
+        protocol="openai",
+        default_base_url="http://localhost:8000/v1",
+        env_prefix="FASTCHAT_",
+        start_hint=(
+            "start `python -m fastchat.serve.controller`, a `fastchat.serve.model_worker` and "
+            "`python -m fastchat.serve.openai_api_server`, or set FASTCHAT_BASE_URL"
+        ),
+        model_hint="check that a model worker registered with the controller (GET /v1/models)",
+        stream_usage="never",
+        tool_calling=False,  # tools, tool_choice and response_format are silently ignored
+        tool_choices=frozenset(),
+        json_schema=False,
+        json_object=False,
+        tool_role=False,  # a "tool" role is an uncaught ValueError -> 500
+        default_max_tokens=1024,  # unset means "up to the whole context" (minutes on a CPU)
+    )
+)
+register(
+    ProviderProfile(
+        name="gpt4all",
+        owned_by=frozenset({"humanity"}),
+        display_name="GPT4All",
+        protocol="openai",
+        default_base_url="http://localhost:4891/v1",
+        env_prefix="GPT4ALL_",
+        start_hint=(
+            "enable Settings > Application > Advanced > 'Enable Local API Server' in the GPT4All "
+            "desktop app, or set GPT4ALL_BASE_URL"
+        ),
+        model_hint="download the model in the GPT4All app; ids are display names such as 'Llama 3.2 1B Instruct'",
+        streaming=False,  # "stream": true -> 400 "'stream' is not supported"
+        stream_usage="never",
+        tool_calling=False,
+        tool_choices=frozenset(),
+        json_schema=False,
+        json_object=False,
+        embeddings=False,
+        tool_role=False,
+        allowed_request_keys=_GPT4ALL_KEYS,
+        client_side_stop=True,  # "stop" is rejected unless empty
+        default_max_tokens=1024,  # the app's own default is 16
+        default_context_window=2048,
+    )
+)
+register(
+    ProviderProfile(
+        name="koboldai",
+        owned_by=frozenset({"koboldcpp"}),
+        display_name="KoboldCpp",
+        protocol="openai",
+        default_base_url="http://localhost:5001/v1",
+        env_prefix="KOBOLDAI_",
+        start_hint="start it with `koboldcpp --model <file.gguf>`, or set KOBOLDAI_BASE_URL",
+        model_hint="KoboldCpp serves the one model it was started with",
+        stream_usage="never",
+        usage_reliable=False,  # OpenAI side reports a fake 100/100/200
+        tool_choice_required_with_tools=True,
+        tool_choices=frozenset({"auto", "required", "named"}),
+        json_schema=False,
+        json_object=False,
+        embeddings=False,  # 404 on 1.76
+        aliases=("koboldcpp", "kobold"),
+    )
+)
+register(
+    ProviderProfile(
+        name="lemonade",
+        owned_by=frozenset({"lemonade"}),
+        display_name="Lemonade Server",
+        protocol="openai",
+        default_base_url="http://localhost:13305/api/v1",
+        env_prefix="LEMONADE_",
+        start_hint=(
+            "start it with `lemonade-server serve` (AMD GAIA starts it for you); before Lemonade 10.1 "
+            "it listened on port 8000 — set LEMONADE_BASE_URL=http://localhost:8000/api/v1"
+        ),
+        model_hint="pull and load a model with `lemonade-server pull <name>`; ids are Lemonade names",
+        aliases=("gaia",),
+    )
+)
+register(
+    ProviderProfile(
+        name="llamacpp",
+        owned_by=frozenset({"llamacpp"}),
+        display_name="llama.cpp server",
+        protocol="openai",
+        default_base_url="http://localhost:8080/v1",
+        env_prefix="LLAMACPP_",
+        start_hint="start it with `llama-server -m <model.gguf>`, or set LLAMACPP_BASE_URL",
+        model_hint="llama-server serves the model it was started with (-m / --alias)",
+        aliases=("llama.cpp", "llama-cpp"),
+    )
+)
+register(
+    ProviderProfile(
+        name="llama-cpp-python",
+        owned_by=frozenset({"me"}),
+        display_name="llama-cpp-python server",
+        protocol="openai",
+        default_base_url="http://localhost:8000/v1",
+        env_prefix="LLAMA_CPP_PYTHON_",
+        start_hint="start it with `python -m llama_cpp.server --model <model.gguf>`, or set LLAMA_CPP_PYTHON_BASE_URL",
+        model_hint="the model must be one of the server's --config_file entries (unknown names use the default)",
+        stream_usage="never",  # stream_options.include_usage is ignored
+        tool_choices=frozenset({"auto", "none", "named"}),  # "required" -> 500
+        json_schema=False,  # json_schema -> 500; json_object with a "schema" works
+        aliases=("llama_cpp_python",),
+    )
+)
+register(
+    ProviderProfile(
+        name="vllm",
+        owned_by=frozenset({"vllm"}),
+        display_name="vLLM",
+        protocol="openai",
+        default_base_url="http://localhost:8000/v1",
+        env_prefix="VLLM_",
+        start_hint="start it with `vllm serve <model>`, or set VLLM_BASE_URL",
+        model_hint="the model must equal vLLM's --served-model-name",
+    )
+)
+register(
+    ProviderProfile(
+        name="shimmy",
+        display_name="Shimmy",
+        protocol="openai",
+        default_base_url="http://localhost:11435/v1",
+        env_prefix="SHIMMY_",
+        start_hint="start it with `shimmy serve`, or set SHIMMY_BASE_URL",
+        json_schema=False,
+    )
+)
+register(
+    ProviderProfile(
+        name="ollama",
+        owned_by=frozenset({"library"}),
+        display_name="Ollama",
+        protocol="openai",
+        default_base_url="http://localhost:11434/v1",
+        env_prefix="OLLAMA_",
+        start_hint="start it with `ollama serve` (or the desktop app), or set OLLAMA_BASE_URL",
+        model_hint="pull the model with `ollama pull <model>`",
+        tool_choices=frozenset({"auto"}),  # tool_choice is ignored by its /v1 side
+    )
+)
+register(
+    ProviderProfile(
+        name="openai-compatible",
+        display_name="OpenAI-compatible server",
+        protocol="openai",
+        default_base_url="",
+        env_prefix="ORBIT_LOCAL_",
+        start_hint="check that the server runs and that base_url (or ORBIT_LOCAL_BASE_URL) points at it",
+        aliases=("openai_compatible", "generic"),
+    )
+)
+
+
+def get_provider(name: str | ProviderProfile) -> ProviderProfile:
+    """Look a profile up by name or alias (case-insensitive); a profile passes through."""
+    if isinstance(name, ProviderProfile):
+        return name
+    try:
+        return PROFILES[name.lower()]
+    except KeyError:
+        known = ", ".join(sorted({p.name for p in PROFILES.values()}))
+        raise ValueError(f"Unknown provider {name!r}. Known providers: {known}.") from None
+
+
+def list_providers() -> list[ProviderProfile]:
+    """Every registered profile once, in registration order."""
+    seen: dict[str, ProviderProfile] = {}
+    for profile in PROFILES.values():
+        seen.setdefault(profile.name, profile)
+    return list(seen.values())

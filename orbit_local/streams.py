@@ -1,0 +1,122 @@
+"""Incremental stream decoders: bytes in, events out, at any byte boundary.
+
+They are small state machines in the style of openai-python's ``SSEDecoder``: they do no
+I/O and do not care whether bytes came from a socket, a cassette or a test that splits a
+stream one byte at a time. Both are on the streaming hot path, so the common case (LF line
+ends, ``data:`` lines) takes the shortest route.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    """One dispatched Server-Sent Event (https://html.spec.whatwg.org/#server-sent-events)."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+
+
+class SSEDecoder:
+    """Decode a ``text/event-stream`` body fed in arbitrary chunks.
+
+    Handles LF, CRLF and lone CR line ends (also a CRLF split across two chunks), comment
+    lines, multi-line ``data`` fields, fields without a colon, a UTF-8 character split across
+    chunks, and a last event that has no trailing blank line (call :meth:`flush` at the end).
+    """
+
+    __slots__ = ("_buffer", "_data", "_decoder", "_event", "_has_data", "_id")
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._data: list[str] = []
+        self._has_data = False
+        self._event = "message"
+        self._id: str | None = None
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Consume bytes; return the events they completed (possibly none)."""
+        text = self._decoder.decode(chunk)
+        if not text:
+            return []
+        return self._consume(self._buffer + text, final=False)
+
+    def flush(self) -> list[SSEEvent]:
+        """End of input: dispatch a pending event even without its blank line."""
+        text = self._buffer + self._decoder.decode(b"", final=True)
+        self._buffer = ""
+        events = self._consume(text, final=True) if text else []
+        if self._has_data:
+            events.append(self._dispatch())
+        return events
+
+    def _consume(self, text: str, *, final: bool) -> list[SSEEvent]:
+        held_cr = ""
+        if not final and text.endswith("\r"):
+            # Might be the first half of a CRLF; decide when the next chunk arrives.
+            text, held_cr = text[:-1], "\r"
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        self._buffer = ("" if final else lines.pop()) + held_cr
+        events: list[SSEEvent] = []
+        for line in lines:
+            if not line:
+                if self._has_data:
+                    events.append(self._dispatch())
+                else:
+                    self._event = "message"
+                continue
+            if line.startswith("data:"):
+                value = line[6:] if line.startswith("data: ") else line[5:]
+                self._data.append(value)
+                self._has_data = True
+            elif line[0] == ":":
+                continue  # comment / keep-alive
+            else:
+                name, sep, value = line.partition(":")
+                if sep and value.startswith(" "):
+                    value = value[1:]
+                if name == "event":
+                    self._event = value or "message"
+                elif name == "data":  # "data" with no colon: an empty data line
+                    self._data.append(value)
+                    self._has_data = True
+                elif name == "id" and "\0" not in value:
+                    self._id = value
+                # "retry" and unknown fields are ignored, as the spec says.
+        return events
+
+    def _dispatch(self) -> SSEEvent:
+        data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
+        event = SSEEvent(data=data, event=self._event, id=self._id)
+        self._data = []
+        self._has_data = False
+        self._event = "message"
+        return event
+
+
+class NDJSONDecoder:
+    """Split a newline-delimited JSON body into one text line per object (blank lines skipped)."""
+
+    __slots__ = ("_buffer", "_decoder")
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+
+    def feed(self, chunk: bytes) -> list[str]:
+        text = self._buffer + self._decoder.decode(chunk)
+        lines = text.split("\n")
+        self._buffer = lines.pop()
+        return [line.strip() for line in lines if line.strip()]
+
+    def flush(self) -> list[str]:
+        text = (self._buffer + self._decoder.decode(b"", final=True)).strip()
+        self._buffer = ""
+        return [text] if text else []

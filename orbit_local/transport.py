@@ -1,0 +1,396 @@
+"""The only code that does I/O: send, stream, retry during warm-up, map failures to errors.
+
+:class:`Transport` and :class:`AsyncTransport` are mirror twins in the style of httpx's
+``Client``/``AsyncClient``: everything that does no I/O (URLs, headers, the retry policy,
+error mapping, stream framing) lives in :class:`_TransportBase`, and each twin only awaits or
+doesn't.
+
+Retry policy: local servers load a model on the first request, refuse connections while
+they start, and answer 503 while busy (KoboldCpp serves one generation at a time). Those two
+failures — and only those — are retried with exponential back-off while the warm-up window
+lasts. A stream is never retried once it has yielded anything.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncGenerator, Generator
+from typing import Any
+
+import httpx
+
+from orbit_local.errors import (
+    OrbitLocalError,
+    ProtocolError,
+    RequestTimeoutError,
+    ServerBusyError,
+    ServerNotRunningError,
+    StreamInterruptedError,
+)
+from orbit_local.protocols.errors import error_from_response
+from orbit_local.providers import ProviderProfile
+from orbit_local.streams import NDJSONDecoder, SSEDecoder, SSEEvent
+from orbit_local.types import HttpRequest
+
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_WARMUP_TIMEOUT = 30.0
+_RETRY_STATUSES = frozenset({503})
+_BACKOFF_START = 0.5
+_BACKOFF_CAP = 4.0
+
+
+class _Retryable(Exception):
+    """Internal: a failure the warm-up policy may retry."""
+
+    def __init__(self, error: OrbitLocalError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class _TransportBase:
+    """Configuration, request construction, retry decisions and error mapping — no I/O."""
+
+    def __init__(
+        self,
+        profile: ProviderProfile,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.base_url = base_url.rstrip("/")
+        self.origin = _origin(self.base_url)
+        self.max_retries = max_retries
+        self.warmup_timeout = warmup_timeout
+        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0) if timeout else 10.0)
+        self.headers = {"Accept": "application/json", **(headers or {})}
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+
+    def url(self, request: HttpRequest) -> str:
+        return (self.origin if request.from_root else self.base_url) + request.path
+
+    def _build(self, client: httpx.Client | httpx.AsyncClient, request: HttpRequest, *, stream: bool) -> httpx.Request:
+        headers = dict(self.headers)
+        if stream:
+            headers["Accept"] = "text/event-stream"
+        if request.json is not None:
+            content = json.dumps(request.json, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+            return client.build_request(
+                request.method, self.url(request), content=content, headers=headers, timeout=self.timeout
+            )
+        return client.build_request(request.method, self.url(request), headers=headers, timeout=self.timeout)
+
+    def _retry_delay(self, attempt: int, started: float, failure: _Retryable) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` to give up."""
+        if attempt >= self.max_retries:
+            return None
+        remaining = self.warmup_timeout - (time.monotonic() - started)
+        if remaining <= 0:
+            return None
+        delay = min(_BACKOFF_START * 2.0**attempt, _BACKOFF_CAP)
+        if failure.retry_after is not None:
+            delay = max(delay, failure.retry_after)
+        return min(delay, remaining)
+
+    def _map_transport_error(self, exc: httpx.HTTPError, url: str) -> OrbitLocalError:
+        common: dict[str, Any] = {"provider": self.profile.display_name, "base_url": self.base_url}
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return ServerNotRunningError(
+                f"no {self.profile.display_name} server answered at {self.base_url}",
+                hint=self.profile.start_hint,
+                **common,
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return RequestTimeoutError(
+                f"no answer from {url} within the timeout ({type(exc).__name__})",
+                hint="the model may be loading or generating slowly; raise timeout=...",
+                **common,
+            )
+        return ProtocolError(f"{type(exc).__name__} talking to {url}: {exc}", **common)
+
+    def _error_for_status(self, response: httpx.Response, body: str) -> OrbitLocalError:
+        return error_from_response(self.profile, self.base_url, response.status_code, body)
+
+    def _check_status(self, response: httpx.Response, body: str) -> None:
+        if response.status_code < 400:
+            return
+        error = self._error_for_status(response, body)
+        if response.status_code in _RETRY_STATUSES or isinstance(error, ServerBusyError):
+            raise _Retryable(error, _retry_after(response))
+        raise error
+
+    def _decode_json(self, response: httpx.Response, body: bytes) -> Any:
+        if not body.strip():
+            raise ProtocolError(
+                f"{response.request.url} answered HTTP {response.status_code} with an empty body",
+                provider=self.profile.display_name,
+                base_url=self.base_url,
+                status_code=response.status_code,
+            )
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise ProtocolError(
+                f"{response.request.url} did not answer JSON",
+                provider=self.profile.display_name,
+                base_url=self.base_url,
+                status_code=response.status_code,
+                body=body[:2000].decode(errors="replace"),
+            ) from None
+
+    def _stream_error(self, exc: BaseException, url: str) -> StreamInterruptedError:
+        return StreamInterruptedError(
+            f"the stream from {url} broke off: {type(exc).__name__}: {exc}",
+            provider=self.profile.display_name,
+            base_url=self.base_url,
+            hint="the server closed the connection mid-answer; retry the request",
+        )
+
+
+def _origin(base_url: str) -> str:
+    url = httpx.URL(base_url)
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(str(value)))
+    except ValueError:
+        return None
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "")
+    return "event-stream" in content_type or "ndjson" in content_type or not content_type
+
+
+class _Framer:
+    """Bytes -> events for one response, whatever framing it turned out to use."""
+
+    __slots__ = ("_json_body", "_ndjson", "_sse")
+
+    def __init__(self, framing: str, response: httpx.Response) -> None:
+        self._sse: SSEDecoder | None = None
+        self._ndjson: NDJSONDecoder | None = None
+        self._json_body: list[bytes] | None = None
+        if not _is_event_stream(response):
+            self._json_body = []  # a whole JSON answer where a stream was asked for
+        elif framing == "ndjson":
+            self._ndjson = NDJSONDecoder()
+        else:
+            self._sse = SSEDecoder()
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if self._sse is not None:
+            return self._sse.feed(chunk)
+        if self._ndjson is not None:
+            return [SSEEvent(data=line) for line in self._ndjson.feed(chunk)]
+        assert self._json_body is not None
+        self._json_body.append(chunk)
+        return []
+
+    def flush(self) -> list[SSEEvent]:
+        if self._sse is not None:
+            return self._sse.flush()
+        if self._ndjson is not None:
+            return [SSEEvent(data=line) for line in self._ndjson.flush()]
+        assert self._json_body is not None
+        body = b"".join(self._json_body).decode(errors="replace")
+        return [SSEEvent(data=body, event="json")] if body.strip() else []
+
+
+class Transport(_TransportBase):
+    """Synchronous transport over one pooled :class:`httpx.Client`."""
+
+    def __init__(
+        self, profile: ProviderProfile, base_url: str, *, client: httpx.Client | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(profile, base_url, **kwargs)
+        self._client = client
+        self._owns_client = client is None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None and self._owns_client:
+            self._client.close()
+            self._client = None
+
+    def request_json(self, request: HttpRequest) -> Any:
+        """Send a request and return its decoded JSON body, retrying during warm-up."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return self._request_once(request)
+            except _Retryable as failure:
+                delay = self._retry_delay(attempt, started, failure)
+                if delay is None:
+                    raise failure.error from None
+                time.sleep(delay)
+                attempt += 1
+
+    def _request_once(self, request: HttpRequest) -> Any:
+        url = self.url(request)
+        try:
+            response = self.client.send(self._build(self.client, request, stream=False))
+        except httpx.ConnectError as exc:
+            raise _Retryable(self._map_transport_error(exc, url)) from exc
+        except httpx.HTTPError as exc:
+            raise self._map_transport_error(exc, url) from exc
+        body = response.content
+        self._check_status(response, body.decode(errors="replace"))
+        return self._decode_json(response, body)
+
+    def stream_events(self, request: HttpRequest, framing: str = "sse") -> Generator[SSEEvent, None, None]:
+        """Yield decoded events; retries happen only before the first event."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                response = self._open_stream(request)
+                break
+            except _Retryable as failure:
+                delay = self._retry_delay(attempt, started, failure)
+                if delay is None:
+                    raise failure.error from None
+                time.sleep(delay)
+                attempt += 1
+        url = self.url(request)
+        try:
+            framer = _Framer(framing, response)
+            try:
+                for chunk in response.iter_bytes():
+                    yield from framer.feed(chunk)
+            except httpx.HTTPError as exc:
+                raise self._stream_error(exc, url) from exc
+            yield from framer.flush()
+        finally:
+            response.close()
+
+    def _open_stream(self, request: HttpRequest) -> httpx.Response:
+        url = self.url(request)
+        try:
+            response = self.client.send(self._build(self.client, request, stream=True), stream=True)
+        except httpx.ConnectError as exc:
+            raise _Retryable(self._map_transport_error(exc, url)) from exc
+        except httpx.HTTPError as exc:
+            raise self._map_transport_error(exc, url) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.read().decode(errors="replace")
+            finally:
+                response.close()
+            self._check_status(response, body)
+        return response
+
+
+class AsyncTransport(_TransportBase):
+    """Asynchronous twin of :class:`Transport` over one pooled :class:`httpx.AsyncClient`."""
+
+    def __init__(
+        self, profile: ProviderProfile, base_url: str, *, client: httpx.AsyncClient | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(profile, base_url, **kwargs)
+        self._client = client
+        self._owns_client = client is None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+            self._client = None
+
+    async def request_json(self, request: HttpRequest) -> Any:
+        import asyncio
+
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return await self._request_once(request)
+            except _Retryable as failure:
+                delay = self._retry_delay(attempt, started, failure)
+                if delay is None:
+                    raise failure.error from None
+                await asyncio.sleep(delay)
+                attempt += 1
+
+    async def _request_once(self, request: HttpRequest) -> Any:
+        url = self.url(request)
+        try:
+            response = await self.client.send(self._build(self.client, request, stream=False))
+        except httpx.ConnectError as exc:
+            raise _Retryable(self._map_transport_error(exc, url)) from exc
+        except httpx.HTTPError as exc:
+            raise self._map_transport_error(exc, url) from exc
+        body = response.content
+        self._check_status(response, body.decode(errors="replace"))
+        return self._decode_json(response, body)
+
+    async def stream_events(self, request: HttpRequest, framing: str = "sse") -> AsyncGenerator[SSEEvent, None]:
+        import asyncio
+
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                response = await self._open_stream(request)
+                break
+            except _Retryable as failure:
+                delay = self._retry_delay(attempt, started, failure)
+                if delay is None:
+                    raise failure.error from None
+                await asyncio.sleep(delay)
+                attempt += 1
+        url = self.url(request)
+        try:
+            framer = _Framer(framing, response)
+            try:
+                async for chunk in response.aiter_bytes():
+                    for event in framer.feed(chunk):
+                        yield event
+            except httpx.HTTPError as exc:
+                raise self._stream_error(exc, url) from exc
+            for event in framer.flush():
+                yield event
+        finally:
+            await response.aclose()
+
+    async def _open_stream(self, request: HttpRequest) -> httpx.Response:
+        url = self.url(request)
+        try:
+            response = await self.client.send(self._build(self.client, request, stream=True), stream=True)
+        except httpx.ConnectError as exc:
+            raise _Retryable(self._map_transport_error(exc, url)) from exc
+        except httpx.HTTPError as exc:
+            raise self._map_transport_error(exc, url) from exc
+        if response.status_code >= 400:
+            try:
+                body = (await response.aread()).decode(errors="replace")
+            finally:
+                await response.aclose()
+            self._check_status(response, body)
+        return response

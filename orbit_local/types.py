@@ -1,0 +1,158 @@
+"""Framework-neutral data types shared by the protocols, the transport and both adapters.
+
+Plain slotted dataclasses rather than pydantic models: they sit on the streaming hot path
+(one :class:`ChatDelta` per token) where construction cost matters, and they carry no
+validation logic of their own — validation happens at the framework edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A complete tool call as the model asked for it.
+
+    ``id`` is kept exactly as the server sent it (LM Studio numeric strings, LocalAI's completion
+    id); only when the server sent none does the parser make a stable one.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    raw_arguments: str = ""
+    parse_error: str | None = None  # set when the arguments were not valid JSON
+
+
+@dataclass(slots=True)
+class ToolCallChunk:
+    """One streamed fragment of a tool call, merged by :class:`orbit_local.accumulate.StreamAccumulator`."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(slots=True)
+class Message:
+    """One chat message in neutral form."""
+
+    role: Role
+    content: str = ""
+    name: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_call_id: str | None = None
+    images: list[str] = field(default_factory=list)  # data: URLs or http(s) URLs
+
+
+@dataclass(slots=True)
+class ToolSpec:
+    """A function the model may call: OpenAI function schema in neutral form."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+
+@dataclass(slots=True)
+class GenerationParams:
+    """Sampling parameters every adapter exposes. ``None`` means "let the server decide"."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """A chat request before it is turned into a server's wire format."""
+
+    model: str
+    messages: list[Message]
+    params: GenerationParams = field(default_factory=GenerationParams)
+    tools: list[ToolSpec] = field(default_factory=list)
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as the server reported them. Never invented."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+@dataclass(slots=True)
+class ChatResult:
+    """A complete, non-streamed answer."""
+
+    text: str
+    model: str | None = None
+    finish_reason: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage | None = None
+    id: str | None = None
+    system_fingerprint: str | None = None
+    timings: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ChatDelta:
+    """One streamed increment. Every field is optional; most deltas carry only ``text``."""
+
+    text: str = ""
+    reasoning: str = ""
+    tool_call_chunks: list[ToolCallChunk] | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    model: str | None = None
+    id: str | None = None
+    system_fingerprint: str | None = None
+    timings: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ModelInfo:
+    """One entry of a server's model list."""
+
+    id: str
+    loaded: bool | None = None
+    context_length: int | None = None
+    kind: str | None = None  # "llm", "embeddings", ... where the server says
+    owned_by: str | None = None
+
+
+@dataclass(slots=True)
+class EmbeddingResult:
+    """Vectors in input order, plus usage when the server reports it."""
+
+    vectors: list[list[float]]
+    model: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """What a protocol wants sent: the transport turns it into bytes on the wire.
+
+    ``path`` is relative to the base URL (``/chat/completions``) unless ``from_root`` is set,
+    in which case it is relative to the server's origin (``/api/v1/generate`` on KoboldCpp,
+    whose OpenAI base URL ends in ``/v1``).
+    """
+
+    method: Literal["GET", "POST"]
+    path: str
+    json: dict[str, Any] | None = None
+    from_root: bool = False

@@ -1,0 +1,102 @@
+"""An in-memory OpenAI-style server for unit tests (httpx.MockTransport).
+
+It answers like a well-behaved local server and can be told to misbehave (503s, cut
+streams, error frames) so transport behaviour is testable without a network. Real server
+behaviour is tested from recorded cassettes in tests/replay/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+MODEL = "fake-model"
+
+
+def sse(*frames: Any, done: bool = True, trailing_blank: bool = True) -> bytes:
+    """Frame objects as an SSE body."""
+    out = "".join(f"data: {json.dumps(f) if not isinstance(f, str) else f}\n\n" for f in frames)
+    if done:
+        out += "data: [DONE]" + ("\n\n" if trailing_blank else "")
+    return out.encode()
+
+
+def chunk(content: str | None = None, finish: str | None = None, **delta: Any) -> dict[str, Any]:
+    body = dict(delta)
+    if content is not None:
+        body["content"] = content
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": body, "finish_reason": finish}],
+    }
+
+
+def completion(text: str = "Hello there.", finish: str = "stop", usage: bool = True, **message: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": MODEL,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text, **message}, "finish_reason": finish}
+        ],
+    }
+    if usage:
+        body["usage"] = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    return body
+
+
+def default_stream() -> bytes:
+    return sse(
+        chunk(role="assistant", content=""),
+        chunk("Hel"),
+        chunk("lo"),
+        chunk(finish="stop"),
+        {
+            "id": "chatcmpl-1",
+            "model": MODEL,
+            "choices": [],
+            "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
+        },
+    )
+
+
+@dataclass
+class FakeServer:
+    """Records requests; answers from ``routes`` (path suffix -> callable or list of responses)."""
+
+    models: list[dict[str, Any]] = field(default_factory=lambda: [{"id": MODEL, "object": "model"}])
+    chat: Callable[[dict[str, Any]], httpx.Response] | None = None
+    queue: list[httpx.Response | Exception] = field(default_factory=list)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests if r.content]
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.queue:
+            item = self.queue.pop(0)
+            if isinstance(item, Exception):
+                raise item
+            return item
+        path = request.url.path
+        if path.endswith("/models"):
+            return httpx.Response(200, json={"object": "list", "data": self.models})
+        body = json.loads(request.content)
+        if self.chat is not None:
+            return self.chat(body)
+        if body.get("stream"):
+            return httpx.Response(200, content=default_stream(), headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, json=completion())
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.handler))
+
+    def async_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(self.handler))

@@ -1,0 +1,271 @@
+"""Both adapters, every class in the provider table, over an in-memory server.
+
+Each class must: subclass its framework's base, invoke/complete/chat, stream with per-token
+callbacks, batch, run async natively, report usage (where the server's numbers are real),
+fill response metadata, and raise the typed errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.llms.custom import CustomLLM
+
+from orbit_local.errors import ModelNotFoundError, ServerNotRunningError, StreamInterruptedError
+from orbit_local.providers import get_provider
+from tests.fakes import MODEL, FakeServer, chunk, sse
+from tests.providers_under_test import PAIRS, Pair
+
+BASE = "http://127.0.0.1:5999/v1"
+IDS = [p.provider for p in PAIRS]
+
+
+def lc(pair: Pair, server: FakeServer, **kwargs: Any) -> Any:
+    return pair.langchain(base_url=BASE, http_client=server.client(), http_async_client=server.async_client(), **kwargs)
+
+
+def li(pair: Pair, server: FakeServer, **kwargs: Any) -> Any:
+    return pair.llamaindex(
+        base_url=BASE, http_client=server.client(), async_http_client=server.async_client(), **kwargs
+    )
+
+
+class TokenRecorder(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        self.tokens.append(token)
+
+
+def expected_usage(pair: Pair, streamed: bool) -> dict[str, int] | None:
+    profile = get_provider(pair.provider)
+    if not profile.usage_reliable:
+        return None
+    if streamed and profile.streaming:
+        # the fake server always sends a usage chunk; a server that is not asked (stream_usage
+        # "never") still gets it parsed — we never invent numbers, we only read them.
+        return {"input_tokens": 7, "output_tokens": 2, "total_tokens": 9}
+    return {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
+
+
+# --------------------------------------------------------------------------- LangChain
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_langchain_invoke(pair: Pair) -> None:
+    server = FakeServer()
+    model = lc(pair, server, temperature=0.1, max_tokens=20)
+    assert isinstance(model, BaseChatModel)
+    message = model.invoke([SystemMessage("be brief"), HumanMessage("hi")])
+    assert isinstance(message, AIMessage)
+    assert message.content == "Hello there."
+    assert message.usage_metadata == expected_usage(pair, streamed=False)
+    meta = message.response_metadata
+    assert meta["model_name"] == MODEL
+    assert meta["finish_reason"] == "stop"
+    assert meta["model_provider"] == get_provider(pair.provider).name
+    body = server.bodies()[-1]
+    assert body["messages"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    assert body["max_tokens"] == 20
+    assert body["model"] == MODEL  # resolved from the server's model list
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_langchain_stream_with_callbacks(pair: Pair) -> None:
+    server = FakeServer()
+    recorder = TokenRecorder()
+    model = lc(pair, server, callbacks=[recorder])
+    chunks = list(model.stream("hi"))
+    full = chunks[0]
+    for piece in chunks[1:]:
+        full = full + piece
+    profile = get_provider(pair.provider)
+    expected_text = "Hello" if profile.streaming else "Hello there."
+    assert full.content == expected_text
+    assert "".join(recorder.tokens) == expected_text
+    assert len(recorder.tokens) == len(chunks)
+    assert full.usage_metadata == expected_usage(pair, streamed=True)
+    assert full.response_metadata["finish_reason"] == "stop"
+    assert full.response_metadata["model_name"] == MODEL
+    assert server.bodies()[-1].get("stream") is (True if profile.streaming else None)
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_langchain_streaming_flag_uses_stream_under_invoke(pair: Pair) -> None:
+    server = FakeServer()
+    recorder = TokenRecorder()
+    message = lc(pair, server, streaming=True, callbacks=[recorder]).invoke("hi")
+    assert message.content == ("Hello" if get_provider(pair.provider).streaming else "Hello there.")
+    assert recorder.tokens
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_langchain_batch_and_async(pair: Pair) -> None:
+    server = FakeServer()
+    model = lc(pair, server)
+    assert [m.content for m in model.batch(["a", "b"])] == ["Hello there."] * 2
+
+    async def run() -> tuple[str, str]:
+        message = await model.ainvoke("hi")
+        text = ""
+        async for piece in model.astream("hi"):
+            text += str(piece.content)
+        return str(message.content), text
+
+    content, streamed = asyncio.run(run())
+    assert content == "Hello there."
+    assert streamed in ("Hello", "Hello there.")
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_langchain_per_call_params_and_stop(pair: Pair) -> None:
+    server = FakeServer()
+    model = lc(pair, server, model="fixed")
+    model.invoke("hi", stop=["\n\n"], temperature=0.7, model="override")
+    body = server.bodies()[-1]
+    assert body["model"] == "override"
+    assert body["temperature"] == 0.7
+    if not get_provider(pair.provider).client_side_stop:
+        assert body["stop"] == ["\n\n"]
+    assert not any(r.url.path.endswith("/models") for r in server.requests)
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_langchain_not_running(pair: Pair) -> None:
+    server = FakeServer(queue=[httpx.ConnectError("refused")] * 5)
+    model = lc(pair, server, model="m", max_retries=0)
+    with pytest.raises(ServerNotRunningError) as info:
+        model.invoke("hi")
+    assert BASE in str(info.value)
+    assert get_provider(pair.provider).start_hint in str(info.value)
+
+
+def test_langchain_tool_messages_round_trip() -> None:
+    server = FakeServer()
+    model = lc(PAIRS[0], server, model="m")
+    call = {"name": "add", "args": {"a": 1}, "id": "365174485", "type": "tool_call"}
+    model.invoke([HumanMessage("add"), AIMessage("", tool_calls=[call]), ToolMessage("2", tool_call_id="365174485")])
+    messages = server.bodies()[-1]["messages"]
+    assert messages[1]["tool_calls"][0]["id"] == "365174485"
+    assert json.loads(messages[1]["tool_calls"][0]["function"]["arguments"]) == {"a": 1}
+    assert messages[2] == {"role": "tool", "content": "2", "tool_call_id": "365174485"}
+
+
+def test_langchain_interrupted_stream_raises_with_partial_text() -> None:
+    body = sse(chunk("Hel"), done=False)
+    server = FakeServer(queue=[httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)])
+    model = lc(PAIRS[6], server, model="m")
+    with pytest.raises(StreamInterruptedError) as info:
+        list(model.stream("hi"))
+    assert info.value.partial_text == "Hel"
+
+
+def test_langchain_no_models_is_a_typed_error() -> None:
+    server = FakeServer(models=[])
+    with pytest.raises(ModelNotFoundError, match="LLAMACPP_MODEL"):
+        lc(PAIRS[6], server).invoke("hi")
+
+
+def test_langchain_ls_params_and_identity() -> None:
+    model = PAIRS[0].langchain(model="qwen", temperature=0.5, max_tokens=9, stop=["x"])
+    params = model._get_ls_params()
+    assert params == {
+        "ls_provider": "lmstudio",
+        "ls_model_name": "qwen",
+        "ls_model_type": "chat",
+        "ls_temperature": 0.5,
+        "ls_max_tokens": 9,
+        "ls_stop": ["x"],
+    }
+    assert model._llm_type == "orbit-local-lmstudio"
+    assert model._identifying_params["base_url"] == "http://localhost:1234/v1"
+
+
+# -------------------------------------------------------------------------- LlamaIndex
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_llamaindex_complete_and_chat(pair: Pair) -> None:
+    server = FakeServer()
+    llm = li(pair, server, max_tokens=20)
+    assert isinstance(llm, CustomLLM)
+    completion = llm.complete("hi")
+    assert completion.text == "Hello there."
+    usage = expected_usage(pair, streamed=False)
+    expected_kwargs = (
+        {
+            "prompt_tokens": usage["input_tokens"],
+            "completion_tokens": usage["output_tokens"],
+            "total_tokens": usage["total_tokens"],
+        }
+        if usage
+        else {}
+    )
+    assert completion.additional_kwargs == expected_kwargs
+    response = llm.chat(
+        [ChatMessage(role=MessageRole.SYSTEM, content="sys"), ChatMessage(role=MessageRole.USER, content="hi")]
+    )
+    assert response.message.content == "Hello there."
+    assert response.raw["finish_reason"] == "stop"
+    assert response.raw["model"] == MODEL
+    assert server.bodies()[-1]["messages"] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_llamaindex_stream(pair: Pair) -> None:
+    server = FakeServer()
+    llm = li(pair, server)
+    responses = list(llm.stream_chat([ChatMessage(role=MessageRole.USER, content="hi")]))
+    expected = "Hello" if get_provider(pair.provider).streaming else "Hello there."
+    assert "".join(r.delta or "" for r in responses) == expected
+    assert responses[-1].message.content == expected
+    assert responses[-1].raw["finish_reason"] == "stop"
+    completions = list(llm.stream_complete("hi"))
+    assert completions[-1].text == expected
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_llamaindex_async(pair: Pair) -> None:
+    server = FakeServer()
+    llm = li(pair, server)
+
+    async def run() -> tuple[str, str, str]:
+        chat = await llm.achat([ChatMessage(role=MessageRole.USER, content="hi")])
+        completion = await llm.acomplete("hi")
+        streamed = ""
+        async for response in await llm.astream_chat([ChatMessage(role=MessageRole.USER, content="hi")]):
+            streamed += response.delta or ""
+        async for _ in await llm.astream_complete("hi"):
+            pass
+        return chat.message.content or "", completion.text, streamed
+
+    chat, completion, streamed = asyncio.run(run())
+    assert chat == completion == "Hello there."
+    assert streamed in ("Hello", "Hello there.")
+    # Native async: every request went through the async client (the sync one is never built).
+    assert llm._client is None
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_llamaindex_metadata(pair: Pair) -> None:
+    llm = pair.llamaindex(model="m", max_tokens=64, base_url=BASE)
+    meta = llm.metadata
+    assert meta.is_chat_model is True
+    assert meta.model_name == "m"
+    assert meta.num_output == 64
+    assert meta.context_window == get_provider(pair.provider).default_context_window
+    assert pair.llamaindex(model="m", context_window=1234, base_url=BASE).metadata.context_window == 1234
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=IDS)
+def test_llamaindex_env(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"{pair.env_prefix}BASE_URL", "http://127.0.0.1:4444/v1")
+    monkeypatch.setenv(f"{pair.env_prefix}MODEL", "env-model")
+    llm = pair.llamaindex()
+    assert llm.base_url == "http://127.0.0.1:4444/v1"
+    assert llm.model == "env-model"

@@ -1,0 +1,172 @@
+"""Every server's error shapes map to one typed hierarchy with actionable messages."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from orbit_local.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ContextOverflowError,
+    ModelNotFoundError,
+    OrbitLocalError,
+    ServerBusyError,
+    ServerError,
+)
+from orbit_local.protocols.errors import error_from_response
+from orbit_local.providers import get_provider
+
+CASES = [
+    # (provider, status, body, expected class, text the message must contain)
+    ("lmstudio", 400, "{\"error\":\"'response_format.type' must be 'json_schema'\"}", BadRequestError, "json_schema"),
+    (
+        "lmstudio",
+        404,
+        '{"error":{"message":"Model \\"x\\" not found.","type":"invalid_request_error","code":"model_not_found"}}',
+        ModelNotFoundError,
+        "not found",
+    ),
+    (
+        "lmstudio",
+        404,
+        '{"error":"No models loaded. Please load a model in the developer page."}',
+        ModelNotFoundError,
+        "No models loaded",
+    ),
+    (
+        "localai",
+        404,
+        '{"error":{"code":404,"message":"model \\"nope\\" not found. To see available models, call GET /v1/models","type":""}}',
+        ModelNotFoundError,
+        "nope",
+    ),
+    (
+        "localai",
+        500,
+        '{"error":{"code":500,"message":"rpc error: code = Unknown desc = unimplemented","type":""}}',
+        ServerError,
+        "unimplemented",
+    ),
+    (
+        "fastchat",
+        400,
+        '{"object":"error","message":"Only smollm2 allowed now, your model gpt-4o","code":40301}',
+        ModelNotFoundError,
+        "gpt-4o",
+    ),
+    (
+        "fastchat",
+        400,
+        '{"object":"error","message":"This model\'s maximum context length is 8192 tokens.","code":40303}',
+        ContextOverflowError,
+        "8192",
+    ),
+    (
+        "fastchat",
+        400,
+        '{"object":"error","message":"0 is less than the minimum of 1 - \'max_tokens\'","code":40302}',
+        BadRequestError,
+        "max_tokens",
+    ),
+    (
+        "fastchat",
+        401,
+        '{"detail":{"error":{"message":"","type":"invalid_request_error","code":"invalid_api_key"}}}',
+        AuthenticationError,
+        "HTTP 401",
+    ),
+    (
+        "koboldai",
+        503,
+        '{"detail": {"msg": "Server is busy; please try again later.", "type": "service_unavailable"}}',
+        ServerBusyError,
+        "busy",
+    ),
+    (
+        "koboldai",
+        401,
+        '{"detail": {"error": "Unauthorized", "msg": "Authentication key is missing or invalid.", "type": "unauthorized"}}',
+        AuthenticationError,
+        "Authentication key",
+    ),
+    (
+        "llamacpp",
+        500,
+        '{"error":{"code":500,"message":"Context size has been exceeded.","type":"server_error"}}',
+        ContextOverflowError,
+        "Context size",
+    ),
+    (
+        "llamacpp",
+        400,
+        '{"error":{"code":400,"message":"request exceeds the available context size","type":"exceed_context_size_error"}}',
+        ContextOverflowError,
+        "context",
+    ),
+    (
+        "llamacpp",
+        503,
+        '{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}',
+        ServerBusyError,
+        "Loading model",
+    ),
+    (
+        "vllm",
+        404,
+        '{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","param":null,"code":404}',
+        ModelNotFoundError,
+        "does not exist",
+    ),
+    (
+        "lemonade",
+        404,
+        '{"error":{"code":"model_not_found","message":"Model \'x\' was not found.","param":"model","type":"not_found"}}',
+        ModelNotFoundError,
+        "was not found",
+    ),
+    ("lemonade", 401, '{"error": "Invalid or missing API key"}', AuthenticationError, "API key"),
+    ("gpt4all", 500, "", ServerError, "empty body"),
+    (
+        "ollama",
+        503,
+        '{"error":"server busy, please try again.  maximum pending requests exceeded"}',
+        ServerBusyError,
+        "busy",
+    ),
+    ("llama-cpp-python", 500, "Internal Server Error", ServerError, "Internal Server Error"),
+]
+
+
+@pytest.mark.parametrize(("provider", "status", "body", "cls", "text"), CASES)
+def test_error_shapes_are_classified(
+    provider: str, status: int, body: str, cls: type[OrbitLocalError], text: str
+) -> None:
+    error = error_from_response(get_provider(provider), "http://127.0.0.1:9/v1", status, body)
+    assert type(error) is cls
+    message = str(error)
+    assert text in message
+    assert get_provider(provider).display_name in message
+    assert "http://127.0.0.1:9/v1" in message
+    assert error.status_code == status
+
+
+def test_model_not_found_says_what_to_do() -> None:
+    error = error_from_response(
+        get_provider("lmstudio"), "http://localhost:1234/v1", 404, '{"error":"No models loaded."}'
+    )
+    assert "lms load" in str(error)
+
+
+def test_authentication_error_names_the_env_var() -> None:
+    error = error_from_response(get_provider("localai"), "http://localhost:8080/v1", 401, "")
+    assert "LOCALAI_API_KEY" in str(error)
+
+
+def test_errors_pickle_round_trip() -> None:
+    error = error_from_response(get_provider("vllm"), "http://h/v1", 400, '{"error":{"message":"bad"}}')
+    clone = pickle.loads(pickle.dumps(error))
+    assert type(clone) is type(error)
+    assert str(clone) == str(error)
+    assert clone.server_message == "bad"

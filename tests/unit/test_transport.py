@@ -1,0 +1,213 @@
+"""Transport behaviour over httpx.MockTransport: retries, warm-up, streams, auth, errors."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.errors import (
+    RequestTimeoutError,
+    ServerBusyError,
+    ServerNotRunningError,
+    StreamInterruptedError,
+)
+from orbit_local.types import ChatRequest, Message
+from tests.fakes import MODEL, FakeServer, chunk, completion, sse
+
+REQUEST = ChatRequest(model=MODEL, messages=[Message(role="user", content="hi")])
+
+
+def make(server: FakeServer, provider: str = "llamacpp", **kwargs: object) -> ChatClient:
+    kwargs.setdefault("warmup_timeout", 5.0)
+    return ChatClient(provider, base_url="http://127.0.0.1:9/v1", http_client=server.client(), **kwargs)  # type: ignore[arg-type]
+
+
+def busy() -> httpx.Response:
+    return httpx.Response(503, json={"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr("orbit_local.transport.time.sleep", slept.append)
+
+    async def fake_async_sleep(delay: float) -> None:
+        slept.append(delay)
+
+    monkeypatch.setattr("asyncio.sleep", fake_async_sleep)
+    return slept
+
+
+def test_503_is_retried_with_backoff_during_warmup(no_sleep: list[float]) -> None:
+    server = FakeServer(queue=[busy(), busy()])
+    result = make(server, max_retries=3).chat(REQUEST)
+    assert result.text == "Hello there."
+    assert len(server.requests) == 3
+    assert no_sleep == [0.5, 1.0]
+
+
+def test_503_raises_busy_after_the_retries() -> None:
+    server = FakeServer(queue=[busy(), busy(), busy()])
+    with pytest.raises(ServerBusyError, match="Loading model"):
+        make(server, max_retries=2).chat(REQUEST)
+    assert len(server.requests) == 3
+
+
+def test_retry_after_header_is_honoured(no_sleep: list[float]) -> None:
+    server = FakeServer(queue=[httpx.Response(503, headers={"retry-after": "2"}, text="")])
+    make(server, max_retries=1).chat(REQUEST)
+    assert no_sleep == [2.0]
+
+
+def test_warmup_window_bounds_retries(no_sleep: list[float]) -> None:
+    server = FakeServer(queue=[busy(), busy()])
+    with pytest.raises(ServerBusyError):
+        make(server, max_retries=5, warmup_timeout=0.0).chat(REQUEST)
+    assert len(server.requests) == 1
+
+
+def test_connection_refused_is_retried_then_says_how_to_start_the_server() -> None:
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    server = FakeServer(queue=[refused, refused, refused])
+    with pytest.raises(ServerNotRunningError) as info:
+        make(server, provider="lmstudio", max_retries=2).chat(REQUEST)
+    message = str(info.value)
+    assert "LM Studio" in message and "http://127.0.0.1:9/v1" in message and "lms server start" in message
+    assert len(server.requests) == 3
+
+
+def test_connection_refused_then_up_succeeds() -> None:
+    server = FakeServer(queue=[httpx.ConnectError("refused")])
+    assert make(server).chat(REQUEST).text == "Hello there."
+
+
+def test_400_is_not_retried() -> None:
+    server = FakeServer(queue=[httpx.Response(400, json={"error": {"message": "bad"}})])
+    with pytest.raises(Exception, match="bad"):
+        make(server, max_retries=3).chat(REQUEST)
+    assert len(server.requests) == 1
+
+
+def test_read_timeout_is_typed() -> None:
+    server = FakeServer(queue=[httpx.ReadTimeout("slow")])
+    with pytest.raises(RequestTimeoutError, match="timeout"):
+        make(server).chat(REQUEST)
+
+
+def test_stream_is_retried_before_the_first_byte_only() -> None:
+    server = FakeServer(queue=[busy()])
+    deltas = list(make(server).stream(REQUEST))
+    assert "".join(d.text for d in deltas) == "Hello"
+    assert len(server.requests) == 2
+
+
+class _BrokenStream(httpx.SyncByteStream):
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        yield self.first
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+def test_stream_cut_mid_answer_raises_and_is_not_retried() -> None:
+    body = sse(chunk("Hel"), done=False)
+    broken = httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=_BrokenStream(body))
+    server = FakeServer(queue=[broken])
+    got: list[str] = []
+    with pytest.raises(StreamInterruptedError, match="broke off"):
+        for delta in make(server, max_retries=3).stream(REQUEST):
+            got.append(delta.text)
+    assert got == ["Hel"]
+    assert len(server.requests) == 1
+
+
+def test_stream_ending_without_finish_raises() -> None:
+    body = sse(chunk("Hel"), done=False)
+    server = FakeServer(queue=[httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)])
+    with pytest.raises(StreamInterruptedError, match="before the server said it was complete"):
+        list(make(server).stream(REQUEST))
+
+
+def test_empty_200_stream_raises() -> None:
+    server = FakeServer(queue=[httpx.Response(200, headers={"content-type": "text/event-stream"}, content=b"")])
+    with pytest.raises(StreamInterruptedError):
+        list(make(server).stream(REQUEST))
+
+
+def test_done_without_trailing_blank_line_completes() -> None:
+    body = sse(chunk("a"), chunk("b", finish="stop"), trailing_blank=False)
+    server = FakeServer(queue=[httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)])
+    assert "".join(d.text for d in make(server).stream(REQUEST)) == "ab"
+
+
+def test_json_body_where_a_stream_was_asked_for_is_one_delta() -> None:
+    server = FakeServer(queue=[httpx.Response(200, json=completion("whole"))])
+    deltas = list(make(server).stream(REQUEST))
+    assert [d.text for d in deltas] == ["whole"]
+
+
+def test_gpt4all_stream_is_emulated_without_stream_flag() -> None:
+    server = FakeServer()
+    deltas = list(make(server, provider="gpt4all").stream(REQUEST))
+    assert [d.text for d in deltas] == ["Hello there."]
+    assert deltas[0].usage is not None
+    assert "stream" not in server.bodies()[0]
+
+
+def test_bearer_only_when_api_key_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-never-be-sent")
+    server = FakeServer()
+    make(server).chat(REQUEST)
+    assert "authorization" not in server.requests[-1].headers
+    make(server, api_key="secret").chat(REQUEST)
+    assert server.requests[-1].headers["authorization"] == "Bearer secret"
+
+
+def test_env_api_key_and_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCALAI_API_KEY", "from-env")
+    monkeypatch.setenv("LOCALAI_BASE_URL", "http://127.0.0.1:7/v1/")
+    server = FakeServer()
+    client = ChatClient("localai", http_client=server.client())
+    client.chat(REQUEST)
+    assert str(server.requests[-1].url) == "http://127.0.0.1:7/v1/chat/completions"
+    assert server.requests[-1].headers["authorization"] == "Bearer from-env"
+
+
+def test_default_model_is_the_loaded_chat_model() -> None:
+    server = FakeServer(
+        models=[
+            {"id": "text-embedding-nomic", "object": "model"},
+            {"id": "other", "state": "not-loaded"},
+            {"id": "loaded-one", "state": "loaded"},
+        ]
+    )
+    client = make(server)
+    assert client.resolve_model() == "loaded-one"
+    assert client.resolve_model() == "loaded-one"
+    assert sum(r.url.path.endswith("/models") for r in server.requests) == 1  # cached
+    assert client.resolve_model("explicit") == "explicit"
+
+
+def test_default_model_skips_embedding_models() -> None:
+    server = FakeServer(models=[{"id": "text-embedding-x"}, {"id": "chat-a"}])
+    assert make(server).resolve_model() == "chat-a"
+
+
+async def test_async_client_streams_and_retries(no_sleep: list[float]) -> None:
+    server = FakeServer(queue=[busy()])
+    client = AsyncChatClient("llamacpp", base_url="http://127.0.0.1:9/v1", http_client=server.async_client())
+    texts = [d.text async for d in client.stream(REQUEST)]
+    assert "".join(texts) == "Hello"
+    assert no_sleep == [0.5]
+    assert (await client.chat(REQUEST)).usage is not None
+    assert await client.resolve_model() == MODEL
+
+
+def test_request_body_is_json_with_unicode() -> None:
+    server = FakeServer()
+    make(server).chat(ChatRequest(model=MODEL, messages=[Message(role="user", content="héllo ✓")]))
+    assert json.loads(server.requests[-1].content)["messages"][0]["content"] == "héllo ✓"
