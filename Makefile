@@ -28,7 +28,7 @@ check: test lint typecheck
 
 # Record cassettes from a running server: make record PROVIDER=llama-cpp-python
 record: $(STAMP)
-	$(BIN)/python -m tests.recorder $(PROVIDER)
+	$(BIN)/python -m tests.recorder $(PROVIDER) $(RECORD_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

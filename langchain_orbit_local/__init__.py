@@ -14,9 +14,29 @@ from langchain_orbit_local.chat_models import (
     ChatShimmy,
     ChatVLLM,
 )
+from langchain_orbit_local.embeddings import (
+    BaseOrbitLocalEmbeddings,
+    FastChatEmbeddings,
+    GaiaEmbeddings,
+    LlamaCppEmbeddings,
+    LMStudioEmbeddings,
+    LocalAIEmbeddings,
+    OllamaEmbeddings,
+    OrbitLocalEmbeddings,
+    VLLMEmbeddings,
+)
 
 __all__ = [
     "BaseChatOrbitLocal",
+    "BaseOrbitLocalEmbeddings",
+    "FastChatEmbeddings",
+    "GaiaEmbeddings",
+    "LMStudioEmbeddings",
+    "LlamaCppEmbeddings",
+    "LocalAIEmbeddings",
+    "OllamaEmbeddings",
+    "OrbitLocalEmbeddings",
+    "VLLMEmbeddings",
     "ChatFastChat",
     "ChatGPT4All",
     "ChatGaia",

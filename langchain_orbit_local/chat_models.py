@@ -18,11 +18,12 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_message, to_message
+from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method
 from orbit_local.accumulate import StreamAccumulator
-from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient
 from orbit_local.config import client_options, env_defaults, extra_body, generation_params
 from orbit_local.errors import StreamInterruptedError
 from orbit_local.providers import ProviderProfile, get_provider
@@ -62,6 +63,10 @@ class BaseChatOrbitLocal(BaseChatModel):
     """Seconds during which those retries may happen."""
     streaming: bool = False
     """``invoke`` streams under the hood (callbacks receive every token)."""
+    chat_template: str | None = None
+    """For servers whose API takes a raw prompt (KoboldAI): "chatml" (default), "llama3",
+    "mistral", "alpaca" or "vicuna". Ignored by chat-completions servers, which apply the
+    model's own template."""
     extra_body: dict[str, Any] | None = None
     """Server-specific fields merged into every request body (``top_k``, ``repeat_penalty``...)."""
     default_headers: dict[str, str] | None = None
@@ -72,8 +77,8 @@ class BaseChatOrbitLocal(BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
-    _client: ChatClient | None = PrivateAttr(default=None)
-    _async_client: AsyncChatClient | None = PrivateAttr(default=None)
+    _client: ChatBackend | None = PrivateAttr(default=None)
+    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -124,14 +129,14 @@ class BaseChatOrbitLocal(BaseChatModel):
         return params
 
     @property
-    def client(self) -> ChatClient:
+    def client(self) -> ChatBackend:
         """The synchronous orbit_local client (built once per instance)."""
         if self._client is None:
             self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
         return self._client
 
     @property
-    def async_client(self) -> AsyncChatClient:
+    def async_client(self) -> AsyncChatBackend:
         """The asynchronous orbit_local client (built once per instance)."""
         if self._async_client is None:
             self._async_client = AsyncChatClient(
@@ -160,6 +165,7 @@ class BaseChatOrbitLocal(BaseChatModel):
             tool_choice=kwargs.get("tool_choice"),
             response_format=kwargs.get("response_format"),
             extra_body=extra_body(self, kwargs),
+            chat_template=self.chat_template,
         )
 
     def _generate(
@@ -277,6 +283,32 @@ class BaseChatOrbitLocal(BaseChatModel):
             kwargs["tool_choice"] = choice
         return super().bind(tools=formatted, **kwargs)
 
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: StructuredMethod | None = None,
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Answers parsed into ``schema`` (a pydantic class, TypedDict or JSON schema).
+
+        ``method`` defaults to what the server honours best: ``json_schema`` where it has
+        constrained JSON output, else ``function_calling``, else ``json_mode``.
+        """
+        if kwargs:
+            raise ValueError(f"Unexpected arguments: {sorted(kwargs)}")
+        if schema is None:
+            raise ValueError("with_structured_output needs a schema")
+        return build_structured(
+            self,
+            schema,
+            method=method or default_method(self.provider_profile),
+            include_raw=include_raw,
+            strict=strict,
+        )
+
 
 def _tool_spec(tool: dict[str, Any]) -> ToolSpec:
     function = tool.get("function", tool)
@@ -317,12 +349,49 @@ class ChatFastChat(BaseChatOrbitLocal):
 
 
 class ChatGPT4All(BaseChatOrbitLocal):
-    """The GPT4All desktop app's API server (default ``http://localhost:4891/v1``, env ``GPT4ALL_*``).
+    """GPT4All, two ways.
 
-    It cannot stream: streaming is emulated with one chunk.
+    Server mode (default): the desktop app's API server (``http://localhost:4891/v1``, env
+    ``GPT4ALL_*``). It cannot stream, so streaming is emulated with one chunk.
+
+    Direct mode: ``ChatGPT4All(model_path="model.gguf")`` runs the GGUF inside this process
+    with the ``gpt4all`` package (``pip install "orbit-local[gpt4all]"``), never downloading
+    anything; it streams token by token, and async runs it on a worker thread.
     """
 
     provider: Literal["gpt4all"] = "gpt4all"
+    model_path: str | None = None
+    """A local .gguf file: run it in-process instead of talking to the desktop app."""
+    n_ctx: int = 2048
+    """Context size for direct mode."""
+    n_threads: int | None = None
+    """CPU threads for direct mode (default: gpt4all's choice)."""
+    device: str | None = "cpu"
+    """Device for direct mode ("cpu", "gpu", ...)."""
+
+    def _direct_kwargs(self) -> dict[str, Any]:
+        return {
+            "n_ctx": self.n_ctx,
+            "n_threads": self.n_threads,
+            "device": self.device,
+            "chat_template": self.chat_template,
+        }
+
+    @property
+    def client(self) -> ChatBackend:
+        if self.model_path and self._client is None:
+            from orbit_local.gpt4all_direct import GPT4AllDirectClient
+
+            self._client = GPT4AllDirectClient(self.model_path, **self._direct_kwargs())
+        return super().client
+
+    @property
+    def async_client(self) -> AsyncChatBackend:
+        if self.model_path and self._async_client is None:
+            from orbit_local.gpt4all_direct import AsyncGPT4AllDirectClient
+
+            self._async_client = AsyncGPT4AllDirectClient(self.model_path, **self._direct_kwargs())
+        return super().async_client
 
 
 class ChatKoboldAI(BaseChatOrbitLocal):

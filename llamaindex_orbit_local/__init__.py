@@ -1,5 +1,15 @@
 """LlamaIndex LLMs for local inference servers, built on :mod:`orbit_local`."""
 
+from llamaindex_orbit_local.embeddings import (
+    FastChatEmbedding,
+    GaiaEmbedding,
+    LlamaCppEmbedding,
+    LMStudioEmbedding,
+    LocalAIEmbedding,
+    OllamaEmbedding,
+    OrbitLocalEmbedding,
+    VLLMEmbedding,
+)
 from llamaindex_orbit_local.llms import (
     VLLM,
     FastChat,
@@ -16,6 +26,14 @@ from llamaindex_orbit_local.llms import (
 )
 
 __all__ = [
+    "FastChatEmbedding",
+    "GaiaEmbedding",
+    "LMStudioEmbedding",
+    "LlamaCppEmbedding",
+    "LocalAIEmbedding",
+    "OllamaEmbedding",
+    "OrbitLocalEmbedding",
+    "VLLMEmbedding",
     "VLLM",
     "FastChat",
     "GPT4All",

@@ -7,6 +7,7 @@ blocked). Each server is a subclass that only names its provider profile.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import Any
 
@@ -27,9 +28,9 @@ from llama_index.core.llms.custom import CustomLLM
 
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
 from orbit_local.accumulate import StreamAccumulator
-from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient, make_protocol
 from orbit_local.config import client_options, env_defaults, extra_body, generation_params
-from orbit_local.errors import StreamInterruptedError
+from orbit_local.errors import OrbitLocalError, StreamInterruptedError
 from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 from orbit_local.types import ChatRequest, ModelInfo
@@ -67,12 +68,16 @@ class OrbitLocalLLM(CustomLLM):
     warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
     context_window: int | None = Field(default=None, description="Override the context window the server reports.")
     extra_body: dict[str, Any] | None = None
+    chat_template: str | None = Field(
+        default=None,
+        description="For raw-prompt APIs (KoboldAI): chatml (default), llama3, mistral, alpaca, vicuna.",
+    )
     default_headers: dict[str, str] | None = None
     http_client: Any = Field(default=None, exclude=True, description="Optional httpx.Client.")
     async_http_client: Any = Field(default=None, exclude=True, description="Optional httpx.AsyncClient.")
 
-    _client: ChatClient | None = PrivateAttr(default=None)
-    _async_client: AsyncChatClient | None = PrivateAttr(default=None)
+    _client: ChatBackend | None = PrivateAttr(default=None)
+    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -89,11 +94,38 @@ class OrbitLocalLLM(CustomLLM):
     def provider_profile(self) -> ProviderProfile:
         return get_provider(self.provider)
 
+    def _discovered_context_window(self) -> int | None:
+        """The server's context size where its API tells it (asked once, then cached).
+
+        Inside a running event loop only an already known value is used: ``metadata`` is a
+        property, and a blocking request there would stall the loop.
+        """
+        for known in (self._client, self._async_client):
+            value = getattr(known, "_context_window", None)
+            if value:
+                return int(value)
+        if not make_protocol(self.provider_profile, "").context_requests():
+            return None
+        try:
+            asyncio.get_running_loop()
+            return None
+        except RuntimeError:
+            pass
+        client = self.client
+        if not isinstance(client, ChatClient):
+            return None
+        try:
+            return client.context_window()
+        except OrbitLocalError:
+            return None
+
     @property
     def metadata(self) -> LLMMetadata:
-        model = self.model or (self._client._model if self._client else None) or ""
+        model = self.model or getattr(self._client, "_model", None) or ""
         return LLMMetadata(
-            context_window=self.context_window or self.provider_profile.default_context_window,
+            context_window=self.context_window
+            or self._discovered_context_window()
+            or self.provider_profile.default_context_window,
             num_output=self.max_tokens or -1,
             is_chat_model=True,
             is_function_calling_model=False,
@@ -101,13 +133,13 @@ class OrbitLocalLLM(CustomLLM):
         )
 
     @property
-    def client(self) -> ChatClient:
+    def client(self) -> ChatBackend:
         if self._client is None:
             self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
         return self._client
 
     @property
-    def async_client(self) -> AsyncChatClient:
+    def async_client(self) -> AsyncChatBackend:
         if self._async_client is None:
             self._async_client = AsyncChatClient(
                 self.provider, http_client=self.async_http_client, **client_options(self)
@@ -121,7 +153,11 @@ class OrbitLocalLLM(CustomLLM):
         return await self.async_client.list_models()
 
     def _chat_request(self, messages: Sequence[ChatMessage], model: str, kwargs: dict[str, Any]) -> ChatRequest:
-        """Instance settings and per-call kwargs as one neutral request (no I/O)."""
+        """Instance settings and per-call kwargs as one neutral request (no I/O).
+
+        ``raw_prompt`` (set by ``complete``) lets prompt-only APIs (KoboldAI) send the prompt
+        as it is; chat-completions servers receive it as the one user message.
+        """
         return ChatRequest(
             model=model,
             messages=[to_message(m) for m in messages],
@@ -129,6 +165,8 @@ class OrbitLocalLLM(CustomLLM):
             tool_choice=kwargs.get("tool_choice"),
             response_format=kwargs.get("response_format"),
             extra_body=extra_body(self, kwargs),
+            chat_template=self.chat_template,
+            raw_prompt=kwargs.get("raw_prompt"),
         )
 
     # ------------------------------------------------------------------ chat
@@ -191,20 +229,26 @@ class OrbitLocalLLM(CustomLLM):
     # endpoint applies the model's own template.
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return _as_completion(self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs))
+        return _as_completion(
+            self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], raw_prompt=prompt, **kwargs)
+        )
 
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return _as_completion(await self.achat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs))
+        return _as_completion(
+            await self.achat([ChatMessage(role=MessageRole.USER, content=prompt)], raw_prompt=prompt, **kwargs)
+        )
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        responses = self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+        responses = self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], raw_prompt=prompt, **kwargs)
         return (_as_completion(r) for r in responses)
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
-        responses = await self.astream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], **kwargs)
+        responses = await self.astream_chat(
+            [ChatMessage(role=MessageRole.USER, content=prompt)], raw_prompt=prompt, **kwargs
+        )
 
         async def gen() -> AsyncGenerator[CompletionResponse, None]:
             async for response in responses:
@@ -236,9 +280,47 @@ class FastChat(OrbitLocalLLM):
 
 
 class GPT4All(OrbitLocalLLM):
-    """The GPT4All desktop API server (default ``http://localhost:4891/v1``, env ``GPT4ALL_*``)."""
+    """GPT4All: the desktop app's API server (default ``http://localhost:4891/v1``, env
+    ``GPT4ALL_*``; no streaming there, so one chunk is emulated), or, with ``model_path``, a
+    GGUF run in-process with the ``gpt4all`` package (``pip install "orbit-local[gpt4all]"``)."""
 
     provider: str = "gpt4all"
+    model_path: str | None = Field(default=None, description="A local .gguf file to run in-process.")
+    n_ctx: int = Field(default=2048, description="Context size for in-process mode.")
+    n_threads: int | None = Field(default=None, description="CPU threads for in-process mode.")
+    device: str | None = Field(default="cpu", description="Device for in-process mode.")
+
+    def _direct_kwargs(self) -> dict[str, Any]:
+        return {
+            "n_ctx": self.n_ctx,
+            "n_threads": self.n_threads,
+            "device": self.device,
+            "chat_template": self.chat_template,
+        }
+
+    @property
+    def client(self) -> ChatBackend:
+        if self.model_path and self._client is None:
+            from orbit_local.gpt4all_direct import GPT4AllDirectClient
+
+            self._client = GPT4AllDirectClient(self.model_path, **self._direct_kwargs())
+        return super().client
+
+    @property
+    def async_client(self) -> AsyncChatBackend:
+        if self.model_path and self._async_client is None:
+            from orbit_local.gpt4all_direct import AsyncGPT4AllDirectClient
+
+            self._async_client = AsyncGPT4AllDirectClient(self.model_path, **self._direct_kwargs())
+        return super().async_client
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        meta = super().metadata
+        if self.model_path and not self.context_window:
+            meta.context_window = self.n_ctx
+            meta.model_name = meta.model_name or self.model_path.rsplit("/", 1)[-1]
+        return meta
 
 
 class KoboldAI(OrbitLocalLLM):

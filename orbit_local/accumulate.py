@@ -52,6 +52,9 @@ class StreamAccumulator:
         return "".join(self._text)
 
     def add(self, delta: ChatDelta) -> None:
+        """Fold ``delta`` in. Its tool-call chunks are rewritten in place so that a name or id
+        a server repeats in every chunk appears only in the first one: frameworks that merge
+        chunks themselves (LangChain concatenates names) then merge them right."""
         if delta.text:
             self._text.append(delta.text)
         if delta.reasoning:
@@ -76,11 +79,16 @@ class StreamAccumulator:
         call = self._calls.get(chunk.index)
         if call is None:
             call = self._calls[chunk.index] = _PartialCall()
-        if chunk.id and call.id is None:
-            call.id = chunk.id
-        if chunk.name and chunk.name != call.name:
-            # A repeated name is the same call (llama-cpp-python); a new one completes a split name.
-            call.name = chunk.name if not call.name else call.name + chunk.name
+        if chunk.id:
+            if call.id is None:
+                call.id = chunk.id
+            elif chunk.id == call.id:
+                chunk.id = None  # repeated: already sent
+        if chunk.name:
+            if chunk.name == call.name:
+                chunk.name = None  # a repeated name is the same call (llama-cpp-python)
+            else:
+                call.name += chunk.name  # the first piece, or the rest of a split name
         if chunk.arguments:
             call.arguments.append(chunk.arguments)
 

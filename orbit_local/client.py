@@ -9,14 +9,15 @@ I/O — picking the protocol, choosing a default model, emulating a stream — l
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import aclosing, closing
-from typing import Any
+from contextlib import aclosing, closing, suppress
+from typing import Any, Protocol
 
 import httpx
 
 from orbit_local.accumulate import deltas_from_result
-from orbit_local.errors import ModelNotFoundError
+from orbit_local.errors import BadRequestError, ModelNotFoundError, OrbitLocalError, ProtocolError
 from orbit_local.protocols.base import ChatProtocol
+from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.transport import (
@@ -26,13 +27,43 @@ from orbit_local.transport import (
     AsyncTransport,
     Transport,
 )
-from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo
+from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, HttpRequest, ModelInfo, Usage
+
+
+class ChatBackend(Protocol):
+    """What the adapters need from a synchronous client (HTTP or in-process)."""
+
+    base_url: str
+
+    def resolve_model(self, model: str | None = None) -> str: ...
+
+    def list_models(self) -> list[ModelInfo]: ...
+
+    def chat(self, request: ChatRequest) -> ChatResult: ...
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatDelta]: ...
+
+
+class AsyncChatBackend(Protocol):
+    """What the adapters need from an asynchronous client (HTTP or in-process)."""
+
+    base_url: str
+
+    async def resolve_model(self, model: str | None = None) -> str: ...
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+    async def chat(self, request: ChatRequest) -> ChatResult: ...
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]: ...
 
 
 def make_protocol(profile: ProviderProfile, base_url: str) -> ChatProtocol:
     """The protocol object a profile names."""
     if profile.protocol == "openai":
         return OpenAIProtocol(profile, base_url)
+    if profile.protocol == "kobold":
+        return KoboldProtocol(profile, base_url)
     raise ValueError(f"{profile.display_name}: unknown protocol {profile.protocol!r}")
 
 
@@ -64,6 +95,8 @@ class _ClientBase:
         self.api_key = self.profile.resolve_api_key(api_key)
         self.protocol = make_protocol(self.profile, self.base_url)
         self._model = self.profile.resolve_model(model)
+        self._context_window: int | None = None
+        self._context_probed = False
 
     def _transport_kwargs(
         self, timeout: float | None, max_retries: int, warmup_timeout: float, headers: dict[str, str] | None
@@ -87,6 +120,20 @@ class _ClientBase:
             )
         self._model = chosen
         return chosen
+
+    @staticmethod
+    def _probe_failed(error: OrbitLocalError) -> bool:
+        """A probed route that does not exist (404, odd body) means "not supported"; other
+        failures (server down, auth) are the caller's to see."""
+        return isinstance(error, (BadRequestError, ProtocolError, ModelNotFoundError))
+
+    def _with_context(self, request: ChatRequest) -> ChatRequest:
+        if request.context_window is None and self._context_window is not None:
+            request.context_window = self._context_window
+        return request
+
+    def _usage_from(self, payloads: list[Any]) -> Usage | None:
+        return self.protocol.parse_usage(payloads) if payloads else None
 
 
 class ChatClient(_ClientBase):
@@ -127,25 +174,89 @@ class ChatClient(_ClientBase):
             return self._model
         return self._chosen_model(self.list_models())
 
+    def context_window(self) -> int | None:
+        """The context size the server reports (cached), or ``None`` where it does not tell."""
+        if not self._context_probed:
+            self._context_probed = True
+            for request in self.protocol.context_requests():
+                try:
+                    value = self.protocol.parse_context(self.transport.request_json(request))
+                except OrbitLocalError as error:
+                    if self._probe_failed(error):
+                        continue
+                    raise
+                if value:
+                    self._context_window = value
+                    break
+        return self._context_window
+
+    def _prepare(self, request: ChatRequest) -> ChatRequest:
+        """Run the protocol's one-time probe and fill what the API needs from the server."""
+        probe = self.protocol.probe_request()
+        if probe is not None:
+            try:
+                payload = self.transport.request_json(probe)
+            except OrbitLocalError as error:
+                if not self._probe_failed(error):
+                    raise
+                payload = None
+            self.protocol.apply_probe(payload)
+        if self.protocol.context_requests():
+            self.context_window()
+        return self._with_context(request)
+
+    def _count_usage(self, request: ChatRequest, sent: HttpRequest, text: str) -> Usage | None:
+        requests = self.protocol.usage_requests(request, sent, text)
+        return self._usage_from([self.transport.request_json(r) for r in requests])
+
     def chat(self, request: ChatRequest) -> ChatResult:
-        payload = self.transport.request_json(self.protocol.chat_request(request, stream=False))
-        return self.protocol.parse_chat(payload, request)
+        request = self._prepare(request)
+        sent = self.protocol.chat_request(request, stream=False)
+        result = self.protocol.parse_chat(self.transport.request_json(sent), request)
+        if result.usage is None:
+            result.usage = self._count_usage(request, sent, result.text)
+        return result
 
     def stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
-        """Deltas as they arrive; one emulated delta where the server cannot stream."""
-        if not self.profile.streaming:
+        """Deltas as they arrive; one emulated delta where the server cannot stream.
+
+        A consumer that stops early closes the HTTP stream; where the server has an abort
+        call (KoboldCpp) the generation is aborted too, so the server stops generating.
+        """
+        request = self._prepare(request)
+        if not self.protocol.streams_natively(request):
             yield from deltas_from_result(self.chat(request))
             return
         parser = self.protocol.stream_parser(request)
-        events = self.transport.stream_events(self.protocol.chat_request(request, stream=True), self.protocol.framing)
-        with closing(events):
-            for event in events:
-                delta = parser.feed(event)
-                if delta is not None:
-                    yield delta
-                if parser.done:
-                    return
-        parser.finish()
+        sent = self.protocol.chat_request(request, stream=True)
+        counting = bool(self.protocol.usage_requests(request, sent, ""))
+        text: list[str] = []
+        events = self.transport.stream_events(sent, self.protocol.framing)
+        try:
+            with closing(events):
+                for event in events:
+                    delta = parser.feed(event)
+                    if delta is not None:
+                        if counting:
+                            text.append(delta.text)
+                        yield delta
+                    if parser.done:
+                        break
+            parser.finish()
+        finally:
+            if not parser.done:
+                self._abort(sent)
+        if counting:
+            usage = self._count_usage(request, sent, "".join(text))
+            if usage is not None:
+                yield ChatDelta(usage=usage)
+
+    def _abort(self, sent: HttpRequest) -> None:
+        abort = self.protocol.abort_request(sent)
+        if abort is None:
+            return
+        with suppress(OrbitLocalError):  # best effort: the stream is already closed on our side
+            self.transport.request_json(abort)
 
     def embed(self, texts: list[str], model: str) -> EmbeddingResult:
         return self.protocol.parse_embeddings(
@@ -190,25 +301,83 @@ class AsyncChatClient(_ClientBase):
             return self._model
         return self._chosen_model(await self.list_models())
 
+    async def context_window(self) -> int | None:
+        if not self._context_probed:
+            self._context_probed = True
+            for request in self.protocol.context_requests():
+                try:
+                    value = self.protocol.parse_context(await self.transport.request_json(request))
+                except OrbitLocalError as error:
+                    if self._probe_failed(error):
+                        continue
+                    raise
+                if value:
+                    self._context_window = value
+                    break
+        return self._context_window
+
+    async def _prepare(self, request: ChatRequest) -> ChatRequest:
+        probe = self.protocol.probe_request()
+        if probe is not None:
+            try:
+                payload = await self.transport.request_json(probe)
+            except OrbitLocalError as error:
+                if not self._probe_failed(error):
+                    raise
+                payload = None
+            self.protocol.apply_probe(payload)
+        if self.protocol.context_requests():
+            await self.context_window()
+        return self._with_context(request)
+
+    async def _count_usage(self, request: ChatRequest, sent: HttpRequest, text: str) -> Usage | None:
+        requests = self.protocol.usage_requests(request, sent, text)
+        return self._usage_from([await self.transport.request_json(r) for r in requests])
+
     async def chat(self, request: ChatRequest) -> ChatResult:
-        payload = await self.transport.request_json(self.protocol.chat_request(request, stream=False))
-        return self.protocol.parse_chat(payload, request)
+        request = await self._prepare(request)
+        sent = self.protocol.chat_request(request, stream=False)
+        result = self.protocol.parse_chat(await self.transport.request_json(sent), request)
+        if result.usage is None:
+            result.usage = await self._count_usage(request, sent, result.text)
+        return result
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
-        if not self.profile.streaming:
+        request = await self._prepare(request)
+        if not self.protocol.streams_natively(request):
             for whole in deltas_from_result(await self.chat(request)):
                 yield whole
             return
         parser = self.protocol.stream_parser(request)
-        events = self.transport.stream_events(self.protocol.chat_request(request, stream=True), self.protocol.framing)
-        async with aclosing(events):
-            async for event in events:
-                delta = parser.feed(event)
-                if delta is not None:
-                    yield delta
-                if parser.done:
-                    return
-        parser.finish()
+        sent = self.protocol.chat_request(request, stream=True)
+        counting = bool(self.protocol.usage_requests(request, sent, ""))
+        text: list[str] = []
+        events = self.transport.stream_events(sent, self.protocol.framing)
+        try:
+            async with aclosing(events):
+                async for event in events:
+                    delta = parser.feed(event)
+                    if delta is not None:
+                        if counting:
+                            text.append(delta.text)
+                        yield delta
+                    if parser.done:
+                        break
+            parser.finish()
+        finally:
+            if not parser.done:
+                await self._abort(sent)
+        if counting:
+            usage = await self._count_usage(request, sent, "".join(text))
+            if usage is not None:
+                yield ChatDelta(usage=usage)
+
+    async def _abort(self, sent: HttpRequest) -> None:
+        abort = self.protocol.abort_request(sent)
+        if abort is None:
+            return
+        with suppress(OrbitLocalError):
+            await self.transport.request_json(abort)
 
     async def embed(self, texts: list[str], model: str) -> EmbeddingResult:
         payload = await self.transport.request_json(self.protocol.embeddings_request(texts, model))

@@ -12,6 +12,7 @@ Hierarchy::
     ├── RequestTimeoutError        the server accepted the request but did not answer in time
     ├── AuthenticationError        401/403: the server wants an API key
     ├── ModelNotFoundError         unknown model, or no model loaded
+    ├── ModelLoadError             the model exists but cannot be loaded (unsupported architecture)
     ├── ServerBusyError            503 / queue full / still loading, after the warm-up window
     ├── BadRequestError            the server rejected the request (its message is kept)
     │   └── ContextOverflowError   prompt + max_tokens exceed the model's context window
@@ -119,6 +120,12 @@ class ModelNotFoundError(OrbitLocalError):
     category = "model_not_found"
 
 
+class ModelLoadError(OrbitLocalError):
+    """The model file exists but could not be loaded (unsupported architecture, bad file)."""
+
+    category = "model_load"
+
+
 class ServerBusyError(OrbitLocalError):
     """The server is busy or still loading a model, and stayed so through the warm-up window."""
 
@@ -176,6 +183,7 @@ ERROR_CLASSES_BY_CATEGORY: dict[str, type[OrbitLocalError]] = {
         RequestTimeoutError,
         AuthenticationError,
         ModelNotFoundError,
+        ModelLoadError,
         ServerBusyError,
         BadRequestError,
         ContextOverflowError,

@@ -40,6 +40,9 @@ class ProviderProfile:
             OpenAI side always says 100/100/200); such usage is dropped, never passed on.
         tool_calling: the server accepts ``tools``.
         tool_choices: which ``tool_choice`` forms the server honours; others are downgraded.
+        stream_tool_choices: with which ``tool_choice`` forms (``"auto"`` also stands for "tools,
+            no choice") a request with tools can stream; otherwise the stream is emulated with one
+            non-streamed answer (llama-cpp-python never ends a streamed automatic tool choice).
         tool_choice_required_with_tools: tools are ignored unless ``tool_choice`` is sent too.
         json_schema: ``response_format={"type": "json_schema"}`` works.
         json_object: ``response_format={"type": "json_object"}`` works.
@@ -68,6 +71,7 @@ class ProviderProfile:
     tool_calling: bool = True
     tool_choices: frozenset[str] = ALL_TOOL_CHOICES
     tool_choice_required_with_tools: bool = False
+    stream_tool_choices: frozenset[str] = ALL_TOOL_CHOICES
     json_schema: bool = True
     json_object: bool = True
     embeddings: bool = True
@@ -207,20 +211,44 @@ register(
     ProviderProfile(
         name="koboldai",
         owned_by=frozenset({"koboldcpp"}),
-        display_name="KoboldCpp",
-        protocol="openai",
+        display_name="KoboldAI",
+        protocol="kobold",  # /api/v1/generate (+ KoboldCpp's /api/extra streaming, abort, tokencount)
         default_base_url="http://localhost:5001/v1",
         env_prefix="KOBOLDAI_",
-        start_hint="start it with `koboldcpp --model <file.gguf>`, or set KOBOLDAI_BASE_URL",
+        start_hint=(
+            "start KoboldCpp with `koboldcpp --model <file.gguf>` (or KoboldAI United), or set KOBOLDAI_BASE_URL"
+        ),
+        model_hint="KoboldAI serves the one model it was started with",
+        stream_usage="never",
+        tool_calling=False,
+        tool_choices=frozenset(),
+        json_schema=False,
+        json_object=False,
+        embeddings=False,
+        tool_role=False,
+        default_max_tokens=512,  # the API's own default is 80-180 tokens
+        aliases=("kobold", "koboldcpp"),
+    )
+)
+register(
+    ProviderProfile(
+        name="koboldcpp-openai",
+        owned_by=frozenset({"koboldcpp"}),
+        display_name="KoboldCpp (OpenAI API)",
+        protocol="openai",
+        default_base_url="http://localhost:5001/v1",
+        env_prefix="KOBOLDCPP_",
+        start_hint="start it with `koboldcpp --model <file.gguf>`, or set KOBOLDCPP_BASE_URL",
         model_hint="KoboldCpp serves the one model it was started with",
         stream_usage="never",
-        usage_reliable=False,  # OpenAI side reports a fake 100/100/200
+        usage_reliable=False,  # the OpenAI side reports a fake 100/100/200
         tool_choice_required_with_tools=True,
         tool_choices=frozenset({"auto", "required", "named"}),
+        stream_tool_choices=frozenset(),  # tool calls are never streamed
         json_schema=False,
         json_object=False,
         embeddings=False,  # 404 on 1.76
-        aliases=("koboldcpp", "kobold"),
+        aliases=("koboldcpp_openai",),
     )
 )
 register(
@@ -264,6 +292,9 @@ register(
         model_hint="the model must be one of the server's --config_file entries (unknown names use the default)",
         stream_usage="never",  # stream_options.include_usage is ignored
         tool_choices=frozenset({"auto", "none", "named"}),  # "required" -> 500
+        # A streamed automatic tool choice raises inside the server after 200: the stream then
+        # sends only keep-alive pings, forever.
+        stream_tool_choices=frozenset({"none", "named"}),
         json_schema=False,  # json_schema -> 500; json_object with a "schema" works
         aliases=("llama_cpp_python",),
     )

@@ -70,6 +70,8 @@ class _TransportBase:
         self.max_retries = max_retries
         self.warmup_timeout = warmup_timeout
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0) if timeout else 10.0)
+        # A stream that sends only keep-alive comments for this long is treated as stuck.
+        self.stream_idle_timeout = timeout
         self.headers = {"Accept": "application/json", **(headers or {})}
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
@@ -146,6 +148,14 @@ class _TransportBase:
                 status_code=response.status_code,
                 body=body[:2000].decode(errors="replace"),
             ) from None
+
+    def _idle_error(self, url: str) -> StreamInterruptedError:
+        return StreamInterruptedError(
+            f"the stream from {url} sent no data for {self.stream_idle_timeout:.0f} s, only keep-alives",
+            provider=self.profile.display_name,
+            base_url=self.base_url,
+            hint="the server accepted the request but stopped producing output; check its log",
+        )
 
     def _stream_error(self, exc: BaseException, url: str) -> StreamInterruptedError:
         return StreamInterruptedError(
@@ -276,9 +286,16 @@ class Transport(_TransportBase):
         url = self.url(request)
         try:
             framer = _Framer(framing, response)
+            idle = self.stream_idle_timeout
+            last_event = time.monotonic()
             try:
                 for chunk in response.iter_bytes():
-                    yield from framer.feed(chunk)
+                    events = framer.feed(chunk)
+                    if events:
+                        last_event = time.monotonic()
+                        yield from events
+                    elif idle is not None and time.monotonic() - last_event > idle:
+                        raise self._idle_error(url)
             except httpx.HTTPError as exc:
                 raise self._stream_error(exc, url) from exc
             yield from framer.flush()
@@ -368,10 +385,17 @@ class AsyncTransport(_TransportBase):
         url = self.url(request)
         try:
             framer = _Framer(framing, response)
+            idle = self.stream_idle_timeout
+            last_event = time.monotonic()
             try:
                 async for chunk in response.aiter_bytes():
-                    for event in framer.feed(chunk):
-                        yield event
+                    events = framer.feed(chunk)
+                    if events:
+                        last_event = time.monotonic()
+                        for event in events:
+                            yield event
+                    elif idle is not None and time.monotonic() - last_event > idle:
+                        raise self._idle_error(url)
             except httpx.HTTPError as exc:
                 raise self._stream_error(exc, url) from exc
             for event in framer.flush():

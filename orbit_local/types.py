@@ -82,6 +82,9 @@ class ChatRequest:
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
     extra_body: dict[str, Any] = field(default_factory=dict)
+    chat_template: str | None = None  # for prompt-only APIs (KoboldAI); None: the protocol's default
+    raw_prompt: str | None = None  # a completion prompt: prompt-only APIs send it as is
+    context_window: int | None = None  # filled by the client where the API takes it (KoboldAI)
 
 
 @dataclass(slots=True)

@@ -19,3 +19,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason="live-server test: set ORBIT_LIVE=1 to run it"))
             else:
                 item.add_marker(pytest.mark.enable_socket)
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: object) -> None:
+    from tests.cassette_matching import json_body_matcher
+
+    vcr.register_matcher("orbit_json_body", json_body_matcher)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, object]:
+    from tests.cassette_matching import vcr_config as config
+
+    return config()

@@ -86,6 +86,8 @@ class FakeServer:
                 raise item
             return item
         path = request.url.path
+        if path.startswith("/api/"):
+            return self.kobold(path, json.loads(request.content) if request.content else {})
         if path.endswith("/models"):
             return httpx.Response(200, json={"object": "list", "data": self.models})
         body = json.loads(request.content)
@@ -94,6 +96,36 @@ class FakeServer:
         if body.get("stream"):
             return httpx.Response(200, content=default_stream(), headers={"content-type": "text/event-stream"})
         return httpx.Response(200, json=completion())
+
+    kobold_united: bool = False  # True: a KoboldAI United server, without /api/extra
+
+    def kobold(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """KoboldAI's own API, as KoboldCpp 1.76 answers it."""
+        if path.startswith("/api/extra/") and self.kobold_united:
+            return httpx.Response(404, text="")
+        if path == "/api/extra/version":
+            return httpx.Response(200, json={"result": "KoboldCpp", "version": "1.76"})
+        if path == "/api/v1/model":
+            return httpx.Response(200, json={"result": MODEL})
+        if path in ("/api/extra/true_max_context_length", "/api/v1/config/max_context_length"):
+            return httpx.Response(200, json={"value": 2048})
+        if path == "/api/extra/tokencount":
+            prompt = body.get("prompt", "")
+            return httpx.Response(200, json={"value": 7 if "<|im_start|>" in prompt else len(prompt.split()) + 1})
+        if path == "/api/v1/generate":
+            result: dict[str, Any] = {"text": "Hello there."}
+            if not self.kobold_united:
+                result["finish_reason"] = "stop"
+            return httpx.Response(200, json={"results": [result]})
+        if path == "/api/extra/generate/stream":
+            frames = [("Hel", "null"), ("lo", "null"), ("", "stop")]
+            raw = "".join(
+                f"event: message\ndata: {json.dumps({'token': t, 'finish_reason': f})}\n\n" for t, f in frames
+            )
+            return httpx.Response(200, content=raw.encode(), headers={"content-type": "text/event-stream"})
+        if path == "/api/extra/abort":
+            return httpx.Response(200, json={"success": "true", "done": "true"})
+        return httpx.Response(404, text="")
 
     def client(self) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(self.handler))

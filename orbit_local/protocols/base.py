@@ -17,6 +17,7 @@ from orbit_local.types import (
     EmbeddingResult,
     HttpRequest,
     ModelInfo,
+    Usage,
 )
 
 StreamFraming = Literal["sse", "ndjson"]
@@ -41,7 +42,33 @@ class ChatProtocol(Protocol):
 
     framing: StreamFraming
 
+    def probe_request(self) -> HttpRequest | None:
+        """A request to send once before the first chat (capability detection), or None."""
+        ...
+
+    def apply_probe(self, payload: Any) -> None:
+        """Take the probe's answer (``None`` when the probed route does not exist)."""
+        ...
+
+    def streams_natively(self, request: ChatRequest) -> bool: ...
+
     def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest: ...
+
+    def abort_request(self, sent: HttpRequest) -> HttpRequest | None:
+        """The request that stops a generation a consumer abandoned, where the server has one."""
+        ...
+
+    def usage_requests(self, request: ChatRequest, sent: HttpRequest, text: str) -> list[HttpRequest]:
+        """Requests that count tokens where answers carry no usage (empty: nothing to do)."""
+        ...
+
+    def parse_usage(self, payloads: list[Any]) -> Usage | None: ...
+
+    def context_requests(self) -> list[HttpRequest]:
+        """Where the server tells its context window, tried in order (empty: it does not)."""
+        ...
+
+    def parse_context(self, payload: Any) -> int | None: ...
 
     def parse_chat(self, payload: Any, request: ChatRequest) -> ChatResult: ...
 

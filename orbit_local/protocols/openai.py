@@ -39,8 +39,13 @@ from orbit_local.types import (
 _REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
 
 
-def parse_usage(raw: Any, *, reliable: bool = True) -> Usage | None:
-    """Usage from an OpenAI ``usage`` object; ``None`` when absent, all-zero or not trusted."""
+def parse_usage(raw: Any, *, reliable: bool = True, skip_zero: bool = False) -> Usage | None:
+    """Usage from an OpenAI ``usage`` object; ``None`` when absent or not trusted.
+
+    ``skip_zero`` drops an all-zero object: LocalAI <= 3.7 put one on every stream chunk, and
+    it must not overwrite the real numbers of the last chunk. A whole response that says zero
+    keeps its zeros: that is what the server reported.
+    """
     if not reliable or not isinstance(raw, dict):
         return None
     prompt = raw.get("prompt_tokens")
@@ -51,8 +56,8 @@ def parse_usage(raw: Any, *, reliable: bool = True) -> Usage | None:
     completion = int(completion or 0)
     total = raw.get("total_tokens")
     total = int(total) if total is not None else prompt + completion
-    if prompt == 0 and completion == 0 and total == 0:
-        return None  # LocalAI <= 3.7 put a zero usage object on every chunk
+    if skip_zero and prompt == 0 and completion == 0 and total == 0:
+        return None
     return Usage(input_tokens=prompt, output_tokens=completion, total_tokens=total)
 
 
@@ -104,6 +109,15 @@ def _reasoning_of(obj: dict[str, Any]) -> str | None:
     return None
 
 
+def tool_choice_kind(choice: str | dict[str, Any] | None) -> str | None:
+    """``"auto"``, ``"none"``, ``"required"`` or ``"named"`` for any way of writing a choice."""
+    if choice is None:
+        return None
+    if isinstance(choice, str) and choice in ("auto", "none", "required", "any"):
+        return "required" if choice == "any" else choice
+    return "named"
+
+
 def _finish(value: Any) -> str | None:
     if value is None or value == "null" or value == "":
         return None
@@ -127,6 +141,28 @@ class OpenAIProtocol:
     def __init__(self, profile: ProviderProfile, base_url: str = "") -> None:
         self.profile = profile
         self.base_url = base_url
+
+    # ------------------------------------------------ hooks this protocol does not need
+    def probe_request(self) -> HttpRequest | None:
+        return None
+
+    def apply_probe(self, payload: Any) -> None:
+        return None
+
+    def abort_request(self, sent: HttpRequest) -> HttpRequest | None:
+        return None  # closing the connection is how OpenAI-style servers are told to stop
+
+    def usage_requests(self, request: ChatRequest, sent: HttpRequest, text: str) -> list[HttpRequest]:
+        return []
+
+    def parse_usage(self, payloads: list[Any]) -> Usage | None:
+        return None
+
+    def context_requests(self) -> list[HttpRequest]:
+        return []
+
+    def parse_context(self, payload: Any) -> int | None:
+        return None
 
     # ----------------------------------------------------------------- requests
     def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
@@ -233,22 +269,29 @@ class OpenAIProtocol:
                 function["strict"] = spec.strict
             tools.append({"type": "function", "function": function})
         body["tools"] = tools
-        choice = self._tool_choice(request.tool_choice)
+        choice = self._tool_choice(request.tool_choice, [spec.name for spec in request.tools])
         if choice is None and profile.tool_choice_required_with_tools:
             choice = "auto"  # KoboldCpp ignores tools unless tool_choice is sent
         if choice is not None:
             body["tool_choice"] = choice
 
-    def _tool_choice(self, choice: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
-        """Downgrade a ``tool_choice`` the server cannot honour (with a warning)."""
+    def _tool_choice(self, choice: str | dict[str, Any] | None, tool_names: list[str]) -> str | dict[str, Any] | None:
+        """Fit ``tool_choice`` to what the server honours.
+
+        "required" with a single tool is the same as naming that tool, so a server that
+        honours only named choices (llama-cpp-python) gets the named form. Anything else the
+        server cannot honour is downgraded, with a warning.
+        """
         if choice is None:
             return None
         allowed = self.profile.tool_choices
-        if isinstance(choice, str) and choice in ("auto", "none", "required", "any"):
-            kind = "required" if choice == "any" else choice
-            value: str | dict[str, Any] = kind
+        kind = tool_choice_kind(choice)
+        if kind == "required" and kind not in allowed and "named" in allowed and len(tool_names) == 1:
+            return {"type": "function", "function": {"name": tool_names[0]}}
+        value: str | dict[str, Any]
+        if kind != "named":
+            value = str(kind)
         else:
-            kind = "named"
             value = choice if isinstance(choice, dict) else {"type": "function", "function": {"name": choice}}
         if kind in allowed:
             return value
@@ -338,7 +381,8 @@ class OpenAIProtocol:
             raise self._protocol_error("the response has no choices", payload)
         choice = choices[0]
         message = choice.get("message") or choice.get("delta") or {}
-        text = _text_of(message.get("content"))
+        # "text": the legacy /completions shape, which some servers answer with.
+        text = _text_of(message.get("content")) if message else _text_of(choice.get("text"))
         finish = _finish(choice.get("finish_reason"))
         if self.profile.client_side_stop and request is not None:
             text, stopped = _truncate_at_stop(text, request.params.stop)
@@ -355,6 +399,14 @@ class OpenAIProtocol:
             system_fingerprint=payload.get("system_fingerprint"),
             timings=payload.get("timings") or payload.get("stats") or None,
         )
+
+    def streams_natively(self, request: ChatRequest) -> bool:
+        """Whether this request may stream, or must be answered whole and emulated as a stream."""
+        if not self.profile.streaming:
+            return False
+        if request.tools:
+            return (tool_choice_kind(request.tool_choice) or "auto") in self.profile.stream_tool_choices
+        return True
 
     def stream_parser(self, request: ChatRequest) -> OpenAIStreamParser:
         return OpenAIStreamParser(self)
@@ -485,7 +537,7 @@ class OpenAIStreamParser:
                 self._finished = True
         usage = payload.get("usage")
         if usage:
-            delta.usage = parse_usage(usage, reliable=self._reliable)
+            delta.usage = parse_usage(usage, reliable=self._reliable, skip_zero=True)
         fingerprint = payload.get("system_fingerprint")
         if fingerprint:
             delta.system_fingerprint = fingerprint

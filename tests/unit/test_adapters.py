@@ -46,6 +46,16 @@ class TokenRecorder(BaseCallbackHandler):
         self.tokens.append(token)
 
 
+def generation_body(server: FakeServer) -> dict[str, Any]:
+    """The last body that asked for a generation (not a model list or token count)."""
+    bodies = [b for b in server.bodies() if "messages" in b or ("prompt" in b and "special" not in b)]
+    return bodies[-1]
+
+
+def is_kobold(pair: Pair) -> bool:
+    return get_provider(pair.provider).protocol == "kobold"
+
+
 def expected_usage(pair: Pair, streamed: bool) -> dict[str, int] | None:
     profile = get_provider(pair.provider)
     if not profile.usage_reliable:
@@ -71,10 +81,18 @@ def test_langchain_invoke(pair: Pair) -> None:
     assert meta["model_name"] == MODEL
     assert meta["finish_reason"] == "stop"
     assert meta["model_provider"] == get_provider(pair.provider).name
-    body = server.bodies()[-1]
-    assert body["messages"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
-    assert body["max_tokens"] == 20
-    assert body["model"] == MODEL  # resolved from the server's model list
+    body = generation_body(server)
+    if is_kobold(pair):
+        assert (
+            body["prompt"]
+            == "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+        )
+        assert body["max_length"] == 20
+        assert body["max_context_length"] == 2048  # discovered from the server
+    else:
+        assert body["messages"] == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+        assert body["max_tokens"] == 20
+        assert body["model"] == MODEL  # resolved from the server's model list
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=IDS)
@@ -94,7 +112,8 @@ def test_langchain_stream_with_callbacks(pair: Pair) -> None:
     assert full.usage_metadata == expected_usage(pair, streamed=True)
     assert full.response_metadata["finish_reason"] == "stop"
     assert full.response_metadata["model_name"] == MODEL
-    assert server.bodies()[-1].get("stream") is (True if profile.streaming else None)
+    if not is_kobold(pair):
+        assert generation_body(server).get("stream") is (True if profile.streaming else None)
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=IDS)
@@ -129,12 +148,15 @@ def test_langchain_per_call_params_and_stop(pair: Pair) -> None:
     server = FakeServer()
     model = lc(pair, server, model="fixed")
     model.invoke("hi", stop=["\n\n"], temperature=0.7, model="override")
-    body = server.bodies()[-1]
-    assert body["model"] == "override"
+    body = generation_body(server)
     assert body["temperature"] == 0.7
-    if not get_provider(pair.provider).client_side_stop:
-        assert body["stop"] == ["\n\n"]
-    assert not any(r.url.path.endswith("/models") for r in server.requests)
+    if is_kobold(pair):
+        assert body["stop_sequence"][0] == "\n\n"
+    else:
+        assert body["model"] == "override"
+        if not get_provider(pair.provider).client_side_stop:
+            assert body["stop"] == ["\n\n"]
+    assert not any(r.url.path.endswith("/models") or r.url.path.endswith("/model") for r in server.requests)
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=IDS)
@@ -206,6 +228,10 @@ def test_llamaindex_complete_and_chat(pair: Pair) -> None:
         if usage
         else {}
     )
+    if is_kobold(pair):
+        # complete() goes straight onto generate: the raw prompt "hi", no chat template
+        assert generation_body(server)["prompt"] == "hi"
+        expected_kwargs = {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
     assert completion.additional_kwargs == expected_kwargs
     response = llm.chat(
         [ChatMessage(role=MessageRole.SYSTEM, content="sys"), ChatMessage(role=MessageRole.USER, content="hi")]
@@ -213,7 +239,11 @@ def test_llamaindex_complete_and_chat(pair: Pair) -> None:
     assert response.message.content == "Hello there."
     assert response.raw["finish_reason"] == "stop"
     assert response.raw["model"] == MODEL
-    assert server.bodies()[-1]["messages"] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
+    if not is_kobold(pair):
+        assert generation_body(server)["messages"] == [
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "hi"},
+        ]
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=IDS)
@@ -253,12 +283,15 @@ def test_llamaindex_async(pair: Pair) -> None:
 
 @pytest.mark.parametrize("pair", PAIRS, ids=IDS)
 def test_llamaindex_metadata(pair: Pair) -> None:
-    llm = pair.llamaindex(model="m", max_tokens=64, base_url=BASE)
+    llm = li(pair, FakeServer(), model="m", max_tokens=64)
     meta = llm.metadata
     assert meta.is_chat_model is True
     assert meta.model_name == "m"
     assert meta.num_output == 64
-    assert meta.context_window == get_provider(pair.provider).default_context_window
+    if is_kobold(pair):
+        assert meta.context_window == 2048  # asked of the server (true_max_context_length)
+    else:
+        assert meta.context_window == get_provider(pair.provider).default_context_window
     assert pair.llamaindex(model="m", context_window=1234, base_url=BASE).metadata.context_window == 1234
 
 

@@ -57,7 +57,7 @@ def test_params_are_sent() -> None:
 def test_stream_options_only_where_the_server_honours_them() -> None:
     assert body_for("lmstudio", stream=True)["stream_options"] == {"include_usage": True}
     assert body_for("vllm", stream=True)["stream_options"] == {"include_usage": True}
-    for name in ("fastchat", "koboldai", "llama-cpp-python"):
+    for name in ("fastchat", "koboldcpp-openai", "llama-cpp-python"):
         body = body_for(name, stream=True)
         assert body["stream"] is True
         assert "stream_options" not in body
@@ -140,14 +140,20 @@ def test_named_tool_choice_is_downgraded_where_unsupported() -> None:
     assert body_for("llama-cpp-python", request)["tool_choice"] == {"type": "function", "function": {"name": "add"}}
 
 
-def test_required_is_downgraded_to_auto_on_llama_cpp_python() -> None:
-    request = ChatRequest(model="m", messages=USER, tools=TOOLS, tool_choice="required")
-    with pytest.warns(UserWarning):
+def test_required_with_one_tool_becomes_named_where_only_named_is_honoured() -> None:
+    request = ChatRequest(model="m", messages=USER, tools=TOOLS, tool_choice="any")
+    assert body_for("llama-cpp-python", request)["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+
+
+def test_required_with_several_tools_is_downgraded_to_auto_on_llama_cpp_python() -> None:
+    two = [*TOOLS, ToolSpec(name="sub")]
+    request = ChatRequest(model="m", messages=USER, tools=two, tool_choice="required")
+    with pytest.warns(UserWarning, match="tool_choice='required'"):
         assert body_for("llama-cpp-python", request)["tool_choice"] == "auto"
 
 
 def test_koboldcpp_gets_tool_choice_with_tools() -> None:
-    body = body_for("koboldai", ChatRequest(model="m", messages=USER, tools=TOOLS))
+    body = body_for("koboldcpp-openai", ChatRequest(model="m", messages=USER, tools=TOOLS))
     assert body["tool_choice"] == "auto"
     assert body["tools"][0]["function"]["name"] == "add"
 
@@ -202,7 +208,7 @@ def test_koboldcpp_fake_usage_is_dropped() -> None:
         "choices": [{"message": {"content": "x", "tool_calls": []}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 100, "completion_tokens": 100, "total_tokens": 200},
     }
-    assert protocol("koboldai").parse_chat(payload).usage is None
+    assert protocol("koboldcpp-openai").parse_chat(payload).usage is None
     assert protocol("llamacpp").parse_chat(payload).usage is not None
 
 
@@ -276,7 +282,9 @@ def test_stream_parser_reads_content_reasoning_usage_and_done() -> None:
 
 
 def test_stream_without_done_but_with_finish_reason_is_complete() -> None:
-    _, parser = feed_all("koboldai", [json.dumps({"choices": [{"delta": {"content": "x"}, "finish_reason": "stop"}]})])
+    _, parser = feed_all(
+        "koboldcpp-openai", [json.dumps({"choices": [{"delta": {"content": "x"}, "finish_reason": "stop"}]})]
+    )
     parser.finish()
 
 

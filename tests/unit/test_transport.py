@@ -211,3 +211,51 @@ def test_request_body_is_json_with_unicode() -> None:
     server = FakeServer()
     make(server).chat(ChatRequest(model=MODEL, messages=[Message(role="user", content="héllo ✓")]))
     assert json.loads(server.requests[-1].content)["messages"][0]["content"] == "héllo ✓"
+
+
+def test_stream_of_keepalives_only_is_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = iter(range(0, 10_000, 50))
+    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: float(next(clock)))
+
+    class Pings(httpx.SyncByteStream):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            for _ in range(10):
+                yield b": ping\n\n"  # sse-starlette's keep-alive comment
+
+    server = FakeServer(queue=[httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Pings())])
+    with pytest.raises(StreamInterruptedError, match="only keep-alives"):
+        list(make(server, timeout=120.0).stream(REQUEST))
+
+
+def test_tools_with_auto_choice_are_not_streamed_where_the_server_hangs() -> None:
+    from orbit_local.types import ToolSpec
+
+    server = FakeServer()
+    request = ChatRequest(model=MODEL, messages=REQUEST.messages, tools=[ToolSpec(name="f")], tool_choice="auto")
+    deltas = list(make(server, provider="llama-cpp-python").stream(request))
+    assert [d.text for d in deltas] == ["Hello there."]
+    assert "stream" not in server.bodies()[-1]
+    named = ChatRequest(
+        model=MODEL,
+        messages=REQUEST.messages,
+        tools=[ToolSpec(name="f")],
+        tool_choice={"type": "function", "function": {"name": "f"}},
+    )
+    list(make(server, provider="llama-cpp-python").stream(named))
+    assert server.bodies()[-1]["stream"] is True
+
+
+def test_repeated_tool_names_in_stream_chunks_are_sent_once() -> None:
+    from orbit_local.accumulate import StreamAccumulator
+    from orbit_local.types import ChatDelta, ToolCallChunk
+
+    accumulated = StreamAccumulator()
+    pieces = [
+        ChatDelta(tool_call_chunks=[ToolCallChunk(index=0, id="c1", name="GetWeather", arguments='{"city": ')]),
+        ChatDelta(tool_call_chunks=[ToolCallChunk(index=0, id="c1", name="GetWeather", arguments='"Paris"}')]),
+    ]
+    for piece in pieces:
+        accumulated.add(piece)
+    assert [(c.id, c.name) for p in pieces for c in p.tool_call_chunks or []] == [("c1", "GetWeather"), (None, None)]
+    (call,) = accumulated.tool_calls()
+    assert (call.id, call.name, call.arguments) == ("c1", "GetWeather", {"city": "Paris"})

@@ -1,0 +1,123 @@
+"""LangChain embeddings for local servers that have an embeddings endpoint.
+
+Texts are always sent as strings (never token arrays: FastChat would try to download a
+tokenizer), in batches of ``batch_size``, and vectors come back in input order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.config import client_options, env_defaults
+from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+
+
+def _batches(texts: list[str], size: int) -> list[list[str]]:
+    return [texts[start : start + size] for start in range(0, len(texts), max(1, size))]
+
+
+class BaseOrbitLocalEmbeddings(BaseModel, Embeddings):
+    """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint."""
+
+    provider: str = "openai-compatible"
+    model: str | None = Field(default=None, alias="model_name")
+    """Embedding model id; when unset, ``<PREFIX>MODEL`` (no default: chat models cannot embed)."""
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    batch_size: int = 32
+    """Texts per request."""
+    timeout: float | None = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
+    default_headers: dict[str, str] | None = None
+    http_client: Any = Field(default=None, exclude=True)
+    http_async_client: Any = Field(default=None, exclude=True)
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    _client: ChatClient | None = PrivateAttr(default=None)
+    _async_client: AsyncChatClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_environment(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
+
+    @property
+    def client(self) -> ChatClient:
+        if self._client is None:
+            self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncChatClient:
+        if self._async_client is None:
+            self._async_client = AsyncChatClient(
+                self.provider, http_client=self.http_async_client, **client_options(self)
+            )
+        return self._async_client
+
+    def _model(self) -> str:
+        if not self.model:
+            raise ValueError(
+                f"{type(self).__name__}: pass model=... (an embedding model id) or set {self.client.profile.env_model}"
+            )
+        return self.model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        model = self._model()
+        vectors: list[list[float]] = []
+        for batch in _batches(list(texts), self.batch_size):
+            vectors.extend(self.client.embed(batch, model).vectors)
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        model = self._model()
+        vectors: list[list[float]] = []
+        for batch in _batches(list(texts), self.batch_size):
+            vectors.extend((await self.async_client.embed(batch, model)).vectors)
+        return vectors
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.aembed_documents([text]))[0]
+
+
+class OrbitLocalEmbeddings(BaseOrbitLocalEmbeddings):
+    """Any OpenAI-compatible server: ``OrbitLocalEmbeddings(provider=..., base_url=..., model=...)``."""
+
+
+class LMStudioEmbeddings(BaseOrbitLocalEmbeddings):
+    provider: Literal["lmstudio"] = "lmstudio"
+
+
+class LocalAIEmbeddings(BaseOrbitLocalEmbeddings):
+    provider: Literal["localai"] = "localai"
+
+
+class FastChatEmbeddings(BaseOrbitLocalEmbeddings):
+    provider: Literal["fastchat"] = "fastchat"
+
+
+class GaiaEmbeddings(BaseOrbitLocalEmbeddings):
+    provider: Literal["lemonade"] = "lemonade"
+
+
+class LlamaCppEmbeddings(BaseOrbitLocalEmbeddings):
+    provider: Literal["llamacpp"] = "llamacpp"
+
+
+class VLLMEmbeddings(BaseOrbitLocalEmbeddings):
+    provider: Literal["vllm"] = "vllm"
+
+
+class OllamaEmbeddings(BaseOrbitLocalEmbeddings):
+    provider: Literal["ollama"] = "ollama"

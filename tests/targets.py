@@ -1,0 +1,127 @@
+"""Recording targets: which server, which models, what it is known to do.
+
+A target is data, like a provider profile: the scenario suite and the langchain-tests
+integration suite run once per target that has cassettes under ``cassettes/<name>/``.
+Expectations that differ per server (does an unknown model fail? is there usage in streams?)
+are written here, from what the real server did, so tests assert each server's real
+behaviour instead of an ideal one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from orbit_local.errors import BadRequestError, OrbitLocalError, ProtocolError, ServerError
+
+CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # cassette folder
+    provider: str  # orbit_local profile
+    base_url: str  # where the recorder's server listened (replay matches on path only)
+    launcher: str | None  # tests/live/servers.py launcher, None: the user starts the server
+    chat_model: str
+    tools_model: str | None = None  # None: no tool calling
+    embed_model: str | None = None  # None: no embeddings
+    usage: bool = True  # non-stream usage is real
+    stream_usage: bool = False  # usage arrives in streams
+    unknown_model_error: bool = True  # False: the server silently serves its default model
+    malformed_error: type[OrbitLocalError] = BadRequestError
+    structured_output: bool = False
+    xfail_standard: dict[str, str] = field(default_factory=dict)  # langchain-tests name -> reason
+
+    @property
+    def cassette_dir(self) -> Path:
+        return CASSETTES / self.name
+
+    @property
+    def recorded(self) -> bool:
+        """Cassettes are complete once the recorder wrote provenance.json (its last step)."""
+        return (self.cassette_dir / "provenance.json").is_file()
+
+
+_SMALL_MODEL = "SmolLM2-135M-Instruct is too small to follow this instruction reliably"
+
+TARGETS: list[Target] = [
+    Target(
+        name="llama-cpp-python",
+        provider="llama-cpp-python",
+        base_url="http://127.0.0.1:8000/v1",
+        launcher="llama-cpp-python",
+        chat_model="smollm2",
+        tools_model="smollm2-tools",
+        embed_model="smollm2-embed",
+        unknown_model_error=False,  # unknown names are served by the default model
+        malformed_error=ServerError,  # pydantic validation errors come back as HTTP 500
+        structured_output=True,
+        xfail_standard={
+            "test_usage_metadata_streaming": "llama-cpp-python ignores stream_options.include_usage: its streams carry no usage",
+            "test_tool_calling": f"{_SMALL_MODEL}: the grammar forces a well-formed call, but the argument value is wrong",
+            "test_tool_calling_async": f"{_SMALL_MODEL}: the grammar forces a well-formed call, but the argument value is wrong",
+            "test_tool_choice": (
+                "llama-cpp-python answers 500 to tool_choice='required'; with two tools it is downgraded to 'auto', "
+                f"and {_SMALL_MODEL} then calls no tool"
+            ),
+            "test_agent_loop": f"{_SMALL_MODEL}: with tool_choice='auto' it answers in text instead of calling the tool",
+            "test_json_mode": f"json_mode is unconstrained JSON and {_SMALL_MODEL}: it ignores the keys the prompt asks for",
+            "test_structured_output_pydantic_2_v1": (
+                f"{_SMALL_MODEL}: the schema-constrained JSON string runs on until max_tokens cuts the object"
+            ),
+        },
+    ),
+    Target(
+        name="fastchat",
+        provider="fastchat",
+        base_url="http://127.0.0.1:8000/v1",
+        launcher="fastchat",
+        chat_model="smollm2",
+        embed_model="smollm2",
+    ),
+    Target(
+        name="koboldcpp-openai",
+        provider="koboldcpp-openai",
+        base_url="http://127.0.0.1:5001/v1",
+        launcher="koboldcpp",
+        chat_model="koboldcpp/SmolLM2-135M-Instruct.Q4_1",
+        usage=False,  # the OpenAI side reports a fake 100/100/200, which we drop
+        unknown_model_error=False,  # the model field is ignored
+        malformed_error=ProtocolError,  # wrong field types -> HTTP 200 with body `null`
+    ),
+    Target(
+        name="koboldcpp",
+        provider="koboldai",
+        base_url="http://127.0.0.1:5001/v1",
+        launcher="koboldcpp",
+        chat_model="koboldcpp/SmolLM2-135M-Instruct.Q4_1",
+        stream_usage=True,  # counted with /api/extra/tokencount after the stream
+        unknown_model_error=False,  # the generate API takes no model
+        malformed_error=ProtocolError,  # wrong field types -> HTTP 200 with body `null`
+    ),
+    Target(
+        name="llamacpp",
+        provider="llamacpp",
+        base_url="http://127.0.0.1:8080/v1",
+        launcher="llamacpp",
+        chat_model="smollm2",
+        tools_model="smollm2",
+        stream_usage=True,
+        unknown_model_error=False,  # a single-model llama-server serves any name
+        structured_output=True,
+    ),
+]
+
+BY_NAME = {t.name: t for t in TARGETS}
+
+
+def active_targets() -> list[Target]:
+    """Targets to run: while recording, only the one being recorded (at its live URL)."""
+    recording = os.environ.get("ORBIT_RECORD_TARGET")
+    if recording:
+        live_url = os.environ.get("ORBIT_RECORD_BASE_URL")
+        target = BY_NAME[recording]
+        return [replace(target, base_url=live_url) if live_url else target]
+    return [t for t in TARGETS if t.recorded]
