@@ -26,9 +26,10 @@ from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient
 from orbit_local.config import client_options, env_defaults, extra_body, generation_params
 from orbit_local.errors import StreamInterruptedError
+from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
-from orbit_local.types import ChatRequest, ModelInfo, ToolSpec
+from orbit_local.types import ChatRequest, ModelInfo
 
 
 class BaseChatOrbitLocal(BaseChatModel):
@@ -148,6 +149,16 @@ class BaseChatOrbitLocal(BaseChatModel):
         """The server's model list."""
         return self.client.list_models()
 
+    def get_context_window(self) -> int | None:
+        """The context window the server reports (asked once), also stored in ``profile``
+        as ``max_input_tokens``; ``None`` where the server does not tell. Once known, a prompt
+        that cannot fit raises a ``ContextOverflowWarning`` before it is sent."""
+        client = self.client
+        window = client.context_window() if isinstance(client, ChatClient) else None
+        if window:
+            self.profile = {**(self.profile or {}), "max_input_tokens": window}
+        return window
+
     async def alist_models(self) -> list[ModelInfo]:
         return await self.async_client.list_models()
 
@@ -156,7 +167,7 @@ class BaseChatOrbitLocal(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None, model: str, kwargs: dict[str, Any]
     ) -> ChatRequest:
         """Merge instance settings and per-call kwargs into a neutral request (no I/O)."""
-        tools = [_tool_spec(tool) for tool in kwargs.get("tools") or []]
+        tools = [tool_spec_from_openai(tool) for tool in kwargs.get("tools") or []]
         return ChatRequest(
             model=model,
             messages=[to_message(m) for m in messages],
@@ -308,16 +319,6 @@ class BaseChatOrbitLocal(BaseChatModel):
             include_raw=include_raw,
             strict=strict,
         )
-
-
-def _tool_spec(tool: dict[str, Any]) -> ToolSpec:
-    function = tool.get("function", tool)
-    return ToolSpec(
-        name=function["name"],
-        description=function.get("description", ""),
-        parameters=function.get("parameters") or {"type": "object", "properties": {}},
-        strict=function.get("strict"),
-    )
 
 
 class ChatOrbitLocal(BaseChatOrbitLocal):

@@ -21,16 +21,21 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
     MessageRole,
+    ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.tools.types import BaseTool
 
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient, make_protocol
 from orbit_local.config import client_options, env_defaults, extra_body, generation_params
 from orbit_local.errors import OrbitLocalError, StreamInterruptedError
+from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 from orbit_local.types import ChatRequest, ModelInfo
@@ -45,7 +50,7 @@ def _as_completion(response: ChatResponse) -> CompletionResponse:
     )
 
 
-class OrbitLocalLLM(CustomLLM):
+class OrbitLocalLLM(FunctionCallingLLM, CustomLLM):
     """A LlamaIndex LLM for any local server orbit-local has a profile for.
 
     ``base_url``, ``api_key`` and ``model`` default to the server's ``<PREFIX>BASE_URL`` /
@@ -128,7 +133,7 @@ class OrbitLocalLLM(CustomLLM):
             or self.provider_profile.default_context_window,
             num_output=self.max_tokens or -1,
             is_chat_model=True,
-            is_function_calling_model=False,
+            is_function_calling_model=self.provider_profile.tool_calling,
             model_name=model,
         )
 
@@ -162,6 +167,7 @@ class OrbitLocalLLM(CustomLLM):
             model=model,
             messages=[to_message(m) for m in messages],
             params=generation_params(self, kwargs),
+            tools=[tool_spec_from_openai(tool) for tool in kwargs.get("tools") or []],
             tool_choice=kwargs.get("tool_choice"),
             response_format=kwargs.get("response_format"),
             extra_body=extra_body(self, kwargs),
@@ -223,6 +229,61 @@ class OrbitLocalLLM(CustomLLM):
             yield closing_response(accumulated, provider, model)
 
         return gen()
+
+    # ----------------------------------------------------------------- tools
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Messages plus OpenAI-format tools; ``tool_choice`` is fitted to the server later."""
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
+        elif user_msg is not None:
+            messages.append(user_msg)
+        specs = [tool.metadata.to_openai_tool() for tool in tools]
+        if tool_choice is None and specs:
+            tool_choice = "required" if tool_required else "auto"
+        return {"messages": messages, "tools": specs or None, "tool_choice": tool_choice if specs else None, **kwargs}
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        if not allow_parallel_tool_calls:
+            calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+            if len(calls) > 1:
+                response.message.blocks = [
+                    b for b in response.message.blocks if not isinstance(b, ToolCallBlock) or b is calls[0]
+                ]
+        return response
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        calls = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+        if not calls and error_on_no_tool_call:
+            raise ValueError(
+                f"Expected at least one tool call, but the model answered: {(response.message.content or '')[:200]!r}"
+            )
+        return [
+            ToolSelection(
+                tool_id=call.tool_call_id or "",
+                tool_name=call.tool_name,
+                tool_kwargs=call.tool_kwargs if isinstance(call.tool_kwargs, dict) else {},
+            )
+            for call in calls
+        ]
 
     # ------------------------------------------------------------ completion
     # A completion is a one-message chat: these servers are chat models, and the chat

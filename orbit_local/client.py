@@ -8,6 +8,9 @@ I/O — picking the protocol, choosing a default model, emulating a stream — l
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, closing, suppress
 from typing import Any, Protocol
@@ -79,6 +82,30 @@ def pick_default_model(models: list[ModelInfo]) -> str | None:
     return None
 
 
+# No tokenizer spends fewer than one token per this many UTF-8 bytes on ordinary text, so
+# bytes / 6 is a lower bound on the prompt's tokens: above the window, overflow is certain.
+_MAX_BYTES_PER_TOKEN = 6
+
+
+class ContextOverflowWarning(UserWarning):
+    """A prompt that cannot fit the server's context window, seen before it is sent."""
+
+
+def warn_if_overflowing(request: ChatRequest, window: int, server: str) -> None:
+    """Warn when even a lower bound of the prompt's tokens plus ``max_tokens`` exceeds ``window``."""
+    text_bytes = sum(len(m.content.encode()) for m in request.messages)
+    if request.raw_prompt is not None:
+        text_bytes = max(text_bytes, len(request.raw_prompt.encode()))
+    lower_bound = text_bytes // _MAX_BYTES_PER_TOKEN + (request.params.max_tokens or 0)
+    if lower_bound > window:
+        warnings.warn(
+            f"{server}: this prompt needs at least ~{lower_bound} tokens (with max_tokens) but the loaded "
+            f"context window is {window}; the server will truncate it or fail. Shorten it or load a larger context.",
+            ContextOverflowWarning,
+            stacklevel=4,
+        )
+
+
 class _ClientBase:
     """Configuration and the non-I/O half of both clients."""
 
@@ -97,6 +124,8 @@ class _ClientBase:
         self._model = self.profile.resolve_model(model)
         self._context_window: int | None = None
         self._context_probed = False
+        self._setup_lock = threading.Lock()
+        self._async_setup_lock: asyncio.Lock | None = None
 
     def _transport_kwargs(
         self, timeout: float | None, max_retries: int, warmup_timeout: float, headers: dict[str, str] | None
@@ -121,6 +150,11 @@ class _ClientBase:
         self._model = chosen
         return chosen
 
+    def _needs_setup(self) -> bool:
+        return self.protocol.probe_request() is not None or (
+            self.protocol.sends_context_window and not self._context_probed
+        )
+
     @staticmethod
     def _probe_failed(error: OrbitLocalError) -> bool:
         """A probed route that does not exist (404, odd body) means "not supported"; other
@@ -128,8 +162,10 @@ class _ClientBase:
         return isinstance(error, (BadRequestError, ProtocolError, ModelNotFoundError))
 
     def _with_context(self, request: ChatRequest) -> ChatRequest:
-        if request.context_window is None and self._context_window is not None:
-            request.context_window = self._context_window
+        if self._context_window is not None:
+            if request.context_window is None:
+                request.context_window = self._context_window
+            warn_if_overflowing(request, self._context_window, self.profile.display_name)
         return request
 
     def _usage_from(self, payloads: list[Any]) -> Usage | None:
@@ -177,10 +213,9 @@ class ChatClient(_ClientBase):
     def context_window(self) -> int | None:
         """The context size the server reports (cached), or ``None`` where it does not tell."""
         if not self._context_probed:
-            self._context_probed = True
             for request in self.protocol.context_requests():
                 try:
-                    value = self.protocol.parse_context(self.transport.request_json(request))
+                    value = self.protocol.parse_context(self.transport.request_json(request), self._model)
                 except OrbitLocalError as error:
                     if self._probe_failed(error):
                         continue
@@ -188,21 +223,29 @@ class ChatClient(_ClientBase):
                 if value:
                     self._context_window = value
                     break
+            self._context_probed = True
         return self._context_window
 
     def _prepare(self, request: ChatRequest) -> ChatRequest:
-        """Run the protocol's one-time probe and fill what the API needs from the server."""
-        probe = self.protocol.probe_request()
-        if probe is not None:
-            try:
-                payload = self.transport.request_json(probe)
-            except OrbitLocalError as error:
-                if not self._probe_failed(error):
-                    raise
-                payload = None
-            self.protocol.apply_probe(payload)
-        if self.protocol.context_requests():
-            self.context_window()
+        """Run the protocol's one-time probe and fill what the API needs from the server.
+
+        Under a lock: ``batch`` runs requests on threads, and every one of them must see the
+        probe's result, not race past it.
+        """
+        if self._needs_setup():
+            with self._setup_lock:
+                if self._needs_setup():
+                    probe = self.protocol.probe_request()
+                    if probe is not None:
+                        try:
+                            payload = self.transport.request_json(probe)
+                        except OrbitLocalError as error:
+                            if not self._probe_failed(error):
+                                raise
+                            payload = None
+                        self.protocol.apply_probe(payload)
+                    if self.protocol.sends_context_window:
+                        self.context_window()
         return self._with_context(request)
 
     def _count_usage(self, request: ChatRequest, sent: HttpRequest, text: str) -> Usage | None:
@@ -303,10 +346,9 @@ class AsyncChatClient(_ClientBase):
 
     async def context_window(self) -> int | None:
         if not self._context_probed:
-            self._context_probed = True
             for request in self.protocol.context_requests():
                 try:
-                    value = self.protocol.parse_context(await self.transport.request_json(request))
+                    value = self.protocol.parse_context(await self.transport.request_json(request), self._model)
                 except OrbitLocalError as error:
                     if self._probe_failed(error):
                         continue
@@ -314,20 +356,27 @@ class AsyncChatClient(_ClientBase):
                 if value:
                     self._context_window = value
                     break
+            self._context_probed = True
         return self._context_window
 
     async def _prepare(self, request: ChatRequest) -> ChatRequest:
-        probe = self.protocol.probe_request()
-        if probe is not None:
-            try:
-                payload = await self.transport.request_json(probe)
-            except OrbitLocalError as error:
-                if not self._probe_failed(error):
-                    raise
-                payload = None
-            self.protocol.apply_probe(payload)
-        if self.protocol.context_requests():
-            await self.context_window()
+        """As the sync twin; the lock serialises concurrent first requests (``abatch``)."""
+        if self._needs_setup():
+            if self._async_setup_lock is None:
+                self._async_setup_lock = asyncio.Lock()
+            async with self._async_setup_lock:
+                if self._needs_setup():
+                    probe = self.protocol.probe_request()
+                    if probe is not None:
+                        try:
+                            payload = await self.transport.request_json(probe)
+                        except OrbitLocalError as error:
+                            if not self._probe_failed(error):
+                                raise
+                            payload = None
+                        self.protocol.apply_probe(payload)
+                    if self.protocol.sends_context_window:
+                        await self.context_window()
         return self._with_context(request)
 
     async def _count_usage(self, request: ChatRequest, sent: HttpRequest, text: str) -> Usage | None:

@@ -84,6 +84,10 @@ class ProviderProfile:
     chat_path: str = "/chat/completions"
     completions_path: str = "/completions"
     embeddings_path: str = "/embeddings"
+    context_path: str | None = None
+    """Where the server tells its context window (a model list with per-model context, or
+    llama.cpp's ``/props``); ``context_from_root``: that path is relative to the server root."""
+    context_from_root: bool = False
     owned_by: frozenset[str] = frozenset()
     """``owned_by`` values in this server's model list; tells servers on a shared port apart."""
     aliases: tuple[str, ...] = field(default_factory=tuple)
@@ -143,6 +147,8 @@ register(
         start_hint="start it with `lms server start` or the Developer tab, or set LMSTUDIO_BASE_URL",
         model_hint="load a model with `lms load <model>` (or enable JIT loading) and check `lms ls`",
         json_object=False,  # 400 "'response_format.type' must be 'json_schema'"
+        context_path="/api/v0/models",  # loaded_context_length / max_context_length per model
+        context_from_root=True,
         tool_choices=frozenset({"auto", "none", "required"}),
         aliases=("lm-studio", "lm_studio"),
     )
@@ -254,6 +260,7 @@ register(
 register(
     ProviderProfile(
         name="lemonade",
+        context_path="/models",  # context_length / max_context_window per model
         owned_by=frozenset({"lemonade"}),
         display_name="Lemonade Server",
         protocol="openai",
@@ -270,6 +277,8 @@ register(
 register(
     ProviderProfile(
         name="llamacpp",
+        context_path="/props",  # default_generation_settings.n_ctx: the loaded context
+        context_from_root=True,
         owned_by=frozenset({"llamacpp"}),
         display_name="llama.cpp server",
         protocol="openai",
@@ -302,6 +311,7 @@ register(
 register(
     ProviderProfile(
         name="vllm",
+        context_path="/models",  # max_model_len per model
         owned_by=frozenset({"vllm"}),
         display_name="vLLM",
         protocol="openai",

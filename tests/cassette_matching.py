@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
-_ID_KEYS = frozenset({"id", "tool_call_id"})
+_ID_KEYS = frozenset({"id", "tool_call_id", "genkey"})  # genkey: KoboldCpp generation key
 
 SCRUBBED_HEADERS = ["authorization", "api-key", "x-api-key", "openai-organization", "cookie"]
 

@@ -70,7 +70,9 @@ def default_stream() -> bytes:
 class FakeServer:
     """Records requests; answers from ``routes`` (path suffix -> callable or list of responses)."""
 
-    models: list[dict[str, Any]] = field(default_factory=lambda: [{"id": MODEL, "object": "model"}])
+    models: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"id": MODEL, "object": "model", "context_length": 8192}]
+    )
     chat: Callable[[dict[str, Any]], httpx.Response] | None = None
     queue: list[httpx.Response | Exception] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -86,6 +88,10 @@ class FakeServer:
                 raise item
             return item
         path = request.url.path
+        if path.endswith("/models"):  # also LM Studio's /api/v0/models
+            return httpx.Response(200, json={"object": "list", "data": self.models})
+        if path == "/props":
+            return httpx.Response(200, json={"default_generation_settings": {"n_ctx": 8192}})
         if path.startswith("/api/"):
             return self.kobold(path, json.loads(request.content) if request.content else {})
         if path.endswith("/models"):

@@ -22,6 +22,7 @@ from orbit_local.errors import ProtocolError, StreamInterruptedError, Unsupporte
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.providers import ProviderProfile
+from orbit_local.reasoning import split_think
 from orbit_local.stops import StopScanner, split_at_stop
 from orbit_local.streams import SSEEvent
 from orbit_local.templates import DEFAULT_TEMPLATE, get_template
@@ -40,6 +41,7 @@ class KoboldProtocol:
     """KoboldAI generate API with KoboldCpp's streaming, abort and token counting."""
 
     framing: StreamFraming = "sse"
+    sends_context_window = True
 
     def __init__(self, profile: ProviderProfile, base_url: str = "") -> None:
         self.profile = profile
@@ -140,7 +142,7 @@ class KoboldProtocol:
     def context_requests(self) -> list[HttpRequest]:
         return [HttpRequest("GET", path, from_root=True) for path in CONTEXT_PATHS]
 
-    def parse_context(self, payload: Any) -> int | None:
+    def parse_context(self, payload: Any, model: str | None = None) -> int | None:
         value = payload.get("value") if isinstance(payload, dict) else None
         return value if isinstance(value, int) and value > 0 else None
 
@@ -179,7 +181,10 @@ class KoboldProtocol:
             text, stopped = split_at_stop(text, self.stops_for(request))
             if stopped:
                 finish = "stop"
-        return ChatResult(text=text, finish_reason=finish, model=None)
+        reasoning = ""
+        if "<think>" in text or "</think>" in text:
+            text, reasoning = split_think(text)
+        return ChatResult(text=text, finish_reason=finish, model=None, reasoning=reasoning or None)
 
     def stream_parser(self, request: ChatRequest) -> KoboldStreamParser:
         return KoboldStreamParser(self, self.stops_for(request))

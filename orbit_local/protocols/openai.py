@@ -22,6 +22,7 @@ from orbit_local.errors import ProtocolError, StreamInterruptedError, Unsupporte
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.providers import ProviderProfile
+from orbit_local.reasoning import ThinkSplitter, split_think
 from orbit_local.streams import SSEEvent
 from orbit_local.types import (
     ChatDelta,
@@ -33,6 +34,7 @@ from orbit_local.types import (
     ModelInfo,
     ToolCall,
     ToolCallChunk,
+    ToolSpec,
     Usage,
 )
 
@@ -59,6 +61,17 @@ def parse_usage(raw: Any, *, reliable: bool = True, skip_zero: bool = False) -> 
     if skip_zero and prompt == 0 and completion == 0 and total == 0:
         return None
     return Usage(input_tokens=prompt, output_tokens=completion, total_tokens=total)
+
+
+def tool_spec_from_openai(tool: dict[str, Any]) -> ToolSpec:
+    """A neutral :class:`ToolSpec` from an OpenAI-format tool (``{"type": "function", ...}``)."""
+    function = tool.get("function", tool)
+    return ToolSpec(
+        name=function["name"],
+        description=function.get("description", ""),
+        parameters=function.get("parameters") or {"type": "object", "properties": {}},
+        strict=function.get("strict"),
+    )
 
 
 def stable_tool_call_id(name: str, arguments: str, index: int) -> str:
@@ -137,6 +150,7 @@ class OpenAIProtocol:
     """OpenAI ``/chat/completions``, ``/models`` and ``/embeddings`` for one profile."""
 
     framing: StreamFraming = "sse"
+    sends_context_window = False
 
     def __init__(self, profile: ProviderProfile, base_url: str = "") -> None:
         self.profile = profile
@@ -159,9 +173,25 @@ class OpenAIProtocol:
         return None
 
     def context_requests(self) -> list[HttpRequest]:
-        return []
+        path = self.profile.context_path
+        return [HttpRequest("GET", path, from_root=self.profile.context_from_root)] if path else []
 
-    def parse_context(self, payload: Any) -> int | None:
+    def parse_context(self, payload: Any, model: str | None) -> int | None:
+        """The context size from a model list (the entry for ``model``, else the loaded or
+        first one with a size) or from llama.cpp's ``/props``."""
+        if not isinstance(payload, dict):
+            return None
+        settings = payload.get("default_generation_settings")
+        for source in (settings, payload):
+            if isinstance(source, dict) and isinstance(source.get("n_ctx"), int) and source["n_ctx"] > 0:
+                return int(source["n_ctx"])
+        entries = payload.get("data") if isinstance(payload.get("data"), list) else payload.get("models")
+        if not isinstance(entries, list):
+            return None
+        infos = [info for info in (model_info(e) for e in entries) if info is not None and info.context_length]
+        for candidates in ([i for i in infos if i.id == model], [i for i in infos if i.loaded], infos):
+            if candidates:
+                return candidates[0].context_length
         return None
 
     # ----------------------------------------------------------------- requests
@@ -388,11 +418,14 @@ class OpenAIProtocol:
             text, stopped = _truncate_at_stop(text, request.params.stop)
             if stopped:
                 finish = "stop"
+        reasoning = _reasoning_of(message)
+        if reasoning is None and ("<think>" in text or "</think>" in text):
+            text, reasoning = split_think(text)
         return ChatResult(
             text=text,
             model=payload.get("model"),
             finish_reason=finish,
-            reasoning=_reasoning_of(message),
+            reasoning=reasoning or None,
             tool_calls=self.parse_tool_calls(message.get("tool_calls")),
             usage=parse_usage(payload.get("usage"), reliable=self.profile.usage_reliable),
             id=payload.get("id"),
@@ -492,14 +525,14 @@ class OpenAIStreamParser:
     servers close without ``[DONE]``); anything else at end of body is an interruption.
     """
 
-    __slots__ = ("_finished", "_protocol", "_reliable", "_text_len", "done")
+    __slots__ = ("_finished", "_protocol", "_reliable", "_think", "done")
 
     def __init__(self, protocol: OpenAIProtocol) -> None:
         self.done = False
         self._protocol = protocol
         self._finished = False
-        self._text_len = 0
         self._reliable = protocol.profile.usage_reliable
+        self._think: ThinkSplitter | None = None  # made on the first "<" in content
 
     def feed(self, event: SSEEvent) -> ChatDelta | None:
         data = event.data
@@ -523,11 +556,16 @@ class OpenAIStreamParser:
             body = choice.get("delta") or choice.get("message") or {}
             content = body.get("content")
             if content:
-                delta.text = content if isinstance(content, str) else _text_of(content)
-                self._text_len += len(delta.text)
+                text = content if isinstance(content, str) else _text_of(content)
+                if self._think is None and "<" in text:
+                    self._think = ThinkSplitter()
+                if self._think is None:
+                    delta.text = text
+                else:
+                    delta.text, delta.reasoning = self._think.feed(text)
             reasoning = _reasoning_of(body)
             if reasoning:
-                delta.reasoning = reasoning
+                delta.reasoning += reasoning
             raw_calls = body.get("tool_calls")
             if raw_calls:
                 delta.tool_call_chunks = _tool_call_chunks(raw_calls)
@@ -535,6 +573,10 @@ class OpenAIStreamParser:
             if finish is not None:
                 delta.finish_reason = finish
                 self._finished = True
+                if self._think is not None:
+                    text, thought = self._think.flush()
+                    delta.text += text
+                    delta.reasoning += thought
         usage = payload.get("usage")
         if usage:
             delta.usage = parse_usage(usage, reliable=self._reliable, skip_zero=True)

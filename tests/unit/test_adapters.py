@@ -21,7 +21,7 @@ from llama_index.core.llms.custom import CustomLLM
 
 from orbit_local.errors import ModelNotFoundError, ServerNotRunningError, StreamInterruptedError
 from orbit_local.providers import get_provider
-from tests.fakes import MODEL, FakeServer, chunk, sse
+from tests.fakes import MODEL, FakeServer, chunk, completion, sse
 from tests.providers_under_test import PAIRS, Pair
 
 BASE = "http://127.0.0.1:5999/v1"
@@ -288,10 +288,13 @@ def test_llamaindex_metadata(pair: Pair) -> None:
     assert meta.is_chat_model is True
     assert meta.model_name == "m"
     assert meta.num_output == 64
+    profile = get_provider(pair.provider)
     if is_kobold(pair):
         assert meta.context_window == 2048  # asked of the server (true_max_context_length)
+    elif profile.context_path:
+        assert meta.context_window == 8192  # /props, /api/v0/models or the model list
     else:
-        assert meta.context_window == get_provider(pair.provider).default_context_window
+        assert meta.context_window == profile.default_context_window
     assert pair.llamaindex(model="m", context_window=1234, base_url=BASE).metadata.context_window == 1234
 
 
@@ -302,3 +305,82 @@ def test_llamaindex_env(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     llm = pair.llamaindex()
     assert llm.base_url == "http://127.0.0.1:4444/v1"
     assert llm.model == "env-model"
+
+
+def test_context_window_is_discovered_and_overflow_warned() -> None:
+    from orbit_local.client import ContextOverflowWarning
+
+    server = FakeServer()
+    model = lc(PAIRS[6], server, model="m", max_tokens=100)  # llama.cpp: /props
+    assert model.get_context_window() == 8192
+    assert model.profile is not None and model.profile["max_input_tokens"] == 8192
+    with pytest.warns(ContextOverflowWarning, match="8192"):
+        model.invoke("word " * 12000)
+    model.invoke("short prompt")  # no warning for a prompt that fits
+
+
+def _tool_call_server() -> FakeServer:
+    def answer(body: dict[str, Any]) -> httpx.Response:
+        if any(m["role"] == "tool" for m in body["messages"]):
+            return httpx.Response(200, json=completion("It is sunny in Paris."))
+        call = {
+            "id": "365174485",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+        }
+        return httpx.Response(200, json=completion("", finish="tool_calls", tool_calls=[call]))
+
+    return FakeServer(chat=answer)
+
+
+def test_llamaindex_function_calling_interface() -> None:
+    from llama_index.core.llms.function_calling import FunctionCallingLLM
+    from llama_index.core.tools import FunctionTool
+
+    def get_weather(city: str) -> str:
+        """Get the weather in a city."""
+        return f"sunny in {city}"
+
+    server = _tool_call_server()
+    llm = li(PAIRS[0], server, model="m")
+    assert isinstance(llm, FunctionCallingLLM) and llm.metadata.is_function_calling_model
+    tool = FunctionTool.from_defaults(fn=get_weather)
+    response = llm.chat_with_tools([tool], user_msg="Weather in Paris?", tool_required=True)
+    body = generation_body(server)
+    assert body["tools"][0]["function"]["name"] == "get_weather"
+    assert body["tool_choice"] == "required"
+    (selection,) = llm.get_tool_calls_from_response(response)
+    assert (selection.tool_id, selection.tool_name, selection.tool_kwargs) == (
+        "365174485",
+        "get_weather",
+        {"city": "Paris"},
+    )
+    output = llm.predict_and_call([tool], user_msg="Weather in Paris?")
+    assert "sunny in Paris" in str(output)
+    text_only = li(PAIRS[0], FakeServer(), model="m").chat([ChatMessage(role=MessageRole.USER, content="hi")])
+    with pytest.raises(ValueError, match="Expected at least one tool call"):
+        llm.get_tool_calls_from_response(text_only)
+
+
+def test_langchain_tool_call_round_trip_with_numeric_ids() -> None:
+    from langchain_core.tools import tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Get the weather in a city."""
+        return f"sunny in {city}"
+
+    server = _tool_call_server()
+    model = lc(PAIRS[0], server, model="m").bind_tools([get_weather])
+    message = model.invoke("Weather in Paris?")
+    assert message.tool_calls == [
+        {"name": "get_weather", "args": {"city": "Paris"}, "id": "365174485", "type": "tool_call"}
+    ]
+    result = get_weather.invoke(message.tool_calls[0])
+    final = model.invoke([HumanMessage("Weather in Paris?"), message, result])
+    assert final.text == "It is sunny in Paris."
+    assert generation_body(server)["messages"][-1] == {
+        "role": "tool",
+        "content": "sunny in Paris",
+        "tool_call_id": "365174485",
+    }
