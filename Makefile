@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check orbit_local langchain_orbit_local llamaindex_orbit_local tests examples
+	$(BIN)/ruff check orbit_local langchain_orbit_local llamaindex_orbit_local tests examples bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy orbit_local langchain_orbit_local llamaindex_orbit_local

@@ -10,13 +10,16 @@ is a pydantic class, and a parse failure raises ``OutputParserException`` naming
 
 from __future__ import annotations
 
+import json
+from functools import partial
 from operator import itemgetter
 from typing import Any, Literal
 
 from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import BaseMessage, SystemMessage
 from langchain_core.output_parsers import JsonOutputKeyToolsParser, JsonOutputParser, PydanticToolsParser
 from langchain_core.output_parsers.pydantic import PydanticOutputParser
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from pydantic import BaseModel
 
@@ -31,11 +34,22 @@ def default_method(profile: ProviderProfile) -> StructuredMethod:
         return "json_schema"
     if profile.tool_calling:
         return "function_calling"
-    return "json_mode"
+    return "json_schema"  # the schema in the prompt, validated on the way back
 
 
 def _is_pydantic(schema: Any) -> bool:
     return isinstance(schema, type) and issubclass(schema, BaseModel)
+
+
+def _with_json_instructions(model: Any, json_schema: dict[str, Any] | None, value: Any) -> list[BaseMessage]:
+    """The input as messages, with an instruction to answer in JSON (after any system prompt)."""
+    messages = list(model._convert_input(value).to_messages())
+    instruction = "Answer with one JSON object and nothing else."
+    if json_schema is not None:
+        instruction += f" It must match this JSON schema:\n{json.dumps(json_schema)}"
+    position = 1 if messages and isinstance(messages[0], SystemMessage) else 0
+    messages.insert(position, SystemMessage(instruction))
+    return messages
 
 
 def build_structured(
@@ -59,6 +73,14 @@ def build_structured(
             parser = PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
         else:
             parser = JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+    elif not (model.provider_profile.json_schema or model.provider_profile.json_object):
+        # No JSON mode on this server (GPT4All, FastChat, KoboldAI): the schema goes into the
+        # prompt, and the answer is parsed and validated like any other.
+        json_schema = convert_to_json_schema(schema) if method == "json_schema" or pydantic_schema else None
+        bound = RunnableLambda(partial(_with_json_instructions, model, json_schema)) | model.bind(
+            ls_structured_output_format={"kwargs": {"method": "prompt"}, "schema": schema}
+        )
+        parser = PydanticOutputParser(pydantic_object=schema) if pydantic_schema else JsonOutputParser()  # type: ignore[arg-type]
     else:
         if method == "json_schema":
             json_schema = convert_to_json_schema(schema)

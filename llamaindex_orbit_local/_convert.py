@@ -140,10 +140,18 @@ def to_chat_response(result: ChatResult, provider: str, requested_model: str) ->
 
 
 def stream_response(accumulated: StreamAccumulator, delta_text: str) -> ChatResponse:
-    """A streamed step: the text so far plus the new piece (the hot path)."""
-    return ChatResponse(
-        message=ChatMessage(role=MessageRole.ASSISTANT, content=accumulated.text),
-        delta=delta_text,
+    """A streamed step: the text so far plus the new piece (the hot path).
+
+    Built with ``model_construct``: these objects are made here from known-good values, and
+    pydantic validation of four nested models per token was most of the per-token cost.
+    """
+    message = ChatMessage.model_construct(
+        role=MessageRole.ASSISTANT,
+        additional_kwargs={},
+        blocks=[TextBlock.model_construct(block_type="text", text=accumulated.text)],
+    )
+    return ChatResponse.model_construct(
+        message=message, delta=delta_text, raw=None, logprobs=None, additional_kwargs={}
     )
 
 

@@ -49,7 +49,9 @@ class StreamAccumulator:
 
     @property
     def text(self) -> str:
-        return "".join(self._text)
+        if len(self._text) > 1:
+            self._text = ["".join(self._text)]  # joined once, not again on every read
+        return self._text[0] if self._text else ""
 
     def add(self, delta: ChatDelta) -> None:
         """Fold ``delta`` in. Its tool-call chunks are rewritten in place so that a name or id

@@ -277,6 +277,8 @@ register(
 register(
     ProviderProfile(
         name="llamacpp",
+        # tool_choice must be a string here: a named (object) choice is ignored with a warning.
+        tool_choices=frozenset({"auto", "none", "required"}),
         context_path="/props",  # default_generation_settings.n_ctx: the loaded context
         context_from_root=True,
         owned_by=frozenset({"llamacpp"}),

@@ -24,8 +24,6 @@ from orbit_local import __version__
 from tests.live.servers import ServerUnavailable, command_line, running
 from tests.targets import BY_NAME, Target
 
-SUITES = ["tests/replay/test_scenarios.py", "tests/standard/test_langchain_integration_standard.py"]
-
 
 def _probe_version(base_url: str) -> str | None:
     """Ask the server for its version where it has a way to say it."""
@@ -51,7 +49,7 @@ def record(target: Target, base_url: str, server_version: str, command: str, mod
         sys.executable,
         "-m",
         "pytest",
-        *SUITES,
+        *target.suites,
         "--record-mode=once",
         "--force-enable-socket",
         "-q",

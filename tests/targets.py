@@ -20,7 +20,7 @@ CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 
 @dataclass(frozen=True)
 class Target:
-    name: str  # cassette folder
+    name: str  # cassette folder (and `make record PROVIDER=<name>`)
     provider: str  # orbit_local profile
     base_url: str  # where the recorder's server listened (replay matches on path only)
     launcher: str | None  # tests/live/servers.py launcher, None: the user starts the server
@@ -34,6 +34,10 @@ class Target:
     structured_output: bool = False
     raw_completion: bool = False  # LlamaIndex complete() sends the prompt as is (KoboldAI generate)
     xfail_standard: dict[str, str] = field(default_factory=dict)  # langchain-tests name -> reason
+    suites: tuple[str, ...] = (
+        "tests/replay/test_scenarios.py",
+        "tests/standard/test_langchain_integration_standard.py",
+    )
 
     @property
     def cassette_dir(self) -> Path:
@@ -112,12 +116,38 @@ TARGETS: list[Target] = [
         base_url="http://127.0.0.1:8080/v1",
         launcher="llamacpp",
         chat_model="smollm2",
-        tools_model="smollm2",
+        # SmolLM2's own chat template has no tool section: llama-server then renders the
+        # prompt without the tools and the model answers in text. No tool calling to record.
+        tools_model=None,
+        embed_model="smollm2",
         stream_usage=True,
         unknown_model_error=False,  # a single-model llama-server serves any name
         structured_output=True,
     ),
 ]
+
+# The runnable examples in examples/, recorded on llama-cpp-python (tools through its
+# chatml-function-calling format, embeddings through a pooled model entry).
+EXAMPLES = Target(
+    name="examples-llama-cpp-python",
+    provider="llama-cpp-python",
+    base_url="http://127.0.0.1:8000/v1",
+    launcher="llama-cpp-python",
+    chat_model="smollm2",
+    tools_model="smollm2-tools",
+    embed_model="smollm2-embed",
+    suites=("tests/replay/test_examples.py",),
+)
+# KoboldCpp's abort on early stop, recorded on its own so it can be re-recorded alone.
+KOBOLD_ABORT = Target(
+    name="koboldcpp-abort",
+    provider="koboldai",
+    base_url="http://127.0.0.1:5001/v1",
+    launcher="koboldcpp",
+    chat_model="koboldcpp/SmolLM2-135M-Instruct.Q4_1",
+    suites=("tests/replay/test_kobold_abort.py",),
+)
+TARGETS.extend([EXAMPLES, KOBOLD_ABORT])
 
 BY_NAME = {t.name: t for t in TARGETS}
 
@@ -129,4 +159,4 @@ def active_targets() -> list[Target]:
         live_url = os.environ.get("ORBIT_RECORD_BASE_URL")
         target = BY_NAME[recording]
         return [replace(target, base_url=live_url) if live_url else target]
-    return [t for t in TARGETS if t.recorded]
+    return [t for t in TARGETS if t.recorded and t.suites == Target.suites]

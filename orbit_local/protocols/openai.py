@@ -316,8 +316,12 @@ class OpenAIProtocol:
             return None
         allowed = self.profile.tool_choices
         kind = tool_choice_kind(choice)
-        if kind == "required" and kind not in allowed and "named" in allowed and len(tool_names) == 1:
-            return {"type": "function", "function": {"name": tool_names[0]}}
+        if len(tool_names) == 1 and kind not in allowed:
+            # With one tool, "required" and naming that tool mean the same: use the one honoured.
+            if kind == "required" and "named" in allowed:
+                return {"type": "function", "function": {"name": tool_names[0]}}
+            if kind == "named" and "required" in allowed:
+                return "required"
         value: str | dict[str, Any]
         if kind != "named":
             value = str(kind)

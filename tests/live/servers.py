@@ -261,6 +261,10 @@ def _llama_server(workdir: Path) -> LaunchedServer:
         "--jinja",
         "--alias",
         "smollm2",
+        # --embeddings with mean pooling serves /v1/embeddings beside chat on the same server.
+        "--embeddings",
+        "--pooling",
+        "mean",
     ]
     version = subprocess.run([binary, "--version"], capture_output=True, text=True)
     server = LaunchedServer(

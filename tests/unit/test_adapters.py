@@ -384,3 +384,28 @@ def test_langchain_tool_call_round_trip_with_numeric_ids() -> None:
         "content": "sunny in Paris",
         "tool_call_id": "365174485",
     }
+
+
+def test_structured_output_without_json_mode_puts_the_schema_in_the_prompt() -> None:
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        country: str
+
+    def answer(body: dict[str, Any]) -> httpx.Response:
+        return httpx.Response(200, json=completion('```json\n{"name": "Paris", "country": "France"}\n```'))
+
+    server = FakeServer(chat=answer)
+    structured = lc(PAIRS[3], server, model="m").with_structured_output(City)  # GPT4All: no JSON mode, no tools
+    assert structured.invoke([SystemMessage("Be exact."), HumanMessage("Capital of France?")]) == City(
+        name="Paris", country="France"
+    )
+    messages = generation_body(server)["messages"]
+    assert messages[0]["content"] == "Be exact."
+    assert "JSON schema" in messages[1]["content"] and '"country"' in messages[1]["content"]
+    assert "response_format" not in generation_body(server)
+
+    bad = FakeServer(chat=lambda body: httpx.Response(200, json=completion('{"name": "Paris"}')))
+    raw = lc(PAIRS[3], bad, model="m").with_structured_output(City, include_raw=True).invoke("Capital?")
+    assert raw["parsed"] is None and raw["parsing_error"] is not None and raw["raw"].text

@@ -131,13 +131,16 @@ TOOLS = [
 
 
 def test_named_tool_choice_is_downgraded_where_unsupported() -> None:
-    request = ChatRequest(
-        model="m", messages=USER, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "add"}}
-    )
+    named = {"type": "function", "function": {"name": "add"}}
+    # one tool: naming it is the same as "required", which LM Studio honours (no warning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one = ChatRequest(model="m", messages=USER, tools=TOOLS, tool_choice=named)
+        assert body_for("lmstudio", one)["tool_choice"] == "required"
+    two = ChatRequest(model="m", messages=USER, tools=[*TOOLS, ToolSpec(name="sub")], tool_choice=named)
     with pytest.warns(UserWarning, match="does not honour tool_choice='named'"):
-        body = body_for("lmstudio", request)
-    assert body["tool_choice"] == "required"
-    assert body_for("llama-cpp-python", request)["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+        assert body_for("lmstudio", two)["tool_choice"] == "required"
+    assert body_for("llama-cpp-python", two)["tool_choice"] == named
 
 
 def test_required_with_one_tool_becomes_named_where_only_named_is_honoured() -> None:
