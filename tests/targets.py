@@ -123,6 +123,18 @@ TARGETS: list[Target] = [
         stream_usage=True,
         unknown_model_error=False,  # a single-model llama-server serves any name
         structured_output=True,
+        xfail_standard={
+            "test_structured_output[pydantic]": (
+                f"{_SMALL_MODEL}: the schema-constrained JSON string runs on until max_tokens cuts the object"
+            ),
+            "test_structured_output_async[pydantic]": (
+                f"{_SMALL_MODEL}: the schema-constrained JSON string runs on until max_tokens cuts the object"
+            ),
+            "test_structured_output_pydantic_2_v1": (
+                f"{_SMALL_MODEL}: the schema-constrained JSON string runs on until max_tokens cuts the object"
+            ),
+            "test_json_mode": f"json_mode is unconstrained JSON and {_SMALL_MODEL}: it ignores the keys the prompt asks for",
+        },
     ),
 ]
 
