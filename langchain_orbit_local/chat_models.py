@@ -8,6 +8,7 @@ parsing, retries and errors come from :mod:`orbit_local`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import aclosing, closing
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -24,7 +25,7 @@ from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_messa
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient
-from orbit_local.config import client_options, env_defaults, extra_body, generation_params
+from orbit_local.config import client_options, env_defaults, extra_body, generation_params, kobold_sampler_body
 from orbit_local.errors import StreamInterruptedError
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile, get_provider
@@ -226,12 +227,13 @@ class BaseChatOrbitLocal(BaseChatModel):
         model = client.resolve_model(kwargs.get("model"))
         accumulated = StreamAccumulator()
         try:
-            for delta in client.stream(self._chat_request(messages, stop, model, kwargs)):
-                accumulated.add(delta)
-                chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
-                if run_manager is not None:
-                    run_manager.on_llm_new_token(delta.text, chunk=chunk)
-                yield chunk
+            with closing(client.stream(self._chat_request(messages, stop, model, kwargs))) as deltas:
+                for delta in deltas:
+                    accumulated.add(delta)
+                    chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                    yield chunk
         except StreamInterruptedError as exc:
             exc.partial_text = accumulated.text
             raise
@@ -253,12 +255,13 @@ class BaseChatOrbitLocal(BaseChatModel):
         model = await client.resolve_model(kwargs.get("model"))
         accumulated = StreamAccumulator()
         try:
-            async for delta in client.stream(self._chat_request(messages, stop, model, kwargs)):
-                accumulated.add(delta)
-                chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
-                if run_manager is not None:
-                    await run_manager.on_llm_new_token(delta.text, chunk=chunk)
-                yield chunk
+            async with aclosing(client.stream(self._chat_request(messages, stop, model, kwargs))) as deltas:
+                async for delta in deltas:
+                    accumulated.add(delta)
+                    chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                    yield chunk
         except StreamInterruptedError as exc:
             exc.partial_text = accumulated.text
             raise
@@ -396,9 +399,25 @@ class ChatGPT4All(BaseChatOrbitLocal):
 
 
 class ChatKoboldAI(BaseChatOrbitLocal):
-    """KoboldCpp's OpenAI side (default ``http://localhost:5001/v1``, env ``KOBOLDAI_*``)."""
+    """KoboldAI's own API (``/api/v1/generate``; KoboldCpp adds streaming, abort and token
+    counting). Messages go through ``chat_template`` (default "chatml"). KoboldAI's samplers
+    are fields here; anything else goes in ``extra_body``."""
 
     provider: Literal["koboldai"] = "koboldai"
+    top_k: int | None = None
+    rep_pen: float | None = None
+    rep_pen_range: int | None = None
+    min_p: float | None = None
+    typical: float | None = None
+    tfs: float | None = None
+    top_a: float | None = None
+
+    @model_validator(mode="after")
+    def _samplers_into_body(self) -> ChatKoboldAI:
+        samplers = kobold_sampler_body(self)
+        if samplers:
+            self.extra_body = {**samplers, **(self.extra_body or {})}
+        return self
 
 
 class ChatGaia(BaseChatOrbitLocal):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Generator, Sequence
+from contextlib import aclosing, closing
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -33,7 +34,7 @@ from llama_index.core.tools.types import BaseTool
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient, make_protocol
-from orbit_local.config import client_options, env_defaults, extra_body, generation_params
+from orbit_local.config import client_options, env_defaults, extra_body, generation_params, kobold_sampler_body
 from orbit_local.errors import OrbitLocalError, StreamInterruptedError
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile, get_provider
@@ -200,9 +201,10 @@ class OrbitLocalLLM(FunctionCallingLLM, CustomLLM):
         def gen() -> Generator[ChatResponse, None, None]:
             accumulated = StreamAccumulator()
             try:
-                for delta in client.stream(request):
-                    accumulated.add(delta)
-                    yield stream_response(accumulated, delta.text)
+                with closing(client.stream(request)) as deltas:
+                    for delta in deltas:
+                        accumulated.add(delta)
+                        yield stream_response(accumulated, delta.text)
             except StreamInterruptedError as exc:
                 exc.partial_text = accumulated.text
                 raise
@@ -220,9 +222,13 @@ class OrbitLocalLLM(FunctionCallingLLM, CustomLLM):
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             accumulated = StreamAccumulator()
             try:
-                async for delta in client.stream(request):
-                    accumulated.add(delta)
-                    yield stream_response(accumulated, delta.text)
+                # Closing this generator closes the client stream at once (which aborts the
+                # server-side generation where the API can): nested generators are not
+                # closed by Python on their own.
+                async with aclosing(client.stream(request)) as deltas:
+                    async for delta in deltas:
+                        accumulated.add(delta)
+                        yield stream_response(accumulated, delta.text)
             except StreamInterruptedError as exc:
                 exc.partial_text = accumulated.text
                 raise
@@ -385,9 +391,25 @@ class GPT4All(OrbitLocalLLM):
 
 
 class KoboldAI(OrbitLocalLLM):
-    """KoboldCpp's OpenAI side (default ``http://localhost:5001/v1``, env ``KOBOLDAI_*``)."""
+    """KoboldAI's own API (default ``http://localhost:5001/v1``, env ``KOBOLDAI_*``):
+    ``complete()`` sends the prompt to generate as it is; chat goes through ``chat_template``.
+    KoboldAI's samplers are fields here; anything else goes in ``extra_body``."""
 
     provider: str = "koboldai"
+    top_k: int | None = None
+    rep_pen: float | None = None
+    rep_pen_range: int | None = None
+    min_p: float | None = None
+    typical: float | None = None
+    tfs: float | None = None
+    top_a: float | None = None
+
+    @model_validator(mode="after")
+    def _samplers_into_body(self) -> KoboldAI:
+        samplers = kobold_sampler_body(self)
+        if samplers:
+            self.extra_body = {**samplers, **(self.extra_body or {})}
+        return self
 
 
 class Gaia(OrbitLocalLLM):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing, suppress
 from typing import Any, Protocol
 
@@ -44,7 +44,7 @@ class ChatBackend(Protocol):
 
     def chat(self, request: ChatRequest) -> ChatResult: ...
 
-    def stream(self, request: ChatRequest) -> Iterator[ChatDelta]: ...
+    def stream(self, request: ChatRequest) -> Generator[ChatDelta, None, None]: ...
 
 
 class AsyncChatBackend(Protocol):
@@ -58,7 +58,7 @@ class AsyncChatBackend(Protocol):
 
     async def chat(self, request: ChatRequest) -> ChatResult: ...
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]: ...
+    def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]: ...
 
 
 def make_protocol(profile: ProviderProfile, base_url: str) -> ChatProtocol:
@@ -260,7 +260,7 @@ class ChatClient(_ClientBase):
             result.usage = self._count_usage(request, sent, result.text)
         return result
 
-    def stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
+    def stream(self, request: ChatRequest) -> Generator[ChatDelta, None, None]:
         """Deltas as they arrive; one emulated delta where the server cannot stream.
 
         A consumer that stops early closes the HTTP stream; where the server has an abort
@@ -391,7 +391,7 @@ class AsyncChatClient(_ClientBase):
             result.usage = await self._count_usage(request, sent, result.text)
         return result
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         request = await self._prepare(request)
         if not self.protocol.streams_natively(request):
             for whole in deltas_from_result(await self.chat(request)):

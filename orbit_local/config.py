@@ -59,3 +59,11 @@ def generation_params(settings: Any, kwargs: dict[str, Any], stop: list[str] | N
 def extra_body(settings: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The instance's ``extra_body`` with a per-call ``extra_body`` merged over it."""
     return {**(settings.extra_body or {}), **(kwargs.get("extra_body") or {})}
+
+
+KOBOLD_SAMPLERS = ("top_k", "rep_pen", "rep_pen_range", "min_p", "typical", "tfs", "top_a")
+
+
+def kobold_sampler_body(settings: Any) -> dict[str, Any]:
+    """KoboldAI's own sampler fields set on an adapter, as generate-request keys."""
+    return {name: getattr(settings, name) for name in KOBOLD_SAMPLERS if getattr(settings, name, None) is not None}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -288,7 +288,7 @@ class AsyncGPT4AllDirectClient(_DirectBase):
     async def context_window(self) -> int:  # type: ignore[override]
         return self.engine.n_ctx
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         loop = asyncio.get_running_loop()
         deltas: asyncio.Queue[Any] = asyncio.Queue()
         cancel = threading.Event()

@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", choices=sorted(BY_NAME), help="which target in tests/targets.py")
     parser.add_argument("--base-url", help="use a server you already started instead of launching one")
     parser.add_argument("--server-version", default=None, help="version to write into provenance.json")
+    parser.add_argument(
+        "--server-command", default="started by the user", help="how the server was started, for provenance.json"
+    )
     args = parser.parse_args(argv)
     # SIGTERM (a CI timeout, kill) must still run the `finally` that stops the server.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.base_url or target.launcher is None:
         base_url = args.base_url or target.base_url
         version = args.server_version or _probe_version(base_url) or "unknown (pass --server-version)"
-        return record(target, base_url, version, "started by the user", target.chat_model)
+        return record(target, base_url, version, args.server_command, target.chat_model)
     try:
         with running(target.launcher) as server:
             version = args.server_version or server.version

@@ -138,6 +138,20 @@ TARGETS: list[Target] = [
     ),
 ]
 
+# Lemonade Server (what AMD GAIA runs) cannot be installed from a registry; it is recorded
+# from a server the recorder did not start (make record PROVIDER=lemonade RECORD_ARGS=...).
+TARGETS.append(
+    Target(
+        name="lemonade",
+        provider="lemonade",
+        base_url="http://127.0.0.1:13305/api/v1",
+        launcher=None,
+        chat_model="SmolLM2-135M-Instruct.Q4_1",
+        stream_usage=True,
+        structured_output=True,  # json_schema, passed through to its llama-server backend
+    )
+)
+
 # The runnable examples in examples/, recorded on llama-cpp-python (tools through its
 # chatml-function-calling format, embeddings through a pooled model entry).
 EXAMPLES = Target(

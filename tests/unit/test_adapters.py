@@ -409,3 +409,26 @@ def test_structured_output_without_json_mode_puts_the_schema_in_the_prompt() -> 
     bad = FakeServer(chat=lambda body: httpx.Response(200, json=completion('{"name": "Paris"}')))
     raw = lc(PAIRS[3], bad, model="m").with_structured_output(City, include_raw=True).invoke("Capital?")
     assert raw["parsed"] is None and raw["parsing_error"] is not None and raw["raw"].text
+
+
+def test_llamaindex_structured_predict_uses_function_calling() -> None:
+    from llama_index.core.prompts import PromptTemplate
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        """The weather in a city."""
+
+        city: str
+
+    def answer(body: dict[str, Any]) -> httpx.Response:
+        call = {"id": "c1", "type": "function", "function": {"name": "Weather", "arguments": '{"city": "Paris"}'}}
+        return httpx.Response(200, json=completion("", finish="tool_calls", tool_calls=[call]))
+
+    server = FakeServer(chat=answer)
+    llm = li(PAIRS[6], server, model="m")
+    result = llm.structured_predict(Weather, PromptTemplate("Weather for {place}?"), place="Paris")
+    assert result == Weather(city="Paris")
+    assert generation_body(server)["tools"][0]["function"]["name"] == "Weather"
+    structured = llm.as_structured_llm(Weather)
+    response = structured.chat([ChatMessage(role=MessageRole.USER, content="Weather for Paris?")])
+    assert response.raw == Weather(city="Paris")
