@@ -33,6 +33,9 @@ class Target:
     malformed_error: type[OrbitLocalError] = BadRequestError
     structured_output: bool = False
     raw_completion: bool = False  # LlamaIndex complete() sends the prompt as is (KoboldAI generate)
+    # False where a short answer can arrive in one event: KoboldCpp sends its first SSE event
+    # only after ~0.35 s and then polls every 20 ms, so each event carries every token so far.
+    multi_chunk_stream: bool = True
     xfail_standard: dict[str, str] = field(default_factory=dict)  # langchain-tests name -> reason
     suites: tuple[str, ...] = (
         "tests/replay/test_scenarios.py",
@@ -107,6 +110,7 @@ TARGETS: list[Target] = [
         chat_model="koboldcpp/SmolLM2-135M-Instruct.Q4_1",
         stream_usage=True,  # counted with /api/extra/tokencount after the stream
         raw_completion=True,
+        multi_chunk_stream=False,
         unknown_model_error=False,  # the generate API takes no model
         malformed_error=ProtocolError,  # wrong field types -> HTTP 200 with body `null`
     ),

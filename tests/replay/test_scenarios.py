@@ -105,7 +105,8 @@ def test_llamaindex_complete(target: Target) -> None:
 # ------------------------------------------------------------------------ stream
 def test_langchain_stream(target: Target) -> None:
     chunks = list(chat(target).stream(QUESTION))
-    assert len([c for c in chunks if c.content]) > 1, "the server should stream more than one piece"
+    pieces = len([c for c in chunks if c.content])
+    assert pieces > 1 if target.multi_chunk_stream else pieces >= 1, "the server should stream"
     full = chunks[0]
     for piece in chunks[1:]:
         full = full + piece
@@ -116,7 +117,8 @@ def test_langchain_stream(target: Target) -> None:
 
 def test_llamaindex_stream(target: Target) -> None:
     responses = list(llm(target).stream_chat([ChatMessage(role=MessageRole.USER, content=QUESTION)]))
-    assert len([r for r in responses if r.delta]) > 1
+    pieces = len([r for r in responses if r.delta])
+    assert pieces > 1 if target.multi_chunk_stream else pieces >= 1
     text = "".join(r.delta or "" for r in responses)
     assert "Paris" in text
     assert responses[-1].message.content == text
