@@ -21,7 +21,7 @@ from langchain_core.output_parsers import JsonOutputKeyToolsParser, JsonOutputPa
 from langchain_core.output_parsers.pydantic import PydanticOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
-from pydantic import BaseModel
+from langchain_core.utils.pydantic import is_basemodel_subclass
 
 from orbit_local.providers import ProviderProfile
 
@@ -38,7 +38,8 @@ def default_method(profile: ProviderProfile) -> StructuredMethod:
 
 
 def _is_pydantic(schema: Any) -> bool:
-    return isinstance(schema, type) and issubclass(schema, BaseModel)
+    """A pydantic class, v2 or the v1 compatibility API (``pydantic.v1.BaseModel``)."""
+    return isinstance(schema, type) and is_basemodel_subclass(schema)
 
 
 def _with_json_instructions(model: Any, json_schema: dict[str, Any] | None, value: Any) -> list[BaseMessage]:

@@ -76,9 +76,6 @@ TARGETS: list[Target] = [
             ),
             "test_agent_loop": f"{_SMALL_MODEL}: with tool_choice='auto' it answers in text instead of calling the tool",
             "test_json_mode": f"json_mode is unconstrained JSON and {_SMALL_MODEL}: it ignores the keys the prompt asks for",
-            "test_structured_output_pydantic_2_v1": (
-                f"{_SMALL_MODEL}: the schema-constrained JSON string runs on until max_tokens cuts the object"
-            ),
         },
     ),
     Target(
@@ -134,9 +131,6 @@ TARGETS: list[Target] = [
             "test_structured_output_async[pydantic]": (
                 f"{_SMALL_MODEL}: the schema-constrained JSON string runs on until max_tokens cuts the object"
             ),
-            "test_structured_output_pydantic_2_v1": (
-                f"{_SMALL_MODEL}: the schema-constrained JSON string runs on until max_tokens cuts the object"
-            ),
             "test_json_mode": f"json_mode is unconstrained JSON and {_SMALL_MODEL}: it ignores the keys the prompt asks for",
         },
     ),
@@ -153,6 +147,9 @@ TARGETS.append(
         chat_model="SmolLM2-135M-Instruct.Q4_1",
         stream_usage=True,
         structured_output=True,  # json_schema, passed through to its llama-server backend
+        xfail_standard={
+            "test_json_mode": f"json_mode is unconstrained JSON and {_SMALL_MODEL}: it ignores the keys the prompt asks for",
+        },
     )
 )
 
