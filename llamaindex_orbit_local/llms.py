@@ -36,6 +36,7 @@ from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient, make_protocol
 from orbit_local.config import client_options, env_defaults, extra_body, generation_params, kobold_sampler_body
 from orbit_local.errors import OrbitLocalError, StreamInterruptedError
+from orbit_local.gpt4all_direct import direct_clients
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
@@ -357,28 +358,16 @@ class GPT4All(OrbitLocalLLM):
     n_threads: int | None = Field(default=None, description="CPU threads for in-process mode.")
     device: str | None = Field(default="cpu", description="Device for in-process mode.")
 
-    def _direct_kwargs(self) -> dict[str, Any]:
-        return {
-            "n_ctx": self.n_ctx,
-            "n_threads": self.n_threads,
-            "device": self.device,
-            "chat_template": self.chat_template,
-        }
-
     @property
     def client(self) -> ChatBackend:
         if self.model_path and self._client is None:
-            from orbit_local.gpt4all_direct import GPT4AllDirectClient
-
-            self._client = GPT4AllDirectClient(self.model_path, **self._direct_kwargs())
+            self._client = direct_clients(self)[0]
         return super().client
 
     @property
     def async_client(self) -> AsyncChatBackend:
         if self.model_path and self._async_client is None:
-            from orbit_local.gpt4all_direct import AsyncGPT4AllDirectClient
-
-            self._async_client = AsyncGPT4AllDirectClient(self.model_path, **self._direct_kwargs())
+            self._async_client = direct_clients(self)[1]
         return super().async_client
 
     @property

@@ -315,3 +315,15 @@ class AsyncGPT4AllDirectClient(_DirectBase):
         finally:
             cancel.set()
             await asyncio.shield(worker)
+
+
+def direct_clients(settings: Any) -> tuple[GPT4AllDirectClient, AsyncGPT4AllDirectClient]:
+    """Both twins for an adapter's fields (``model_path``, ``n_ctx``, ``n_threads``, ``device``,
+    ``chat_template``); they share one loaded engine."""
+    options = {
+        "n_ctx": settings.n_ctx,
+        "n_threads": settings.n_threads,
+        "device": settings.device,
+        "chat_template": settings.chat_template,
+    }
+    return GPT4AllDirectClient(settings.model_path, **options), AsyncGPT4AllDirectClient(settings.model_path, **options)
