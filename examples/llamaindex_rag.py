@@ -30,7 +30,14 @@ def build_query_engine(folder: Path = DOCS, server: ExampleServer = DEFAULT_SERV
         provider=server.provider, base_url=server.base_url, model=server.embed_model, embed_batch_size=16
     )
     Settings.chunk_size = 256
-    documents = SimpleDirectoryReader(str(folder), required_exts=[".md", ".txt"], recursive=True).load_data()
+    # Only the file name as metadata: LlamaIndex embeds metadata with the text, and an absolute
+    # path would make the same documents embed differently on every machine.
+    documents = SimpleDirectoryReader(
+        str(folder),
+        required_exts=[".md", ".txt"],
+        recursive=True,
+        file_metadata=lambda path: {"file_name": Path(path).name},
+    ).load_data()
     index = VectorStoreIndex.from_documents(documents, embed_model=embedding)
     return index.as_query_engine(llm=llm, similarity_top_k=2)
 

@@ -316,3 +316,33 @@ async def test_llamaindex_embeddings(target: Target) -> None:
     vectors = await embedding.aget_text_embedding_batch(["one", "two", "three"])
     assert len(vectors) == 3
     assert len({len(v) for v in vectors}) == 1
+
+
+def test_llamaindex_tool_call(target: Target) -> None:
+    if not target.tools_model:
+        pytest.skip(f"{target.name} has no tool calling")
+    from llama_index.core.tools import FunctionTool
+
+    def get_weather(city: str) -> str:
+        """Get the current weather in a city."""
+        return f"sunny in {city}"
+
+    model = llm(target, model=target.tools_model, max_tokens=64)
+    tool = FunctionTool.from_defaults(fn=get_weather)
+    response = model.chat_with_tools([tool], user_msg="What is the weather in Paris?", tool_required=True)
+    (selection,) = model.get_tool_calls_from_response(response)
+    assert selection.tool_name == "get_weather"
+    assert isinstance(selection.tool_kwargs.get("city"), str)
+    assert selection.tool_id
+
+
+def test_llamaindex_structured_predict(target: Target) -> None:
+    if not target.tools_model:
+        pytest.skip(f"{target.name}: LlamaIndex structures output through tool calls, and it has none")
+    from llama_index.core.prompts import PromptTemplate
+
+    result = llm(target, model=target.tools_model, max_tokens=64).structured_predict(
+        GetWeather, PromptTemplate("What is the weather in {city}?"), city="Paris"
+    )
+    assert isinstance(result, GetWeather)
+    assert result.city
