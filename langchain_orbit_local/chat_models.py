@@ -70,6 +70,9 @@ class BaseChatOrbitLocal(BaseChatModel):
     """For servers whose API takes a raw prompt (KoboldAI): "chatml" (default), "llama3",
     "mistral", "alpaca" or "vicuna". Ignored by chat-completions servers, which apply the
     model's own template."""
+    recover_tool_calls: bool = False
+    """Move a tool call the model wrote as text (bare JSON, ``<tool_call>`` tags, a fenced JSON
+    block) into ``tool_calls`` when it names a bound tool. Non-streamed answers only."""
     extra_body: dict[str, Any] | None = None
     """Server-specific fields merged into every request body (``top_k``, ``repeat_penalty``...)."""
     default_headers: dict[str, str] | None = None
@@ -179,6 +182,7 @@ class BaseChatOrbitLocal(BaseChatModel):
             response_format=kwargs.get("response_format"),
             extra_body=extra_body(self, kwargs),
             chat_template=self.chat_template,
+            recover_tool_calls=self.recover_tool_calls,
         )
 
     def _generate(

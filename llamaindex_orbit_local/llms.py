@@ -75,6 +75,10 @@ class OrbitLocalLLM(FunctionCallingLLM, CustomLLM):
     warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
     context_window: int | None = Field(default=None, description="Override the context window the server reports.")
     extra_body: dict[str, Any] | None = None
+    recover_tool_calls: bool = Field(
+        default=False,
+        description="Move a tool call written as text into tool calls (non-streamed answers only).",
+    )
     chat_template: str | None = Field(
         default=None,
         description="For raw-prompt APIs (KoboldAI): chatml (default), llama3, mistral, alpaca, vicuna.",
@@ -175,6 +179,7 @@ class OrbitLocalLLM(FunctionCallingLLM, CustomLLM):
             extra_body=extra_body(self, kwargs),
             chat_template=self.chat_template,
             raw_prompt=kwargs.get("raw_prompt"),
+            recover_tool_calls=self.recover_tool_calls,
         )
 
     # ------------------------------------------------------------------ chat

@@ -23,6 +23,7 @@ from orbit_local.protocols.base import ChatProtocol
 from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.providers import ProviderProfile, get_provider
+from orbit_local.recovery import recover_tool_calls
 from orbit_local.transport import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -168,6 +169,12 @@ class _ClientBase:
             warn_if_overflowing(request, self._context_window, self.profile.display_name)
         return request
 
+    @staticmethod
+    def _recovered(request: ChatRequest, result: ChatResult) -> ChatResult:
+        if request.recover_tool_calls and request.tools:
+            return recover_tool_calls(result, [tool.name for tool in request.tools])
+        return result
+
     def _usage_from(self, payloads: list[Any]) -> Usage | None:
         return self.protocol.parse_usage(payloads) if payloads else None
 
@@ -258,7 +265,7 @@ class ChatClient(_ClientBase):
         result = self.protocol.parse_chat(self.transport.request_json(sent), request)
         if result.usage is None:
             result.usage = self._count_usage(request, sent, result.text)
-        return result
+        return self._recovered(request, result)
 
     def stream(self, request: ChatRequest) -> Generator[ChatDelta, None, None]:
         """Deltas as they arrive; one emulated delta where the server cannot stream.
@@ -389,7 +396,7 @@ class AsyncChatClient(_ClientBase):
         result = self.protocol.parse_chat(await self.transport.request_json(sent), request)
         if result.usage is None:
             result.usage = await self._count_usage(request, sent, result.text)
-        return result
+        return self._recovered(request, result)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         request = await self._prepare(request)

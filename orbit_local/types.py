@@ -84,6 +84,7 @@ class ChatRequest:
     extra_body: dict[str, Any] = field(default_factory=dict)
     chat_template: str | None = None  # for prompt-only APIs (KoboldAI); None: the protocol's default
     raw_prompt: str | None = None  # a completion prompt: prompt-only APIs send it as is
+    recover_tool_calls: bool = False  # move a tool call written as text into tool_calls
     context_window: int | None = None  # filled by the client where the API takes it (KoboldAI)
 
 
