@@ -24,17 +24,17 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_message, to_message
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method
 from orbit_local.accumulate import StreamAccumulator
-from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient
-from orbit_local.config import client_options, env_defaults, extra_body, generation_params, kobold_sampler_body
+from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient
+from orbit_local.config import LazyClients, env_defaults, extra_body, generation_params, kobold_sampler_body
 from orbit_local.errors import StreamInterruptedError
-from orbit_local.gpt4all_direct import direct_clients
+from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 from orbit_local.types import ChatRequest, ModelInfo
 
 
-class BaseChatOrbitLocal(BaseChatModel):
+class BaseChatOrbitLocal(LazyClients, BaseChatModel):
     """Chat model for any local server orbit-local has a profile for.
 
     Subclasses (``ChatLMStudio``, ``ChatLocalAI``, ...) set ``provider``; ``ChatOrbitLocal``
@@ -133,22 +133,6 @@ class BaseChatOrbitLocal(BaseChatModel):
         if stops:
             params["ls_stop"] = list(stops)
         return params
-
-    @property
-    def client(self) -> ChatBackend:
-        """The synchronous orbit_local client (built once per instance)."""
-        if self._client is None:
-            self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
-        return self._client
-
-    @property
-    def async_client(self) -> AsyncChatBackend:
-        """The asynchronous orbit_local client (built once per instance)."""
-        if self._async_client is None:
-            self._async_client = AsyncChatClient(
-                self.provider, http_client=self.http_async_client, **client_options(self)
-            )
-        return self._async_client
 
     def list_models(self) -> list[ModelInfo]:
         """The server's model list."""
@@ -378,17 +362,11 @@ class ChatGPT4All(BaseChatOrbitLocal):
     device: str | None = "cpu"
     """Device for direct mode ("cpu", "gpu", ...)."""
 
-    @property
-    def client(self) -> ChatBackend:
-        if self.model_path and self._client is None:
-            self._client = direct_clients(self)[0]
-        return super().client
+    def _new_client(self) -> ChatBackend:
+        return direct_client(self) if self.model_path else super()._new_client()
 
-    @property
-    def async_client(self) -> AsyncChatBackend:
-        if self.model_path and self._async_client is None:
-            self._async_client = direct_clients(self)[1]
-        return super().async_client
+    def _new_async_client(self) -> AsyncChatBackend:
+        return async_direct_client(self) if self.model_path else super()._new_async_client()
 
 
 class ChatKoboldAI(BaseChatOrbitLocal):

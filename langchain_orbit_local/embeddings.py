@@ -11,8 +11,9 @@ from typing import Any, Literal
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.config import client_options, env_defaults
+from orbit_local.client import AsyncChatBackend, ChatBackend
+from orbit_local.config import LazyClients, env_defaults
+from orbit_local.providers import get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 
 
@@ -20,7 +21,7 @@ def _batches(texts: list[str], size: int) -> list[list[str]]:
     return [texts[start : start + size] for start in range(0, len(texts), max(1, size))]
 
 
-class BaseOrbitLocalEmbeddings(BaseModel, Embeddings):
+class BaseOrbitLocalEmbeddings(LazyClients, BaseModel, Embeddings):
     """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint."""
 
     provider: str = "openai-compatible"
@@ -39,8 +40,8 @@ class BaseOrbitLocalEmbeddings(BaseModel, Embeddings):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
-    _client: ChatClient | None = PrivateAttr(default=None)
-    _async_client: AsyncChatClient | None = PrivateAttr(default=None)
+    _client: ChatBackend | None = PrivateAttr(default=None)
+    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -49,24 +50,11 @@ class BaseOrbitLocalEmbeddings(BaseModel, Embeddings):
             return values
         return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
 
-    @property
-    def client(self) -> ChatClient:
-        if self._client is None:
-            self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
-        return self._client
-
-    @property
-    def async_client(self) -> AsyncChatClient:
-        if self._async_client is None:
-            self._async_client = AsyncChatClient(
-                self.provider, http_client=self.http_async_client, **client_options(self)
-            )
-        return self._async_client
-
     def _model(self) -> str:
         if not self.model:
             raise ValueError(
-                f"{type(self).__name__}: pass model=... (an embedding model id) or set {self.client.profile.env_model}"
+                f"{type(self).__name__}: pass model=... (an embedding model id) "
+                f"or set {get_provider(self.provider).env_model}"
             )
         return self.model
 

@@ -8,12 +8,12 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.config import client_options, env_defaults
+from orbit_local.client import AsyncChatBackend, ChatBackend
+from orbit_local.config import LazyClients, env_defaults
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 
 
-class OrbitLocalEmbedding(BaseEmbedding):
+class OrbitLocalEmbedding(LazyClients, BaseEmbedding):
     """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint.
 
     ``embed_batch_size`` (LlamaIndex's own field) sets how many texts go in one request.
@@ -31,8 +31,8 @@ class OrbitLocalEmbedding(BaseEmbedding):
     async_http_client: Any = Field(default=None, exclude=True)
     embed_batch_size: int = Field(default=DEFAULT_EMBED_BATCH_SIZE, gt=0)
 
-    _client: ChatClient | None = PrivateAttr(default=None)
-    _async_client: AsyncChatClient | None = PrivateAttr(default=None)
+    _client: ChatBackend | None = PrivateAttr(default=None)
+    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -52,20 +52,6 @@ class OrbitLocalEmbedding(BaseEmbedding):
         if not self.model:
             raise ValueError(f"{type(self).__name__}: pass model=... (an embedding model id)")
         return self.model
-
-    @property
-    def client(self) -> ChatClient:
-        if self._client is None:
-            self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
-        return self._client
-
-    @property
-    def async_client(self) -> AsyncChatClient:
-        if self._async_client is None:
-            self._async_client = AsyncChatClient(
-                self.provider, http_client=self.async_http_client, **client_options(self)
-            )
-        return self._async_client
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self.client.embed(list(texts), self._require_model()).vectors

@@ -33,10 +33,10 @@ from llama_index.core.tools.types import BaseTool
 
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
 from orbit_local.accumulate import StreamAccumulator
-from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient, make_protocol
-from orbit_local.config import client_options, env_defaults, extra_body, generation_params, kobold_sampler_body
+from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient, make_protocol
+from orbit_local.config import LazyClients, env_defaults, extra_body, generation_params, kobold_sampler_body
 from orbit_local.errors import OrbitLocalError, StreamInterruptedError
-from orbit_local.gpt4all_direct import direct_clients
+from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
@@ -52,7 +52,7 @@ def _as_completion(response: ChatResponse) -> CompletionResponse:
     )
 
 
-class OrbitLocalLLM(FunctionCallingLLM, CustomLLM):
+class OrbitLocalLLM(LazyClients, FunctionCallingLLM, CustomLLM):
     """A LlamaIndex LLM for any local server orbit-local has a profile for.
 
     ``base_url``, ``api_key`` and ``model`` default to the server's ``<PREFIX>BASE_URL`` /
@@ -142,20 +142,6 @@ class OrbitLocalLLM(FunctionCallingLLM, CustomLLM):
             is_function_calling_model=self.provider_profile.tool_calling,
             model_name=model,
         )
-
-    @property
-    def client(self) -> ChatBackend:
-        if self._client is None:
-            self._client = ChatClient(self.provider, http_client=self.http_client, **client_options(self))
-        return self._client
-
-    @property
-    def async_client(self) -> AsyncChatBackend:
-        if self._async_client is None:
-            self._async_client = AsyncChatClient(
-                self.provider, http_client=self.async_http_client, **client_options(self)
-            )
-        return self._async_client
 
     def list_models(self) -> list[ModelInfo]:
         return self.client.list_models()
@@ -363,17 +349,11 @@ class GPT4All(OrbitLocalLLM):
     n_threads: int | None = Field(default=None, description="CPU threads for in-process mode.")
     device: str | None = Field(default="cpu", description="Device for in-process mode.")
 
-    @property
-    def client(self) -> ChatBackend:
-        if self.model_path and self._client is None:
-            self._client = direct_clients(self)[0]
-        return super().client
+    def _new_client(self) -> ChatBackend:
+        return direct_client(self) if self.model_path else super()._new_client()
 
-    @property
-    def async_client(self) -> AsyncChatBackend:
-        if self.model_path and self._async_client is None:
-            self._async_client = direct_clients(self)[1]
-        return super().async_client
+    def _new_async_client(self) -> AsyncChatBackend:
+        return async_direct_client(self) if self.model_path else super()._new_async_client()
 
     @property
     def metadata(self) -> LLMMetadata:

@@ -47,6 +47,8 @@ class ChatBackend(Protocol):
 
     def stream(self, request: ChatRequest) -> Generator[ChatDelta, None, None]: ...
 
+    def embed(self, texts: list[str], model: str) -> EmbeddingResult: ...
+
 
 class AsyncChatBackend(Protocol):
     """What the adapters need from an asynchronous client (HTTP or in-process)."""
@@ -60,6 +62,8 @@ class AsyncChatBackend(Protocol):
     async def chat(self, request: ChatRequest) -> ChatResult: ...
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]: ...
+
+    async def embed(self, texts: list[str], model: str) -> EmbeddingResult: ...
 
 
 def make_protocol(profile: ProviderProfile, base_url: str) -> ChatProtocol:

@@ -8,10 +8,11 @@ settings identically. Step 5 adds ORBIT-style ``inference.yaml`` blocks here.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient
 from orbit_local.providers import get_provider
 from orbit_local.types import GenerationParams
 
@@ -67,3 +68,41 @@ KOBOLD_SAMPLERS = ("top_k", "rep_pen", "rep_pen_range", "min_p", "typical", "tfs
 def kobold_sampler_body(settings: Any) -> dict[str, Any]:
     """KoboldAI's own sampler fields set on an adapter, as generate-request keys."""
     return {name: getattr(settings, name) for name in KOBOLD_SAMPLERS if getattr(settings, name, None) is not None}
+
+
+class LazyClients:
+    """The ``client`` / ``async_client`` properties shared by every adapter class.
+
+    Each client is built on first use from the adapter's fields, so an async-only user never
+    builds a sync client. The optional injected httpx clients are ``http_client`` and
+    ``http_async_client`` (LangChain's name) or ``async_http_client`` (LlamaIndex's). A class
+    that runs elsewhere (GPT4All in-process) overrides ``_new_client`` / ``_new_async_client``.
+    The pydantic classes declare ``_client`` / ``_async_client`` as private attributes.
+    """
+
+    if TYPE_CHECKING:
+        provider: str
+        http_client: Any
+        _client: ChatBackend | None
+        _async_client: AsyncChatBackend | None
+
+    def _new_client(self) -> ChatBackend:
+        return ChatClient(self.provider, http_client=self.http_client, **client_options(self))
+
+    def _new_async_client(self) -> AsyncChatBackend:
+        injected = getattr(self, "http_async_client", None) or getattr(self, "async_http_client", None)
+        return AsyncChatClient(self.provider, http_client=injected, **client_options(self))
+
+    @property
+    def client(self) -> ChatBackend:
+        """The synchronous client (built once per instance)."""
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncChatBackend:
+        """The asynchronous client (built once per instance)."""
+        if self._async_client is None:
+            self._async_client = self._new_async_client()
+        return self._async_client

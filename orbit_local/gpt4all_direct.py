@@ -28,7 +28,7 @@ from typing import Any
 from orbit_local.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError, UnsupportedFeatureError
 from orbit_local.stops import StopScanner
 from orbit_local.templates import DEFAULT_TEMPLATE, get_template
-from orbit_local.types import ChatDelta, ChatRequest, ChatResult, ModelInfo, Usage
+from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, Usage
 
 PROVIDER = "GPT4All (in-process)"
 _OVERFLOW_PREFIX = "ERROR: The prompt size exceeds"
@@ -191,6 +191,10 @@ class _DirectBase:
     def context_window(self) -> int:
         return self.engine.n_ctx
 
+    def embed(self, texts: list[str], model: str) -> EmbeddingResult:
+        # Embed4All would download its model; nothing is downloaded here.
+        raise UnsupportedFeatureError("in-process GPT4All has no embeddings", provider=PROVIDER)
+
     def _prompt(self, request: ChatRequest) -> tuple[str, list[str]]:
         if request.tools:
             raise UnsupportedFeatureError("in-process GPT4All has no tool calling", provider=PROVIDER)
@@ -288,6 +292,9 @@ class AsyncGPT4AllDirectClient(_DirectBase):
     async def context_window(self) -> int:  # type: ignore[override]
         return self.engine.n_ctx
 
+    async def embed(self, texts: list[str], model: str) -> EmbeddingResult:  # type: ignore[override]
+        return _DirectBase.embed(self, texts, model)
+
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         loop = asyncio.get_running_loop()
         deltas: asyncio.Queue[Any] = asyncio.Queue()
@@ -317,13 +324,21 @@ class AsyncGPT4AllDirectClient(_DirectBase):
             await asyncio.shield(worker)
 
 
-def direct_clients(settings: Any) -> tuple[GPT4AllDirectClient, AsyncGPT4AllDirectClient]:
-    """Both twins for an adapter's fields (``model_path``, ``n_ctx``, ``n_threads``, ``device``,
-    ``chat_template``); they share one loaded engine."""
-    options = {
+def _direct_options(settings: Any) -> dict[str, Any]:
+    return {
         "n_ctx": settings.n_ctx,
         "n_threads": settings.n_threads,
         "device": settings.device,
         "chat_template": settings.chat_template,
     }
-    return GPT4AllDirectClient(settings.model_path, **options), AsyncGPT4AllDirectClient(settings.model_path, **options)
+
+
+def direct_client(settings: Any) -> GPT4AllDirectClient:
+    """The sync client for an adapter's fields (``model_path``, ``n_ctx``, ``n_threads``,
+    ``device``, ``chat_template``); every client on the same file shares one loaded engine."""
+    return GPT4AllDirectClient(settings.model_path, **_direct_options(settings))
+
+
+def async_direct_client(settings: Any) -> AsyncGPT4AllDirectClient:
+    """The async twin of :func:`direct_client`."""
+    return AsyncGPT4AllDirectClient(settings.model_path, **_direct_options(settings))
