@@ -1,18 +1,27 @@
-# Two commands matter: `make demo` and `make test`. Both create .venv on first use.
+# Two commands matter: `make demo` and `make test`. Both create .venv on first use; the demo
+# installs only what it runs, the tests add the test and lint tools.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+DEMO_STAMP := $(VENV)/.demo-installed
 STAMP := $(VENV)/.installed
+INSTALL := $(BIN)/python examples/_install.py
 
 .PHONY: demo test lint typecheck check record clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "rich>=13,<16"
 
-demo: $(STAMP)
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(INSTALL) demo
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(INSTALL) dev
+	touch $(STAMP) $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)

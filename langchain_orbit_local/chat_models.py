@@ -22,14 +22,13 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_message, to_message
-from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method
+from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
 from orbit_local.accumulate import StreamAccumulator
-from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient
+from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, ChatClient, is_auto
 from orbit_local.config import LazyClients, env_defaults, extra_body, generation_params, kobold_sampler_body
 from orbit_local.errors import StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
-from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 from orbit_local.types import ChatRequest, ModelInfo
 
@@ -94,10 +93,6 @@ class BaseChatOrbitLocal(LazyClients, BaseChatModel):
         return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
 
     # ------------------------------------------------------------ configuration
-    @property
-    def provider_profile(self) -> ProviderProfile:
-        return get_provider(self.provider)
-
     @property
     def _llm_type(self) -> str:
         return f"orbit-local-{self.provider_profile.name}"
@@ -304,6 +299,8 @@ class BaseChatOrbitLocal(LazyClients, BaseChatModel):
             raise ValueError(f"Unexpected arguments: {sorted(kwargs)}")
         if schema is None:
             raise ValueError("with_structured_output needs a schema")
+        if method is None and is_auto(self.provider) and self.provider_profile.name == GENERIC:
+            return detected_structured(self, schema, include_raw=include_raw, strict=strict)
         return build_structured(
             self,
             schema,
@@ -314,13 +311,15 @@ class BaseChatOrbitLocal(LazyClients, BaseChatModel):
 
 
 class ChatOrbitLocal(BaseChatOrbitLocal):
-    """Any OpenAI-compatible local server: ``ChatOrbitLocal(provider="vllm", base_url=...)``.
+    """Any local server: ``ChatOrbitLocal(base_url="http://127.0.0.1:8000/v1")``.
 
-    ``provider`` picks a profile (its quirks and defaults); ``openai-compatible`` assumes a
-    well-behaved server and needs ``base_url`` (or ``ORBIT_LOCAL_BASE_URL``).
+    Without ``provider`` (or with ``provider="auto"``) the server is fingerprinted once, on the
+    first request, and its profile is used; without ``base_url`` either, the first server
+    answering on a default port. ``provider=`` names a profile outright (its quirks and
+    defaults); ``openai-compatible`` assumes a well-behaved server.
     """
 
-    provider: str = "openai-compatible"
+    provider: str = "auto"
 
 
 class ChatLMStudio(BaseChatOrbitLocal):

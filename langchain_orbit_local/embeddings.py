@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 
 from orbit_local.client import AsyncChatBackend, ChatBackend
 from orbit_local.config import LazyClients, env_defaults
-from orbit_local.providers import get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 
 
@@ -54,7 +53,7 @@ class BaseOrbitLocalEmbeddings(LazyClients, BaseModel, Embeddings):
         if not self.model:
             raise ValueError(
                 f"{type(self).__name__}: pass model=... (an embedding model id) "
-                f"or set {get_provider(self.provider).env_model}"
+                f"or set {self.provider_profile.env_model}"
             )
         return self.model
 
@@ -80,7 +79,10 @@ class BaseOrbitLocalEmbeddings(LazyClients, BaseModel, Embeddings):
 
 
 class OrbitLocalEmbeddings(BaseOrbitLocalEmbeddings):
-    """Any OpenAI-compatible server: ``OrbitLocalEmbeddings(provider=..., base_url=..., model=...)``."""
+    """Any local server: ``OrbitLocalEmbeddings(base_url=..., model=...)``; without ``provider``
+    the server is fingerprinted on the first request (``provider="auto"``)."""
+
+    provider: str = "auto"
 
 
 class LMStudioEmbeddings(BaseOrbitLocalEmbeddings):

@@ -37,6 +37,34 @@ def default_method(profile: ProviderProfile) -> StructuredMethod:
     return "json_schema"  # the schema in the prompt, validated on the way back
 
 
+def detected_structured(
+    model: Any, schema: dict[str, Any] | type, *, include_raw: bool, strict: bool | None
+) -> Runnable[LanguageModelInput, Any]:
+    """For ``provider="auto"``: choose the method once the server is known, on the first call.
+
+    Choosing at build time would mean a blocking request inside ``with_structured_output``;
+    instead the first ``invoke`` (or ``ainvoke``, without blocking the loop) detects the
+    server, and the chain for its profile is built then and reused. ``RunnableLambda`` runs
+    (and streams) the chain its function returns.
+    """
+    chains: dict[str, Runnable[LanguageModelInput, Any]] = {}
+
+    def chain_for(profile: ProviderProfile) -> Runnable[LanguageModelInput, Any]:
+        if profile.name not in chains:
+            chains[profile.name] = build_structured(
+                model, schema, method=default_method(profile), include_raw=include_raw, strict=strict
+            )
+        return chains[profile.name]
+
+    def pick(_: Any) -> Runnable[LanguageModelInput, Any]:
+        return chain_for(model.detect_provider())
+
+    async def apick(_: Any) -> Runnable[LanguageModelInput, Any]:
+        return chain_for(await model.adetect_provider())
+
+    return RunnableLambda(pick, afunc=apick, name="StructuredOutputForDetectedServer")
+
+
 def _is_pydantic(schema: Any) -> bool:
     """A pydantic class, v2 or the v1 compatibility API (``pydantic.v1.BaseModel``)."""
     return isinstance(schema, type) and is_basemodel_subclass(schema)

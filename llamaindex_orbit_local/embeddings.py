@@ -19,7 +19,7 @@ class OrbitLocalEmbedding(LazyClients, BaseEmbedding):
     ``embed_batch_size`` (LlamaIndex's own field) sets how many texts go in one request.
     """
 
-    provider: str = Field(default="openai-compatible")
+    provider: str = Field(default="auto")
     model: str | None = Field(default=None, description="Embedding model id (or <PREFIX>MODEL).")
     base_url: str | None = None
     api_key: SecretStr | None = None

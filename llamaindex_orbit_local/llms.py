@@ -38,7 +38,6 @@ from orbit_local.config import LazyClients, env_defaults, extra_body, generation
 from orbit_local.errors import OrbitLocalError, StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
-from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 from orbit_local.types import ChatRequest, ModelInfo
 
@@ -100,10 +99,6 @@ class OrbitLocalLLM(LazyClients, FunctionCallingLLM, CustomLLM):
     @classmethod
     def class_name(cls) -> str:
         return f"orbit_local_{cls.model_fields['provider'].default}"
-
-    @property
-    def provider_profile(self) -> ProviderProfile:
-        return get_provider(self.provider)
 
     def _discovered_context_window(self) -> int | None:
         """The server's context size where its API tells it (asked once, then cached).
@@ -317,7 +312,13 @@ class OrbitLocalLLM(LazyClients, FunctionCallingLLM, CustomLLM):
 
 
 class OrbitLocal(OrbitLocalLLM):
-    """Any OpenAI-compatible server: ``OrbitLocal(provider="vllm", base_url=...)``."""
+    """Any local server: ``OrbitLocal(base_url="http://127.0.0.1:8000/v1")``.
+
+    Without ``provider`` (or with ``provider="auto"``) the server is fingerprinted once, on the
+    first request, and its profile is used; ``provider=`` names a profile outright.
+    """
+
+    provider: str = "auto"
 
 
 class LMStudio(OrbitLocalLLM):

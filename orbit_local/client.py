@@ -9,6 +9,7 @@ I/O — picking the protocol, choosing a default model, emulating a stream — l
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import warnings
 from collections.abc import AsyncGenerator, Generator
@@ -18,7 +19,16 @@ from typing import Any, Protocol
 import httpx
 
 from orbit_local.accumulate import deltas_from_result
-from orbit_local.errors import BadRequestError, ModelNotFoundError, OrbitLocalError, ProtocolError
+from orbit_local.discovery import FoundServer, aidentify, candidate_urls, first_server, identify
+from orbit_local.errors import (
+    BadRequestError,
+    ContextOverflowError,
+    ModelNotFoundError,
+    OrbitLocalError,
+    ProtocolError,
+    ServerError,
+    ServerNotRunningError,
+)
 from orbit_local.protocols.base import ChatProtocol
 from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
@@ -30,6 +40,7 @@ from orbit_local.transport import (
     DEFAULT_WARMUP_TIMEOUT,
     AsyncTransport,
     Transport,
+    _TransportBase,
 )
 from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, HttpRequest, ModelInfo, Usage
 
@@ -111,8 +122,23 @@ def warn_if_overflowing(request: ChatRequest, window: int, server: str) -> None:
         )
 
 
+AUTO = "auto"
+"""The provider name that asks the client to fingerprint the server (see :mod:`orbit_local.discovery`)."""
+GENERIC = "openai-compatible"
+
+
+def is_auto(provider: str | ProviderProfile | None) -> bool:
+    return isinstance(provider, str) and provider.lower() == AUTO
+
+
 class _ClientBase:
-    """Configuration and the non-I/O half of both clients."""
+    transport: _TransportBase
+    """Configuration and the non-I/O half of both clients.
+
+    With ``provider="auto"`` the profile is not known yet: the first call fingerprints the
+    server at ``base_url`` (or, without one, the first server on a default port) and adopts
+    the profile found. Until then the generic OpenAI-compatible profile stands in.
+    """
 
     def __init__(
         self,
@@ -122,8 +148,13 @@ class _ClientBase:
         api_key: str | None = None,
         model: str | None = None,
     ) -> None:
-        self.profile = get_provider(provider)
-        self.base_url = self.profile.resolve_base_url(base_url)
+        self.auto = is_auto(provider)
+        self.profile = get_provider(GENERIC if self.auto else provider)
+        if self.auto:
+            explicit = base_url or os.environ.get(self.profile.env_base_url) or ""
+            self.base_url = explicit.rstrip("/")  # "" means: look on the default ports
+        else:
+            self.base_url = self.profile.resolve_base_url(base_url)
         self.api_key = self.profile.resolve_api_key(api_key)
         self.protocol = make_protocol(self.profile, self.base_url)
         self._model = self.profile.resolve_model(model)
@@ -131,6 +162,7 @@ class _ClientBase:
         self._context_probed = False
         self._setup_lock = threading.Lock()
         self._async_setup_lock: asyncio.Lock | None = None
+        self.detected: FoundServer | None = None
 
     def _transport_kwargs(
         self, timeout: float | None, max_retries: int, warmup_timeout: float, headers: dict[str, str] | None
@@ -154,6 +186,39 @@ class _ClientBase:
             )
         self._model = chosen
         return chosen
+
+    def _adopt(self, found: FoundServer | None) -> None:
+        """Take the profile detection found (or say that nothing answered)."""
+        if found is None:
+            where = self.base_url or "any default port (" + ", ".join(candidate_urls()) + ")"
+            raise ServerNotRunningError(
+                f"no local server answered at {where}",
+                provider="auto-detection",
+                base_url=self.base_url or None,
+                hint="start a server, or pass base_url=... (or set ORBIT_LOCAL_BASE_URL); `orbit-local discover` "
+                "lists what runs",
+            )
+        self.profile = found.profile
+        self.base_url = found.base_url
+        if self.api_key is None:
+            self.api_key = found.profile.resolve_api_key()
+        self.protocol = make_protocol(self.profile, self.base_url)
+        self.auto = False
+        self.detected = found
+        self.transport.retarget(self.profile, self.base_url, self.api_key)
+
+    def _explain(self, error: OrbitLocalError, found: FoundServer | None) -> None:
+        """Name the profile that fits the server, when it is not the one in use: a server
+        error is then most likely one of that server's known quirks."""
+        if found is not None and found.profile.name != self.profile.name:
+            error.add_hint(
+                f"the server at {found.base_url} looks like {found.profile.display_name} ({found.evidence}); "
+                f"provider={found.profile.name!r} (or provider='auto') handles its quirks"
+            )
+
+    @staticmethod
+    def _explainable(error: OrbitLocalError) -> bool:
+        return isinstance(error, (BadRequestError, ServerError)) and not isinstance(error, ContextOverflowError)
 
     def _needs_setup(self) -> bool:
         return self.protocol.probe_request() is not None or (
@@ -186,6 +251,8 @@ class _ClientBase:
 class ChatClient(_ClientBase):
     """Synchronous client for one local server."""
 
+    transport: Transport
+
     def __init__(
         self,
         provider: str | ProviderProfile,
@@ -210,7 +277,27 @@ class ChatClient(_ClientBase):
     def close(self) -> None:
         self.transport.close()
 
+    def detect(self) -> None:
+        """With ``provider="auto"``: fingerprint the server once and adopt its profile."""
+        if self.auto:
+            with self._setup_lock:
+                if self.auto:
+                    if self.base_url:
+                        self._adopt(identify(self.base_url, api_key=self.api_key, client=self.transport.client))
+                    else:
+                        self._adopt(first_server())
+
+    def _hint(self, error: OrbitLocalError) -> None:
+        """Add the better-fitting profile to a server error (best effort, cached detection)."""
+        if self.detected is None and self.base_url and self._explainable(error):
+            try:
+                found = identify(self.base_url, api_key=self.api_key, client=self.transport.client)
+            except Exception:  # a hint must never replace the server's own error
+                return
+            self._explain(error, found)
+
     def list_models(self) -> list[ModelInfo]:
+        self.detect()
         return self.protocol.parse_models(self.transport.request_json(self.protocol.models_request()))
 
     def resolve_model(self, model: str | None = None) -> str:
@@ -223,6 +310,7 @@ class ChatClient(_ClientBase):
 
     def context_window(self) -> int | None:
         """The context size the server reports (cached), or ``None`` where it does not tell."""
+        self.detect()
         if not self._context_probed:
             for request in self.protocol.context_requests():
                 try:
@@ -243,6 +331,7 @@ class ChatClient(_ClientBase):
         Under a lock: ``batch`` runs requests on threads, and every one of them must see the
         probe's result, not race past it.
         """
+        self.detect()
         if self._needs_setup():
             with self._setup_lock:
                 if self._needs_setup():
@@ -266,7 +355,12 @@ class ChatClient(_ClientBase):
     def chat(self, request: ChatRequest) -> ChatResult:
         request = self._prepare(request)
         sent = self.protocol.chat_request(request, stream=False)
-        result = self.protocol.parse_chat(self.transport.request_json(sent), request)
+        try:
+            payload = self.transport.request_json(sent)
+        except OrbitLocalError as error:
+            self._hint(error)
+            raise
+        result = self.protocol.parse_chat(payload, request)
         if result.usage is None:
             result.usage = self._count_usage(request, sent, result.text)
         return self._recovered(request, result)
@@ -297,6 +391,9 @@ class ChatClient(_ClientBase):
                     if parser.done:
                         break
             parser.finish()
+        except OrbitLocalError as error:
+            self._hint(error)
+            raise
         finally:
             if not parser.done:
                 self._abort(sent)
@@ -313,6 +410,7 @@ class ChatClient(_ClientBase):
             self.transport.request_json(abort)
 
     def embed(self, texts: list[str], model: str) -> EmbeddingResult:
+        self.detect()
         return self.protocol.parse_embeddings(
             self.transport.request_json(self.protocol.embeddings_request(texts, model))
         )
@@ -320,6 +418,8 @@ class ChatClient(_ClientBase):
 
 class AsyncChatClient(_ClientBase):
     """Asynchronous twin of :class:`ChatClient`; never blocks the event loop."""
+
+    transport: AsyncTransport
 
     def __init__(
         self,
@@ -345,7 +445,29 @@ class AsyncChatClient(_ClientBase):
     async def aclose(self) -> None:
         await self.transport.aclose()
 
+    async def detect(self) -> None:
+        """As the sync twin; the probes run concurrently and never block the loop."""
+        if self.auto:
+            if self._async_setup_lock is None:
+                self._async_setup_lock = asyncio.Lock()
+            async with self._async_setup_lock:
+                if self.auto:
+                    if self.base_url:
+                        client = self.transport.client
+                        self._adopt(await aidentify(self.base_url, api_key=self.api_key, client=client))
+                    else:
+                        self._adopt(await asyncio.to_thread(first_server))
+
+    async def _hint(self, error: OrbitLocalError) -> None:
+        if self.detected is None and self.base_url and self._explainable(error):
+            try:
+                found = await aidentify(self.base_url, api_key=self.api_key, client=self.transport.client)
+            except Exception:  # a hint must never replace the server's own error
+                return
+            self._explain(error, found)
+
     async def list_models(self) -> list[ModelInfo]:
+        await self.detect()
         return self.protocol.parse_models(await self.transport.request_json(self.protocol.models_request()))
 
     async def resolve_model(self, model: str | None = None) -> str:
@@ -356,6 +478,7 @@ class AsyncChatClient(_ClientBase):
         return self._chosen_model(await self.list_models())
 
     async def context_window(self) -> int | None:
+        await self.detect()
         if not self._context_probed:
             for request in self.protocol.context_requests():
                 try:
@@ -372,6 +495,7 @@ class AsyncChatClient(_ClientBase):
 
     async def _prepare(self, request: ChatRequest) -> ChatRequest:
         """As the sync twin; the lock serialises concurrent first requests (``abatch``)."""
+        await self.detect()
         if self._needs_setup():
             if self._async_setup_lock is None:
                 self._async_setup_lock = asyncio.Lock()
@@ -397,7 +521,12 @@ class AsyncChatClient(_ClientBase):
     async def chat(self, request: ChatRequest) -> ChatResult:
         request = await self._prepare(request)
         sent = self.protocol.chat_request(request, stream=False)
-        result = self.protocol.parse_chat(await self.transport.request_json(sent), request)
+        try:
+            payload = await self.transport.request_json(sent)
+        except OrbitLocalError as error:
+            await self._hint(error)
+            raise
+        result = self.protocol.parse_chat(payload, request)
         if result.usage is None:
             result.usage = await self._count_usage(request, sent, result.text)
         return self._recovered(request, result)
@@ -424,6 +553,9 @@ class AsyncChatClient(_ClientBase):
                     if parser.done:
                         break
             parser.finish()
+        except OrbitLocalError as error:
+            await self._hint(error)
+            raise
         finally:
             if not parser.done:
                 await self._abort(sent)
@@ -440,5 +572,6 @@ class AsyncChatClient(_ClientBase):
             await self.transport.request_json(abort)
 
     async def embed(self, texts: list[str], model: str) -> EmbeddingResult:
+        await self.detect()
         payload = await self.transport.request_json(self.protocol.embeddings_request(texts, model))
         return self.protocol.parse_embeddings(payload)

@@ -8,12 +8,15 @@ settings identically. Step 5 adds ORBIT-style ``inference.yaml`` blocks here.
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient
-from orbit_local.providers import get_provider
+from orbit_local.client import GENERIC, AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient, is_auto
+from orbit_local.discovery import cached
+from orbit_local.errors import OrbitLocalError
+from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.types import GenerationParams
 
 PER_CALL_PARAMS = ("temperature", "max_tokens", "top_p", "seed")
@@ -22,9 +25,10 @@ PER_CALL_PARAMS = ("temperature", "max_tokens", "top_p", "seed")
 def env_defaults(provider: str, values: dict[str, Any]) -> dict[str, Any]:
     """Fill ``base_url``, ``api_key`` and ``model`` from ``<PREFIX>*`` env vars where unset.
 
-    Explicit values win; ``OPENAI_API_KEY`` is never consulted.
+    Explicit values win; ``OPENAI_API_KEY`` is never consulted. ``provider="auto"`` reads the
+    generic ``ORBIT_LOCAL_*`` variables.
     """
-    profile = get_provider(provider)
+    profile = get_provider(GENERIC if is_auto(provider) else provider)
     if not values.get("base_url") and os.environ.get(profile.env_base_url):
         values["base_url"] = os.environ[profile.env_base_url]
     if values.get("api_key") is None and os.environ.get(profile.env_api_key):
@@ -82,6 +86,7 @@ class LazyClients:
 
     if TYPE_CHECKING:
         provider: str
+        base_url: str | None
         http_client: Any
         _client: ChatBackend | None
         _async_client: AsyncChatBackend | None
@@ -92,6 +97,39 @@ class LazyClients:
     def _new_async_client(self) -> AsyncChatBackend:
         injected = getattr(self, "http_async_client", None) or getattr(self, "async_http_client", None)
         return AsyncChatClient(self.provider, http_client=injected, **client_options(self))
+
+    @property
+    def provider_profile(self) -> ProviderProfile:
+        """The profile in use. With ``provider="auto"`` it is the one detection found (once a
+        request or :meth:`detect_provider` ran), and the generic profile until then; no I/O."""
+        if not is_auto(self.provider):
+            return get_provider(self.provider)
+        for client in (self._client, self._async_client):
+            profile = getattr(client, "profile", None)
+            if isinstance(profile, ProviderProfile) and not getattr(client, "auto", False):
+                return profile
+        found = cached(self.base_url) if self.base_url else None
+        return found.profile if found is not None else get_provider(GENERIC)
+
+    def detect_provider(self) -> ProviderProfile:
+        """With ``provider="auto"``, fingerprint the server now (blocking, once) and return the
+        profile; where nothing answers yet, the generic profile. Other providers: their own."""
+        if is_auto(self.provider) and self.provider_profile.name == GENERIC:
+            client = self.client
+            detect = getattr(client, "detect", None)
+            if detect is not None:
+                with suppress(OrbitLocalError):  # nothing answers yet: the request itself will say so
+                    detect()
+        return self.provider_profile
+
+    async def adetect_provider(self) -> ProviderProfile:
+        """Async twin of :meth:`detect_provider`; never blocks the event loop."""
+        if is_auto(self.provider) and self.provider_profile.name == GENERIC:
+            detect = getattr(self.async_client, "detect", None)
+            if detect is not None:
+                with suppress(OrbitLocalError):
+                    await detect()
+        return self.provider_profile
 
     @property
     def client(self) -> ChatBackend:

@@ -73,6 +73,11 @@ class OrbitLocalError(Exception):
             text += f" — {self.hint}"
         return text
 
+    def add_hint(self, extra: str) -> None:
+        """Append advice found after the error was raised (e.g. a better-fitting profile)."""
+        self.hint = f"{self.hint}; {extra}" if self.hint else extra
+        self.args = (self._render(),)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Keep errors picklable (multiprocessing, pytest-xdist) despite keyword-only fields.
         return (

@@ -76,6 +76,14 @@ class _TransportBase:
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
 
+    def retarget(self, profile: ProviderProfile, base_url: str, api_key: str | None) -> None:
+        """Point at the profile and URL that auto-detection found (same connection pool)."""
+        self.profile = profile
+        self.base_url = base_url.rstrip("/")
+        self.origin = _origin(self.base_url)
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+
     def url(self, request: HttpRequest) -> str:
         return (self.origin if request.from_root else self.base_url) + request.path
 

@@ -28,13 +28,23 @@ BASE = "http://127.0.0.1:5999/v1"
 IDS = [p.provider for p in PAIRS]
 
 
+def _generic(pair: Pair, kwargs: dict[str, Any]) -> dict[str, Any]:
+    # The generic classes detect the server by default; the fake answers KoboldCpp's routes too,
+    # so name the profile under test (auto-detection has its own tests).
+    if pair.provider == "openai-compatible":
+        kwargs.setdefault("provider", "openai-compatible")
+    return kwargs
+
+
 def lc(pair: Pair, server: FakeServer, **kwargs: Any) -> Any:
-    return pair.langchain(base_url=BASE, http_client=server.client(), http_async_client=server.async_client(), **kwargs)
+    return pair.langchain(
+        base_url=BASE, http_client=server.client(), http_async_client=server.async_client(), **_generic(pair, kwargs)
+    )
 
 
 def li(pair: Pair, server: FakeServer, **kwargs: Any) -> Any:
     return pair.llamaindex(
-        base_url=BASE, http_client=server.client(), async_http_client=server.async_client(), **kwargs
+        base_url=BASE, http_client=server.client(), async_http_client=server.async_client(), **_generic(pair, kwargs)
     )
 
 
