@@ -25,6 +25,7 @@ from langchain_orbit_local.embeddings import (
     OrbitLocalEmbeddings,
     VLLMEmbeddings,
 )
+from langchain_orbit_local.factory import chat_model_class, chat_model_from_config
 
 __all__ = [
     "BaseChatOrbitLocal",
@@ -48,4 +49,6 @@ __all__ = [
     "ChatOrbitLocal",
     "ChatShimmy",
     "ChatVLLM",
+    "chat_model_class",
+    "chat_model_from_config",
 ]

@@ -25,7 +25,7 @@ from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_messa
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, ChatClient, is_auto
-from orbit_local.config import LazyClients, env_defaults, extra_body, generation_params, kobold_sampler_body
+from orbit_local.config import FromConfig, LazyClients, env_defaults, extra_body, generation_params, kobold_sampler_body
 from orbit_local.errors import StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
@@ -33,7 +33,7 @@ from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_
 from orbit_local.types import ChatRequest, ModelInfo
 
 
-class BaseChatOrbitLocal(LazyClients, BaseChatModel):
+class BaseChatOrbitLocal(FromConfig, LazyClients, BaseChatModel):
     """Chat model for any local server orbit-local has a profile for.
 
     Subclasses (``ChatLMStudio``, ``ChatLocalAI``, ...) set ``provider``; ``ChatOrbitLocal``

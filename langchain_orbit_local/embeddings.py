@@ -6,13 +6,13 @@ tokenizer), in batches of ``batch_size``, and vectors come back in input order.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from orbit_local.client import AsyncChatBackend, ChatBackend
-from orbit_local.config import LazyClients, env_defaults
+from orbit_local.config import FromConfig, LazyClients, env_defaults
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 
 
@@ -20,8 +20,10 @@ def _batches(texts: list[str], size: int) -> list[list[str]]:
     return [texts[start : start + size] for start in range(0, len(texts), max(1, size))]
 
 
-class BaseOrbitLocalEmbeddings(LazyClients, BaseModel, Embeddings):
+class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, BaseModel, Embeddings):
     """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint."""
+
+    config_model_key: ClassVar[str] = "embedding_model"
 
     provider: str = "openai-compatible"
     model: str | None = Field(default=None, alias="model_name")

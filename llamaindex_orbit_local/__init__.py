@@ -10,6 +10,7 @@ from llamaindex_orbit_local.embeddings import (
     OrbitLocalEmbedding,
     VLLMEmbedding,
 )
+from llamaindex_orbit_local.factory import llm_class, llm_from_config
 from llamaindex_orbit_local.llms import (
     VLLM,
     FastChat,
@@ -46,4 +47,6 @@ __all__ = [
     "OrbitLocal",
     "OrbitLocalLLM",
     "Shimmy",
+    "llm_class",
+    "llm_from_config",
 ]

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
 from orbit_local.client import AsyncChatBackend, ChatBackend
-from orbit_local.config import LazyClients, env_defaults
+from orbit_local.config import FromConfig, LazyClients, env_defaults
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 
 
-class OrbitLocalEmbedding(LazyClients, BaseEmbedding):
+class OrbitLocalEmbedding(FromConfig, LazyClients, BaseEmbedding):
     """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint.
 
     ``embed_batch_size`` (LlamaIndex's own field) sets how many texts go in one request.
     """
+
+    config_model_key: ClassVar[str] = "embedding_model"
 
     provider: str = Field(default="auto")
     model: str | None = Field(default=None, description="Embedding model id (or <PREFIX>MODEL).")

@@ -34,7 +34,7 @@ from llama_index.core.tools.types import BaseTool
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient, make_protocol
-from orbit_local.config import LazyClients, env_defaults, extra_body, generation_params, kobold_sampler_body
+from orbit_local.config import FromConfig, LazyClients, env_defaults, extra_body, generation_params, kobold_sampler_body
 from orbit_local.errors import OrbitLocalError, StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
@@ -51,7 +51,7 @@ def _as_completion(response: ChatResponse) -> CompletionResponse:
     )
 
 
-class OrbitLocalLLM(LazyClients, FunctionCallingLLM, CustomLLM):
+class OrbitLocalLLM(FromConfig, LazyClients, FunctionCallingLLM, CustomLLM):
     """A LlamaIndex LLM for any local server orbit-local has a profile for.
 
     ``base_url``, ``api_key`` and ``model`` default to the server's ``<PREFIX>BASE_URL`` /

@@ -6,6 +6,8 @@ an implementation detail.
 
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatClient, ChatClient, pick_default_model
+from orbit_local.config_file import ConfigError, OrbitConfig, ServerBlock, load_config
+from orbit_local.discovery import FoundServer, aidentify, discover, identify
 from orbit_local.errors import (
     AuthenticationError,
     BadRequestError,
@@ -46,6 +48,14 @@ __all__ = [
     "ChatDelta",
     "ChatRequest",
     "ChatResult",
+    "ConfigError",
+    "FoundServer",
+    "OrbitConfig",
+    "ServerBlock",
+    "aidentify",
+    "discover",
+    "identify",
+    "load_config",
     "ContextOverflowError",
     "EmbeddingResult",
     "GenerationParams",

@@ -8,12 +8,14 @@ settings identically. Step 5 adds ORBIT-style ``inference.yaml`` blocks here.
 from __future__ import annotations
 
 import os
+import warnings
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
 from orbit_local.client import GENERIC, AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient, is_auto
+from orbit_local.config_file import ServerBlock, load_config
 from orbit_local.discovery import cached
 from orbit_local.errors import OrbitLocalError
 from orbit_local.providers import ProviderProfile, get_provider
@@ -72,6 +74,54 @@ KOBOLD_SAMPLERS = ("top_k", "rep_pen", "rep_pen_range", "min_p", "typical", "tfs
 def kobold_sampler_body(settings: Any) -> dict[str, Any]:
     """KoboldAI's own sampler fields set on an adapter, as generate-request keys."""
     return {name: getattr(settings, name) for name in KOBOLD_SAMPLERS if getattr(settings, name, None) is not None}
+
+
+class FromConfig:
+    """``<Class>.from_config(path, name=None, **overrides)`` for every adapter class.
+
+    The block is the named one, else the first enabled block for the class's server (a
+    generic class takes the first enabled block of any server). Arguments win over
+    environment variables, which win over the file (see :mod:`orbit_local.config_file`).
+    """
+
+    config_model_key: ClassVar[str] = "model"
+    """Which block key fills ``model``: embeddings classes read ``embedding_model``."""
+
+    if TYPE_CHECKING:
+        model_fields: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str], name: str | None = None, **overrides: Any) -> Any:
+        default = cls.model_fields["provider"].default
+        fixed = None if is_auto(default) or default == GENERIC else default
+        block = load_config(path).block(name, provider=fixed)
+        return cls(**config_settings(cls, block, overrides))
+
+
+def config_settings(cls: Any, block: ServerBlock, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The block's settings that ``cls`` has fields for, with ``overrides`` on top.
+
+    A setting the class has no field for is reported, not dropped in silence. LangChain keeps
+    the context window in ``profile["max_input_tokens"]``, its own convention.
+    """
+    values = block.settings()
+    model_key = getattr(cls, "config_model_key", "model")
+    if model_key != "model":
+        values.pop("model", None)
+        chosen = getattr(block, model_key, None)
+        if chosen and not os.environ.get(block.profile.env_model):
+            values["model"] = chosen
+    fields = set(cls.model_fields)
+    if "context_window" in values and "context_window" not in fields and "profile" in fields:
+        values["profile"] = {"max_input_tokens": values.pop("context_window")}
+    unused = sorted(key for key in values if key not in fields)
+    if unused:
+        warnings.warn(
+            f"{block.name}: {', '.join(unused)} not used by {cls.__name__}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return {**{k: v for k, v in values.items() if k in fields}, **overrides}
 
 
 class LazyClients:

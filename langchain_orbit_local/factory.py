@@ -1,0 +1,39 @@
+"""Build the right LangChain class from an ORBIT ``inference.yaml`` block."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from langchain_orbit_local.chat_models import BaseChatOrbitLocal, ChatOrbitLocal
+from orbit_local.config import config_settings
+from orbit_local.config_file import load_config
+from orbit_local.providers import get_provider
+
+
+def _subclasses(cls: type[BaseChatOrbitLocal]) -> list[type[BaseChatOrbitLocal]]:
+    found: list[type[BaseChatOrbitLocal]] = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def chat_model_class(provider: str) -> type[BaseChatOrbitLocal]:
+    """The class named for a server (``ChatLMStudio`` for "lmstudio"), else ``ChatOrbitLocal``."""
+    name = get_provider(provider).name
+    for cls in _subclasses(BaseChatOrbitLocal):
+        if cls.model_fields["provider"].default == name:
+            return cls
+    return ChatOrbitLocal
+
+
+def chat_model_from_config(
+    path: str | os.PathLike[str], name: str | None = None, **overrides: Any
+) -> BaseChatOrbitLocal:
+    """The chat model for the named block, else for the first enabled one.
+
+    ``overrides`` win over environment variables, which win over the file.
+    """
+    block = load_config(path).block(name)
+    cls = chat_model_class(block.provider)
+    return cls(**config_settings(cls, block, overrides))
