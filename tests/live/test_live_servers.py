@@ -10,6 +10,7 @@ import pytest
 
 from langchain_orbit_local import ChatOrbitLocal
 from llamaindex_orbit_local import OrbitLocal
+from orbit_local.discovery import discover
 from tests.live.servers import LaunchedServer, ServerUnavailable, running
 from tests.targets import TARGETS, Target
 
@@ -40,3 +41,17 @@ def test_invoke_and_stream_both_frameworks(live: tuple[Target, LaunchedServer]) 
     )
     assert llm.complete("Say hello.").text
     assert "".join(r.delta or "" for r in llm.stream_complete("Say hello."))
+
+
+# Which profile each server the harness can start needs: known from what is started.
+LAUNCHED_PROFILES = {"llama-cpp-python": "llama-cpp-python", "fastchat": "fastchat", "koboldcpp": "koboldai", "llamacpp": "llamacpp"}
+
+
+@pytest.mark.parametrize("launcher", sorted(LAUNCHED_PROFILES))
+def test_discover_names_each_server_the_harness_starts(launcher: str) -> None:
+    try:
+        with running(launcher) as server:
+            found = discover(urls=[server.base_url], timeout=5.0)
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    assert [f.profile.name for f in found] == [LAUNCHED_PROFILES[launcher]]

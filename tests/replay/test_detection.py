@@ -117,3 +117,30 @@ def test_generic_profile_required_tool_choice_error_names_llama_cpp_python(targe
         chat.bind_tools([get_weather], tool_choice="required").invoke("Weather in Paris?")
     assert info.value.status_code == 500
     assert "provider='llama-cpp-python'" in str(info.value)
+
+
+# What each started server can do, from ../shared (REAL_SERVERS.md, providers/koboldcpp.md) and
+# the start commands in provenance.json: (usage in streams, JSON schema, context window line).
+DOCTOR_FACTS: dict[str, tuple[str, str, str]] = {
+    # llama-cpp-python ignores stream_options; json_object with a schema is grammar-constrained;
+    # it has no endpoint that tells the context size.
+    "llama-cpp-python": ("n/a", "ok", "n/a"),
+    # KoboldCpp counts stream usage with /api/extra/tokencount; no JSON mode; --contextsize 2048.
+    "koboldai": ("ok", "n/a", "2048 tokens"),
+}
+
+
+def test_doctor_on_the_real_server(target: Target) -> None:
+    from orbit_local.client import ChatClient
+    from orbit_local.doctor import run_checks
+
+    if target.provider not in DOCTOR_FACTS:
+        pytest.skip(f"no recorded facts for {target.provider}")
+    client = ChatClient("auto", base_url=target.base_url)
+    checks = {c.name: c for c in run_checks(client, model=target.chat_model)}
+    assert [checks[n].status for n in ("reachable", "model loaded", "chat", "streaming")] == ["ok"] * 4
+    assert target.provider in checks["reachable"].detail or client.profile.display_name in checks["reachable"].detail
+    usage, schema, window = DOCTOR_FACTS[target.provider]
+    assert checks["usage in streams"].status == usage
+    assert checks["json_schema"].status == schema
+    assert (checks["context window"].detail if window != "n/a" else checks["context window"].status) == window

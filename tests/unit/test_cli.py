@@ -1,0 +1,172 @@
+"""The ``orbit-local`` command: discover, doctor and chat.
+
+``chat`` runs for real in a pseudo-terminal with the embedded SmolLM2 (GPT4All in-process), so
+Ctrl-C travels as a terminal interrupt exactly as it does for a user. The other tests drive the
+functions over in-memory servers whose answers are server facts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Generator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from orbit_local.cli import _stream_answer, chat_loop, main, target_settings
+from orbit_local.client import ChatClient
+from orbit_local.doctor import run_checks
+from orbit_local.types import ChatDelta
+from tests.fakes import FakeServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_targets_are_names_urls_or_nothing() -> None:
+    assert target_settings(None) == ("auto", None)
+    assert target_settings("lm-studio") == ("lmstudio", None)
+    assert target_settings("127.0.0.1:8000") == ("auto", "http://127.0.0.1:8000")
+    assert target_settings("http://box:5001/v1") == ("auto", "http://box:5001/v1")
+    with pytest.raises(ValueError, match="Unknown provider"):
+        target_settings("lmstuido")
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.enable_socket
+def test_discover_and_doctor_say_nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    for profile in ("LMSTUDIO_", "LOCALAI_", "FASTCHAT_", "GPT4ALL_", "KOBOLDAI_", "KOBOLDCPP_", "LEMONADE_",
+                    "LLAMACPP_", "LLAMA_CPP_PYTHON_", "VLLM_", "SHIMMY_", "OLLAMA_"):  # fmt: skip
+        monkeypatch.setenv(f"{profile}BASE_URL", f"http://127.0.0.1:{_closed_port()}/v1")
+    out = io.StringIO()
+    assert main(["discover", "--json"], out=out) == 0
+    assert json.loads(out.getvalue()) == []
+    out = io.StringIO()
+    assert main(["discover"], out=out) == 0
+    assert "No local server answered" in out.getvalue() and "lms server start" in out.getvalue()
+    out = io.StringIO()
+    assert main(["doctor", "--json"], out=out) == 1
+    (only,) = json.loads(out.getvalue())
+    assert only["name"] == "reachable" and only["status"] == "fail" and "discover" in only["fix"]
+
+
+def test_doctor_marks_what_the_server_cannot_do_without_asking() -> None:
+    """KoboldAI's native API has no tools, JSON mode or embeddings (providers/koboldcpp.md)."""
+    server = FakeServer()
+    client = ChatClient("koboldai", base_url="http://127.0.0.1:5001/v1", http_client=server.client())
+    checks = {c.name: c for c in run_checks(client)}
+    assert [c.status for c in checks.values()].count("fail") == 0
+    assert (checks["tools"].status, checks["json_schema"].status, checks["embeddings"].status) == ("n/a",) * 3
+    assert checks["context window"].detail == "2048 tokens"
+    assert not [r for r in server.requests if r.url.path.endswith(("/embeddings", "/chat/completions"))]
+
+
+def test_doctor_failure_lines_carry_the_fix() -> None:
+    server = FakeServer(chat=lambda body: httpx.Response(500, json={"error": {"message": "embedding=True needed"}}))
+    client = ChatClient("llamacpp", base_url="http://127.0.0.1:8080/v1", http_client=server.client(), max_retries=0)
+    lines = [c.line for c in run_checks(client)]
+    chat_line = next(line for line in lines if line.startswith("✗ chat"))
+    assert "HTTP 500" in chat_line and "fix:" in chat_line
+
+
+class _Stream:
+    """A stream whose consumer is interrupted after two tokens; records whether it was closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def deltas(self) -> Generator[ChatDelta, None, None]:
+        try:
+            yield ChatDelta(text="Once ")
+            yield ChatDelta(text="upon ")
+            raise KeyboardInterrupt  # what the terminal's Ctrl-C does mid-read
+        finally:
+            self.closed = True
+
+
+def test_ctrl_c_closes_the_stream_and_keeps_what_arrived() -> None:
+    stream = _Stream()
+    out = io.StringIO()
+    assert _stream_answer(stream.deltas(), out) == "Once upon "
+    assert stream.closed and out.getvalue().endswith("[stopped]\n")
+
+
+def test_chat_loop_keeps_history_and_resets() -> None:
+    server = FakeServer()
+    client = ChatClient("lmstudio", base_url="http://127.0.0.1:1234/v1", http_client=server.client())
+    lines = iter(["hi", "again", "/reset", "fresh", "/model", "/model other", "/exit"])
+    out = io.StringIO()
+    assert chat_loop(client, model=None, system="Be brief.", max_tokens=8, read=lambda _: next(lines), out=out) == 0
+    chats = [json.loads(r.content) for r in server.requests if r.url.path.endswith("/chat/completions")]
+    assert [len(c["messages"]) for c in chats] == [2, 4, 2]  # system+user; +answer+user; reset keeps the system
+    assert chats[1]["messages"][2] == {"role": "assistant", "content": "Hello"}  # the streamed "Hel" + "lo"
+    assert "(model is now other)" in out.getvalue() and "* fake-model" in out.getvalue()
+
+
+def _read_until(fd: int, marker: bytes, timeout: float, seen: bytearray) -> bytes:
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"timed out waiting for {marker!r}; screen so far:\n{seen.decode(errors='replace')}")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+    at = seen.index(marker) + len(marker)
+    shown = bytes(seen[:at])
+    del seen[:at]
+    return shown
+
+
+def test_chat_in_a_pseudo_terminal_with_the_embedded_model() -> None:
+    """A real session: an answer, Ctrl-C in the middle of a long answer, /reset, /exit."""
+    main_fd, child_fd = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orbit_local", "chat", "--embedded", "--max-tokens", "400"],
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=child_fd,
+        cwd=ROOT,
+        start_new_session=True,  # its own session: the pty becomes its controlling terminal
+        preexec_fn=lambda: __import__("fcntl").ioctl(0, __import__("termios").TIOCSCTTY, 0),
+    )
+    os.close(child_fd)
+    seen = bytearray()
+    try:
+        banner = _read_until(main_fd, b"you> ", 120, seen)
+        assert b"Chatting with embedded SmolLM2" in banner
+        os.write(main_fd, b"What is the capital of France?\n")
+        answer = _read_until(main_fd, b"you> ", 120, seen)
+        assert b"Paris" in answer
+        os.write(main_fd, b"Write a very long story about a dragon.\n")
+        _read_until(main_fd, b"bot> ", 30, seen)
+        time.sleep(1.0)  # let some tokens arrive
+        os.write(main_fd, b"\x03")  # Ctrl-C, through the terminal's line discipline
+        stopped = _read_until(main_fd, b"you> ", 30, seen)
+        assert b"[stopped]" in stopped
+        assert process.poll() is None  # the program is still running
+        os.write(main_fd, b"/reset\n")
+        assert b"(conversation forgotten)" in _read_until(main_fd, b"you> ", 10, seen)
+        os.write(main_fd, b"/exit\n")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        os.close(main_fd)
