@@ -18,9 +18,13 @@ its next token.
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
+import sys
+import tempfile
 import threading
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +71,36 @@ def patch_pretokenizer(source: str | Path, target: str | Path, old: str = "smoll
     return Path(target)
 
 
+@contextmanager
+def _native_stderr_captured() -> Iterator[list[str]]:
+    """Send file descriptor 2 to a temporary file for the block; its text lands in the list.
+
+    Only the loading step runs under it (once per model), and always on the loading thread.
+    """
+    captured: list[str] = []
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr: nothing to quiet
+        yield captured
+        return
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read().decode(errors="replace"))
+
+
+def _native_output(captured: list[str]) -> str:
+    text = "".join(captured).strip()
+    return f" (the engine said: {text[-500:]})" if text else ""
+
+
 class _Engine:
     """One loaded model, used by one generation at a time (the engine is not re-entrant)."""
 
@@ -81,6 +115,13 @@ class _Engine:
     def _load(self) -> Any:
         if self._model is not None:
             return self._model
+        with _native_stderr_captured() as captured:
+            return self._load_quietly(captured)
+
+    def _load_quietly(self, captured: list[str]) -> Any:
+        """Import and load with the C library's stderr captured: on a CPU-only machine it
+        prints a "Failed to load libllamamodel-mainline-cuda" line per GPU backend it tries,
+        which is noise when loading succeeds and a clue when it fails (then it is in the error)."""
         try:
             from gpt4all import GPT4All
         except ImportError as exc:
@@ -107,7 +148,9 @@ class _Engine:
                     "this gpt4all build predates the model's pre-tokenizer; for SmolLM2 make a copy with "
                     "orbit_local.gpt4all_direct.patch_pretokenizer(src, dst) and load that"
                 )
-            raise ModelLoadError(f"could not load {self.model_path}: {text}", provider=PROVIDER, hint=hint) from exc
+            raise ModelLoadError(
+                f"could not load {self.model_path}: {text}{_native_output(captured)}", provider=PROVIDER, hint=hint
+            ) from exc
         return self._model
 
     def generate(self, prompt: str, request: ChatRequest, on_text: Callable[[str], bool]) -> _Generation:

@@ -55,3 +55,22 @@ def test_discover_names_each_server_the_harness_starts(launcher: str) -> None:
     except ServerUnavailable as exc:
         pytest.skip(str(exc))
     assert [f.profile.name for f in found] == [LAUNCHED_PROFILES[launcher]]
+
+
+def test_with_fallbacks_across_two_real_servers() -> None:
+    """The first server is stopped (connection refused), the second answers."""
+    from langchain_orbit_local import ChatOrbitLocal
+    from orbit_local.errors import ServerNotRunningError
+
+    try:
+        with running("koboldcpp") as first:
+            down_url = first.base_url
+        with running("llama-cpp-python") as second:
+            primary = ChatOrbitLocal(provider="koboldai", base_url=down_url, max_tokens=16, max_retries=0)
+            secondary = ChatOrbitLocal(base_url=second.base_url, model="smollm2", max_tokens=16, temperature=0)
+            chain = primary.with_fallbacks([secondary], exceptions_to_handle=(ServerNotRunningError,))
+            message = chain.invoke("Say hello.")
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    assert message.text
+    assert message.response_metadata["model_provider"] == "llama-cpp-python"
