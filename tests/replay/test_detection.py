@@ -127,6 +127,8 @@ DOCTOR_FACTS: dict[str, tuple[str, str, str]] = {
     "llama-cpp-python": ("n/a", "ok", "n/a"),
     # KoboldCpp counts stream usage with /api/extra/tokencount; no JSON mode; --contextsize 2048.
     "koboldai": ("ok", "n/a", "2048 tokens"),
+    # llama-server sends usage in streams, has json_schema, and /props tells n_ctx (-c 2048).
+    "llamacpp": ("ok", "ok", "2048 tokens"),
 }
 
 
