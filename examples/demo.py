@@ -194,7 +194,7 @@ def llamaindex_rag(backend: Backend, usage: UsageEvents) -> None:
             f"in {time.monotonic() - started:.1f} s"
         )
         engine = index.as_query_engine(llm=backend.llamaindex(), similarity_top_k=2, streaming=True)
-        question = "Which command lists the local servers that are running?"
+        question = "Which environment variable sets the LM Studio base URL?"
         console.print(f"[bold]Q:[/bold] {question}\n[bold]A:[/bold] ", end="")
         usage.reset()
         response = engine.query(question)

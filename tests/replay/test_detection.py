@@ -129,6 +129,8 @@ DOCTOR_FACTS: dict[str, tuple[str, str, str]] = {
     "koboldai": ("ok", "n/a", "2048 tokens"),
     # llama-server sends usage in streams, has json_schema, and /props tells n_ctx (-c 2048).
     "llamacpp": ("ok", "ok", "2048 tokens"),
+    # FastChat: no usage in streams, tools and JSON mode silently ignored, no context endpoint.
+    "fastchat": ("n/a", "n/a", "n/a"),
 }
 
 
