@@ -144,6 +144,7 @@ def chat_loop(
     system: str | None,
     max_tokens: int | None,
     read: Callable[[str], str],
+    temperature: float | None = None,
     out: TextIO,
 ) -> int:
     """The terminal chat: history, ``/reset``, ``/model [name]``, ``/exit``.
@@ -185,7 +186,11 @@ def chat_loop(
                     out.write(f"  {'*' if info.id == chosen else ' '} {info.id}\n")
             continue
         history.append(Message(role="user", content=text))
-        request = ChatRequest(model=chosen, messages=list(history), params=GenerationParams(max_tokens=max_tokens))
+        request = ChatRequest(
+            model=chosen,
+            messages=list(history),
+            params=GenerationParams(max_tokens=max_tokens, temperature=temperature),
+        )
         answer = _stream_answer(client.stream(request), out)
         history.append(Message(role="assistant", content=answer))
 
@@ -214,7 +219,13 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         import readline  # noqa: F401  (line editing and history for input())
     client = chat_client(args.target, embedded=args.embedded, api_key=args.api_key, out=out)
     return chat_loop(
-        client, model=args.model, system=args.system, max_tokens=args.max_tokens, read=input, out=out
+        client,
+        model=args.model,
+        system=args.system,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        read=input,
+        out=out,
     )
 
 
@@ -245,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", help="the model to chat with (default: the server's loaded one)")
     chat.add_argument("--system", help="a system prompt")
     chat.add_argument("--max-tokens", type=int, default=512, help="longest answer (default 512)")
+    chat.add_argument("--temperature", type=float, help="sampling temperature (default: the server's)")
     chat.add_argument("--api-key", help="sent as Bearer (default: the provider's <PREFIX>API_KEY)")
     chat.set_defaults(run=cmd_chat)
     return parser
