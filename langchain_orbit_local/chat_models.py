@@ -19,21 +19,21 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_message, to_message
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, ChatClient, is_auto
-from orbit_local.config import FromConfig, LazyClients, env_defaults, extra_body, generation_params, kobold_sampler_body
+from orbit_local.config import FromConfig, LazyClients, extra_body, generation_params
 from orbit_local.errors import StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
-from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.types import ChatRequest, ModelInfo
 
 
-class BaseChatOrbitLocal(FromConfig, LazyClients, BaseChatModel):
+class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     """Chat model for any local server orbit-local has a profile for.
 
     Subclasses (``ChatLMStudio``, ``ChatLocalAI``, ...) set ``provider``; ``ChatOrbitLocal``
@@ -43,40 +43,13 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, BaseChatModel):
     is never read.
     """
 
-    provider: str = "openai-compatible"
-    """Provider profile name (see ``orbit_local.list_providers()``)."""
+    # The shared fields (provider, base_url, api_key, sampling, OpenAI optional parameters,
+    # timeouts, ...) come from orbit_local.settings.ChatSettings; these are LangChain's own.
     model: str | None = Field(default=None, alias="model_name")
-    """Model id; when unset, the server's loaded (else first) model is used."""
-    base_url: str | None = None
-    """Base URL including the API prefix, e.g. ``http://localhost:1234/v1``."""
-    api_key: SecretStr | None = None
-    """Sent as ``Authorization: Bearer`` only when set."""
-    temperature: float | None = None
-    max_tokens: int | None = None
-    """Always sent as ``max_tokens`` (never ``max_completion_tokens``)."""
-    top_p: float | None = None
+    """Model id; when unset, ``<PREFIX>MODEL``, else the server's loaded (else first) model."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    seed: int | None = None
-    timeout: float | None = DEFAULT_TIMEOUT
-    """Read timeout in seconds for one request."""
-    max_retries: int = DEFAULT_MAX_RETRIES
-    """Retries on connection refused / 503 while the server warms up."""
-    warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
-    """Seconds during which those retries may happen."""
     streaming: bool = False
     """``invoke`` streams under the hood (callbacks receive every token)."""
-    chat_template: str | None = None
-    """For servers whose API takes a raw prompt (KoboldAI): "chatml" (default), "llama3",
-    "mistral", "alpaca" or "vicuna". Ignored by chat-completions servers, which apply the
-    model's own template."""
-    recover_tool_calls: bool = False
-    """Move a tool call the model wrote as text (bare JSON, ``<tool_call>`` tags, a fenced JSON
-    block) into ``tool_calls`` when it names a bound tool. Non-streamed answers only."""
-    extra_body: dict[str, Any] | None = None
-    """Server-specific fields merged into every request body (``top_k``, ``repeat_penalty``...)."""
-    default_headers: dict[str, str] | None = None
-    http_client: Any = Field(default=None, exclude=True)
-    """Optional ``httpx.Client`` to send requests with."""
     http_async_client: Any = Field(default=None, exclude=True)
     """Optional ``httpx.AsyncClient`` to send requests with."""
 
@@ -84,13 +57,6 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, BaseChatModel):
 
     _client: ChatBackend | None = PrivateAttr(default=None)
     _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read_environment(cls, values: Any) -> Any:
-        if not isinstance(values, dict):
-            return values
-        return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
 
     # ------------------------------------------------------------ configuration
     @property
@@ -340,7 +306,7 @@ class ChatFastChat(BaseChatOrbitLocal):
     provider: Literal["fastchat"] = "fastchat"
 
 
-class ChatGPT4All(BaseChatOrbitLocal):
+class ChatGPT4All(BaseChatOrbitLocal, GPT4AllDirectSettings):
     """GPT4All, two ways.
 
     Server mode (default): the desktop app's API server (``http://localhost:4891/v1``, env
@@ -352,14 +318,6 @@ class ChatGPT4All(BaseChatOrbitLocal):
     """
 
     provider: Literal["gpt4all"] = "gpt4all"
-    model_path: str | None = None
-    """A local .gguf file: run it in-process instead of talking to the desktop app."""
-    n_ctx: int = 2048
-    """Context size for direct mode."""
-    n_threads: int | None = None
-    """CPU threads for direct mode (default: gpt4all's choice)."""
-    device: str | None = "cpu"
-    """Device for direct mode ("cpu", "gpu", ...)."""
 
     def _new_client(self) -> ChatBackend:
         return direct_client(self) if self.model_path else super()._new_client()
@@ -368,26 +326,12 @@ class ChatGPT4All(BaseChatOrbitLocal):
         return async_direct_client(self) if self.model_path else super()._new_async_client()
 
 
-class ChatKoboldAI(BaseChatOrbitLocal):
+class ChatKoboldAI(BaseChatOrbitLocal, KoboldSamplers):
     """KoboldAI's own API (``/api/v1/generate``; KoboldCpp adds streaming, abort and token
     counting). Messages go through ``chat_template`` (default "chatml"). KoboldAI's samplers
     are fields here; anything else goes in ``extra_body``."""
 
     provider: Literal["koboldai"] = "koboldai"
-    top_k: int | None = None
-    rep_pen: float | None = None
-    rep_pen_range: int | None = None
-    min_p: float | None = None
-    typical: float | None = None
-    tfs: float | None = None
-    top_a: float | None = None
-
-    @model_validator(mode="after")
-    def _samplers_into_body(self) -> ChatKoboldAI:
-        samplers = kobold_sampler_body(self)
-        if samplers:
-            self.extra_body = {**samplers, **(self.extra_body or {})}
-        return self
 
 
 class ChatGaia(BaseChatOrbitLocal):

@@ -9,47 +9,33 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from langchain_core.embeddings import Embeddings
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from orbit_local.client import AsyncChatBackend, ChatBackend
-from orbit_local.config import FromConfig, LazyClients, env_defaults
-from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+from orbit_local.config import FromConfig, LazyClients
+from orbit_local.settings import ConnectionSettings
 
 
 def _batches(texts: list[str], size: int) -> list[list[str]]:
     return [texts[start : start + size] for start in range(0, len(texts), max(1, size))]
 
 
-class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, BaseModel, Embeddings):
+class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, ConnectionSettings, Embeddings):
     """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint."""
 
     config_model_key: ClassVar[str] = "embedding_model"
 
-    provider: str = "openai-compatible"
+    # The connection fields come from orbit_local.settings.ConnectionSettings.
     model: str | None = Field(default=None, alias="model_name")
     """Embedding model id; when unset, ``<PREFIX>MODEL`` (no default: chat models cannot embed)."""
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    batch_size: int = 32
+    batch_size: int = Field(default=32, gt=0)
     """Texts per request."""
-    timeout: float | None = DEFAULT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
-    warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
-    default_headers: dict[str, str] | None = None
-    http_client: Any = Field(default=None, exclude=True)
     http_async_client: Any = Field(default=None, exclude=True)
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
     _client: ChatBackend | None = PrivateAttr(default=None)
     _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read_environment(cls, values: Any) -> Any:
-        if not isinstance(values, dict):
-            return values
-        return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
 
     def _model(self) -> str:
         if not self.model:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
 from orbit_local.client import AsyncChatBackend, ChatBackend
 from orbit_local.config import FromConfig, LazyClients, env_defaults
-from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+from orbit_local.settings import ConnectionSettings
 
 
-class OrbitLocalEmbedding(FromConfig, LazyClients, BaseEmbedding):
+class OrbitLocalEmbedding(FromConfig, LazyClients, ConnectionSettings, BaseEmbedding):
     """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint.
 
     ``embed_batch_size`` (LlamaIndex's own field) sets how many texts go in one request.
@@ -21,15 +21,9 @@ class OrbitLocalEmbedding(FromConfig, LazyClients, BaseEmbedding):
 
     config_model_key: ClassVar[str] = "embedding_model"
 
+    # The connection fields come from orbit_local.settings.ConnectionSettings.
     provider: str = Field(default="auto")
     model: str | None = Field(default=None, description="Embedding model id (or <PREFIX>MODEL).")
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    timeout: float | None = DEFAULT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
-    warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
-    default_headers: dict[str, str] | None = None
-    http_client: Any = Field(default=None, exclude=True)
     async_http_client: Any = Field(default=None, exclude=True)
     embed_batch_size: int = Field(default=DEFAULT_EMBED_BATCH_SIZE, gt=0)
 
@@ -38,7 +32,8 @@ class OrbitLocalEmbedding(FromConfig, LazyClients, BaseEmbedding):
 
     @model_validator(mode="before")
     @classmethod
-    def _read_environment(cls, values: Any) -> Any:
+    def _model_name_follows_model(cls, values: Any) -> Any:
+        # LlamaIndex's own ``model_name`` field names the model in its events and serialisation.
         if not isinstance(values, dict):
             return values
         values = env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)

@@ -24,7 +24,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, model_validator
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -34,11 +34,11 @@ from llama_index.core.tools.types import BaseTool
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient, make_protocol
-from orbit_local.config import FromConfig, LazyClients, env_defaults, extra_body, generation_params, kobold_sampler_body
+from orbit_local.config import FromConfig, LazyClients, extra_body, generation_params
 from orbit_local.errors import OrbitLocalError, StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
-from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.types import ChatRequest, ModelInfo
 
 
@@ -51,7 +51,7 @@ def _as_completion(response: ChatResponse) -> CompletionResponse:
     )
 
 
-class OrbitLocalLLM(FromConfig, LazyClients, FunctionCallingLLM, CustomLLM):
+class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, CustomLLM):
     """A LlamaIndex LLM for any local server orbit-local has a profile for.
 
     ``base_url``, ``api_key`` and ``model`` default to the server's ``<PREFIX>BASE_URL`` /
@@ -60,41 +60,13 @@ class OrbitLocalLLM(FromConfig, LazyClients, FunctionCallingLLM, CustomLLM):
     ``total_tokens``) and, with model, finish reason and timings, in ``response.raw``.
     """
 
-    provider: str = Field(default="openai-compatible", description="Provider profile name.")
-    model: str | None = Field(default=None, description="Model id; default: the server's loaded model.")
-    base_url: str | None = Field(default=None, description="Base URL including the API prefix.")
-    api_key: SecretStr | None = Field(default=None, description="Sent as Bearer only when set.")
-    temperature: float | None = None
-    max_tokens: int | None = Field(default=None, description="Always sent as max_tokens.")
-    top_p: float | None = None
-    stop: list[str] | None = None
-    seed: int | None = None
-    timeout: float | None = DEFAULT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
-    warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
-    context_window: int | None = Field(default=None, description="Override the context window the server reports.")
-    extra_body: dict[str, Any] | None = None
-    recover_tool_calls: bool = Field(
-        default=False,
-        description="Move a tool call written as text into tool calls (non-streamed answers only).",
-    )
-    chat_template: str | None = Field(
-        default=None,
-        description="For raw-prompt APIs (KoboldAI): chatml (default), llama3, mistral, alpaca, vicuna.",
-    )
-    default_headers: dict[str, str] | None = None
-    http_client: Any = Field(default=None, exclude=True, description="Optional httpx.Client.")
+    # The shared fields (provider, base_url, api_key, sampling, OpenAI optional parameters,
+    # timeouts, ...) come from orbit_local.settings.ChatSettings; these are LlamaIndex's own.
+    context_window: int | None = Field(default=None, gt=0, description="Overrides what the server reports.")
     async_http_client: Any = Field(default=None, exclude=True, description="Optional httpx.AsyncClient.")
 
     _client: ChatBackend | None = PrivateAttr(default=None)
     _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read_environment(cls, values: Any) -> Any:
-        if not isinstance(values, dict):
-            return values
-        return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
 
     @classmethod
     def class_name(cls) -> str:
@@ -339,16 +311,12 @@ class FastChat(OrbitLocalLLM):
     provider: str = "fastchat"
 
 
-class GPT4All(OrbitLocalLLM):
+class GPT4All(OrbitLocalLLM, GPT4AllDirectSettings):
     """GPT4All: the desktop app's API server (default ``http://localhost:4891/v1``, env
     ``GPT4ALL_*``; no streaming there, so one chunk is emulated), or, with ``model_path``, a
     GGUF run in-process with the ``gpt4all`` package (``pip install "orbit-local[gpt4all]"``)."""
 
     provider: str = "gpt4all"
-    model_path: str | None = Field(default=None, description="A local .gguf file to run in-process.")
-    n_ctx: int = Field(default=2048, description="Context size for in-process mode.")
-    n_threads: int | None = Field(default=None, description="CPU threads for in-process mode.")
-    device: str | None = Field(default="cpu", description="Device for in-process mode.")
 
     def _new_client(self) -> ChatBackend:
         return direct_client(self) if self.model_path else super()._new_client()
@@ -365,26 +333,12 @@ class GPT4All(OrbitLocalLLM):
         return meta
 
 
-class KoboldAI(OrbitLocalLLM):
+class KoboldAI(OrbitLocalLLM, KoboldSamplers):
     """KoboldAI's own API (default ``http://localhost:5001/v1``, env ``KOBOLDAI_*``):
     ``complete()`` sends the prompt to generate as it is; chat goes through ``chat_template``.
     KoboldAI's samplers are fields here; anything else goes in ``extra_body``."""
 
     provider: str = "koboldai"
-    top_k: int | None = None
-    rep_pen: float | None = None
-    rep_pen_range: int | None = None
-    min_p: float | None = None
-    typical: float | None = None
-    tfs: float | None = None
-    top_a: float | None = None
-
-    @model_validator(mode="after")
-    def _samplers_into_body(self) -> KoboldAI:
-        samplers = kobold_sampler_body(self)
-        if samplers:
-            self.extra_body = {**samplers, **(self.extra_body or {})}
-        return self
 
 
 class Gaia(OrbitLocalLLM):

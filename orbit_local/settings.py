@@ -1,0 +1,193 @@
+"""The settings every adapter class shares, declared once.
+
+Four adapter bases (LangChain and LlamaIndex, chat and embeddings) expose the same flat fields.
+They inherit them from these pydantic models, so a field, its range check, its environment
+default and its docstring exist in one place. Framework conventions that differ stay in the
+adapters: LangChain's ``model_name`` / ``stop_sequences`` aliases, its ``model_kwargs`` and
+``http_async_client``; LlamaIndex's ``additional_kwargs`` and ``async_http_client``.
+
+Bad values fail when the model is built, with a message that says what to write instead.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+
+OPENAI_OPTIONAL_PARAMS = (
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "reasoning_effort",
+    "parallel_tool_calls",
+    "user",
+)
+"""The usual OpenAI request parameters beyond sampling; each profile says which it honours."""
+
+
+def check_base_url(url: str | None, api_prefix: str = "/v1") -> str | None:
+    """``http(s)://host[:port][/path]`` or a ``ValueError`` that shows the fix."""
+    if url is None or url == "":
+        return None
+    parts = urlsplit(url)
+    if not parts.scheme or "://" not in url:
+        bare = url.lstrip("/")
+        suggestion = f"http://{bare}" if "/" in bare else f"http://{bare}{api_prefix}"
+        raise ValueError(f"base_url {url!r} has no scheme: write {suggestion!r}")
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(
+            f"base_url {url!r} uses {parts.scheme!r}: local servers speak http or https, e.g. 'http://localhost:8080/v1'"
+        )
+    if not parts.hostname:
+        raise ValueError(f"base_url {url!r} has no host: write e.g. 'http://localhost:8080/v1'")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number or out of range)
+    except ValueError as exc:
+        raise ValueError(f"base_url {url!r} has a bad port ({exc}): write e.g. 'http://localhost:8080/v1'") from None
+    return url
+
+
+class ConnectionSettings(BaseModel):
+    """Where the server is and how to talk to it: every adapter class has these."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    provider: str = "openai-compatible"
+    """Provider profile name (see ``orbit_local.list_providers()``), or ``"auto"``."""
+    model: str | None = None
+    """Model id; when unset, ``<PREFIX>MODEL``, else the server's loaded (else first) model."""
+    base_url: str | None = None
+    """Base URL including the API prefix, e.g. ``http://localhost:1234/v1``."""
+    api_key: SecretStr | None = None
+    """Sent as ``Authorization: Bearer`` only when set; ``OPENAI_API_KEY`` is never read."""
+    timeout: float | None = Field(default=DEFAULT_TIMEOUT, gt=0)
+    """Read timeout in seconds for one request (``None``: wait forever)."""
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
+    """Retries on connection refused / 503 while the server warms up."""
+    warmup_timeout: float = Field(default=DEFAULT_WARMUP_TIMEOUT, ge=0)
+    """Seconds during which those retries may happen."""
+    default_headers: dict[str, str] | None = None
+    """Headers sent with every request."""
+    http_client: Any = Field(default=None, exclude=True)
+    """Optional ``httpx.Client`` to send requests with."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_environment(cls, values: Any) -> Any:
+        from orbit_local.config import env_defaults
+
+        if not isinstance(values, dict):
+            return values
+        return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_a_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from orbit_local.client import is_auto
+        from orbit_local.providers import get_provider
+
+        provider = info.data.get("provider")
+        prefix = "/v1"
+        if isinstance(provider, str) and not is_auto(provider):
+            with suppress(ValueError):
+                prefix = urlsplit(get_provider(provider).default_base_url).path or "/v1"
+        return check_base_url(value, prefix)
+
+    @field_validator("provider")
+    @classmethod
+    def _provider_is_known(cls, value: str) -> str:
+        from orbit_local.client import is_auto
+        from orbit_local.providers import get_provider
+
+        if not is_auto(value):
+            get_provider(value)  # ValueError lists the known names
+        return value
+
+
+class ChatSettings(ConnectionSettings):
+    """Generation settings of the chat classes; per-call keywords override each of them."""
+
+    temperature: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    """Always sent as ``max_tokens`` (never ``max_completion_tokens``)."""
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    stop: list[str] | None = None
+    seed: int | None = None
+    n: int | None = Field(default=None, ge=1)
+    """Answers per request; every one comes back (LangChain generations, LlamaIndex ``raw``)."""
+    logprobs: bool | None = None
+    """Ask for token log-probabilities (LangChain ``response_metadata["logprobs"]``,
+    LlamaIndex ``ChatResponse.logprobs``)."""
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | str | None = None
+    parallel_tool_calls: bool | None = None
+    user: str | None = None
+    stream_usage: bool | None = None
+    """Ask for usage in streams (``stream_options.include_usage``) where the server honours it;
+    ``None`` asks wherever it can, ``False`` never asks."""
+    extra_body: dict[str, Any] | None = None
+    """Server-specific fields merged into every request body (``top_k``, ``repeat_penalty``...)."""
+    chat_template: str | None = None
+    """For servers whose API takes a raw prompt (KoboldAI): "chatml" (default), "llama3",
+    "mistral", "alpaca" or "vicuna". Ignored by chat-completions servers."""
+    recover_tool_calls: bool = False
+    """Move a tool call the model wrote as text into tool calls (non-streamed answers only)."""
+
+    def optional_params(self) -> dict[str, Any]:
+        """The OpenAI optional parameters that are set, by name."""
+        return {name: getattr(self, name) for name in OPENAI_OPTIONAL_PARAMS if getattr(self, name) is not None}
+
+
+class KoboldSamplers(BaseModel):
+    """KoboldAI's own samplers as fields (the KoboldAI classes of both frameworks)."""
+
+    top_k: int | None = Field(default=None, ge=0)
+    rep_pen: float | None = Field(default=None, ge=0)
+    rep_pen_range: int | None = Field(default=None, ge=0)
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    typical: float | None = Field(default=None, ge=0, le=1)
+    tfs: float | None = Field(default=None, ge=0, le=1)
+    top_a: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _samplers_into_body(self) -> Any:
+        from orbit_local.config import kobold_sampler_body
+
+        samplers = kobold_sampler_body(self)
+        if samplers:
+            setattr(self, "extra_body", {**samplers, **(getattr(self, "extra_body", None) or {})})  # noqa: B010
+        return self
+
+
+class GPT4AllDirectSettings(BaseModel):
+    """GPT4All in-process mode (the GPT4All classes of both frameworks)."""
+
+    model_path: str | None = None
+    """A local .gguf file: run it in-process instead of talking to the desktop app."""
+    n_ctx: int = Field(default=2048, gt=0)
+    """Context size for in-process mode."""
+    n_threads: int | None = Field(default=None, gt=0)
+    """CPU threads for in-process mode (default: gpt4all's choice)."""
+    device: str | None = "cpu"
+    """Device for in-process mode ("cpu", "gpu", ...)."""
+
+
+__all__ = [
+    "OPENAI_OPTIONAL_PARAMS",
+    "ChatSettings",
+    "ConnectionSettings",
+    "GPT4AllDirectSettings",
+    "KoboldSamplers",
+    "check_base_url",
+]
