@@ -19,13 +19,21 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from langchain_core.utils.utils import get_pydantic_field_names
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_message, to_message
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, ChatClient, is_auto
-from orbit_local.config import FromConfig, LazyClients, extra_body, generation_params
+from orbit_local.config import (
+    FromConfig,
+    LazyClients,
+    call_options,
+    extra_body,
+    generation_params,
+    unknown_keywords_to_kwargs,
+)
 from orbit_local.errors import StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
@@ -52,11 +60,21 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     """``invoke`` streams under the hood (callbacks receive every token)."""
     http_async_client: Any = Field(default=None, exclude=True)
     """Optional ``httpx.AsyncClient`` to send requests with."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Body fields sent with every request, as ``ChatOpenAI``'s: a constructor keyword that is
+    no field lands here (with a warning that names the closest field)."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
     _client: ChatBackend | None = PrivateAttr(default=None)
     _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_model_kwargs(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return unknown_keywords_to_kwargs(values, get_pydantic_field_names(cls), "model_kwargs", cls.__name__)
 
     # ------------------------------------------------------------ configuration
     @property
@@ -125,9 +143,10 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
             tools=tools,
             tool_choice=kwargs.get("tool_choice"),
             response_format=kwargs.get("response_format"),
-            extra_body=extra_body(self, kwargs),
+            extra_body=extra_body(self, kwargs, self.model_kwargs),
             chat_template=self.chat_template,
             recover_tool_calls=self.recover_tool_calls,
+            **call_options(self, kwargs),
         )
 
     def _generate(

@@ -34,7 +34,7 @@ from llama_index.core.tools.types import BaseTool
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient, make_protocol
-from orbit_local.config import FromConfig, LazyClients, extra_body, generation_params
+from orbit_local.config import FromConfig, LazyClients, call_options, extra_body, generation_params
 from orbit_local.errors import OrbitLocalError, StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
@@ -64,6 +64,9 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
     # timeouts, ...) come from orbit_local.settings.ChatSettings; these are LlamaIndex's own.
     context_window: int | None = Field(default=None, gt=0, description="Overrides what the server reports.")
     async_http_client: Any = Field(default=None, exclude=True, description="Optional httpx.AsyncClient.")
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Body fields sent with every request (LlamaIndex's convention)."
+    )
 
     _client: ChatBackend | None = PrivateAttr(default=None)
     _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
@@ -129,10 +132,11 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
             tools=[tool_spec_from_openai(tool) for tool in kwargs.get("tools") or []],
             tool_choice=kwargs.get("tool_choice"),
             response_format=kwargs.get("response_format"),
-            extra_body=extra_body(self, kwargs),
+            extra_body=extra_body(self, kwargs, self.additional_kwargs),
             chat_template=self.chat_template,
             raw_prompt=kwargs.get("raw_prompt"),
             recover_tool_calls=self.recover_tool_calls,
+            **call_options(self, kwargs),
         )
 
     # ------------------------------------------------------------------ chat

@@ -7,6 +7,7 @@ settings identically. Step 5 adds ORBIT-style ``inference.yaml`` blocks here.
 
 from __future__ import annotations
 
+import difflib
 import os
 import warnings
 from contextlib import suppress
@@ -18,10 +19,28 @@ from orbit_local.client import GENERIC, AsyncChatBackend, AsyncChatClient, ChatB
 from orbit_local.config_file import ServerBlock, load_config
 from orbit_local.discovery import cached
 from orbit_local.errors import OrbitLocalError
-from orbit_local.providers import ProviderProfile, get_provider
+from orbit_local.providers import OPENAI_OPTIONAL_PARAMS, ProviderProfile, get_provider
 from orbit_local.types import GenerationParams
 
 PER_CALL_PARAMS = ("temperature", "max_tokens", "top_p", "seed")
+HANDLED_CALL_KEYWORDS = frozenset(
+    {
+        *PER_CALL_PARAMS,
+        *OPENAI_OPTIONAL_PARAMS,
+        "tools",
+        "tool_choice",
+        "response_format",
+        "model",
+        "stop",
+        "extra_body",
+        "extra_headers",
+        "stream_usage",
+        "raw_prompt",
+        "ls_structured_output_format",
+    }
+)
+"""Per-call keywords the adapters turn into request fields; every other keyword is sent to the
+server as a body field, as langchain-openai and llama-index-llms-openai do."""
 
 
 def env_defaults(provider: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -60,12 +79,51 @@ def generation_params(settings: Any, kwargs: dict[str, Any], stop: list[str] | N
     """Instance settings overridden by per-call kwargs (``invoke(..., temperature=0)``)."""
     values = {name: kwargs.get(name, getattr(settings, name)) for name in PER_CALL_PARAMS}
     stops = stop if stop is not None else kwargs.get("stop", settings.stop)
-    return GenerationParams(stop=list(stops) if stops else None, **values)
+    options = {name: kwargs.get(name, getattr(settings, name, None)) for name in OPENAI_OPTIONAL_PARAMS}
+    return GenerationParams(
+        stop=list(stops) if stops else None,
+        options={name: value for name, value in options.items() if value is not None},
+        **values,
+    )
 
 
-def extra_body(settings: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The instance's ``extra_body`` with a per-call ``extra_body`` merged over it."""
-    return {**(settings.extra_body or {}), **(kwargs.get("extra_body") or {})}
+def extra_body(settings: Any, kwargs: dict[str, Any], instance_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every body field beyond the known ones, later sources winning: the instance's
+    ``extra_body``, the framework's instance keywords (``model_kwargs`` / ``additional_kwargs``),
+    a per-call ``extra_body``, and per-call keywords nothing else handles."""
+    unknown = {key: value for key, value in kwargs.items() if key not in HANDLED_CALL_KEYWORDS}
+    return {
+        **(settings.extra_body or {}),
+        **(instance_kwargs or {}),
+        **(kwargs.get("extra_body") or {}),
+        **unknown,
+    }
+
+
+def call_options(settings: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Per-call request fields that are not generation parameters: headers, stream usage."""
+    stream_usage = kwargs.get("stream_usage", getattr(settings, "stream_usage", None))
+    return {"extra_headers": kwargs.get("extra_headers"), "stream_usage": stream_usage}
+
+
+def unknown_keywords_to_kwargs(values: dict[str, Any], fields: set[str], into: str, owner: str) -> dict[str, Any]:
+    """Constructor keywords that are no field go into ``values[into]`` (``model_kwargs``), with
+    a warning that names the closest field; fields given inside it are moved back out."""
+    extra = dict(values.get(into) or {})
+    for key in [k for k in values if k not in fields]:
+        close = difflib.get_close_matches(key, sorted(fields), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        warnings.warn(
+            f"{key!r} is not a parameter of {owner}; it is sent to the server as {into}[{key!r}].{hint}",
+            UserWarning,
+            stacklevel=5,
+        )
+        extra[key] = values.pop(key)
+    for key in [k for k in extra if k in fields]:
+        warnings.warn(f"{key!r} is a parameter of {owner}: pass it directly, not in {into}", UserWarning, stacklevel=5)
+        values.setdefault(key, extra.pop(key))
+    values[into] = extra
+    return values
 
 
 KOBOLD_SAMPLERS = ("top_k", "rep_pen", "rep_pen_range", "min_p", "typical", "tfs", "top_a")

@@ -20,6 +20,21 @@ ToolChoiceKind = Literal["auto", "none", "required", "named"]
 
 ALL_TOOL_CHOICES: frozenset[str] = frozenset({"auto", "none", "required", "named"})
 
+OPENAI_OPTIONAL_PARAMS: tuple[str, ...] = (
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "reasoning_effort",
+    "parallel_tool_calls",
+    "user",
+)
+"""The usual OpenAI request parameters beyond sampling; ``honoured_params`` says which a server
+takes. The rest are dropped before sending, with a warning that names the server."""
+ALL_OPTIONAL_PARAMS = frozenset(OPENAI_OPTIONAL_PARAMS)
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderProfile:
@@ -40,6 +55,8 @@ class ProviderProfile:
             OpenAI side always says 100/100/200); such usage is dropped, never passed on.
         tool_calling: the server accepts ``tools``.
         tool_choices: which ``tool_choice`` forms the server honours; others are downgraded.
+        honoured_params: which of :data:`OPENAI_OPTIONAL_PARAMS` the server honours (sent);
+            the others are dropped with a warning.
         stream_tool_choices: with which ``tool_choice`` forms (``"auto"`` also stands for "tools,
             no choice") a request with tools can stream; otherwise the stream is emulated with one
             non-streamed answer (llama-cpp-python never ends a streamed automatic tool choice).
@@ -72,6 +89,7 @@ class ProviderProfile:
     tool_choices: frozenset[str] = ALL_TOOL_CHOICES
     tool_choice_required_with_tools: bool = False
     stream_tool_choices: frozenset[str] = ALL_TOOL_CHOICES
+    honoured_params: frozenset[str] = ALL_OPTIONAL_PARAMS
     json_schema: bool = True
     json_object: bool = True
     embeddings: bool = True
@@ -146,6 +164,7 @@ register(
         env_prefix="LMSTUDIO_",
         start_hint="start it with `lms server start` or the Developer tab, or set LMSTUDIO_BASE_URL",
         model_hint="load a model with `lms load <model>` (or enable JIT loading) and check `lms ls`",
+        honoured_params=frozenset({"presence_penalty", "frequency_penalty", "logit_bias"}),  # documented list
         json_object=False,  # 400 "'response_format.type' must be 'json_schema'"
         context_path="/api/v0/models",  # loaded_context_length / max_context_length per model
         context_from_root=True,
@@ -162,6 +181,7 @@ register(
         env_prefix="LOCALAI_",
         start_hint="start it with `local-ai run` (or its container image), or set LOCALAI_BASE_URL",
         model_hint="install a model with `local-ai models install <name>` and check GET /v1/models",
+        honoured_params=ALL_OPTIONAL_PARAMS,  # OpenAI fields plus reasoning_effort
     )
 )
 register(
@@ -177,6 +197,8 @@ register(
             "`python -m fastchat.serve.openai_api_server`, or set FASTCHAT_BASE_URL"
         ),
         model_hint="check that a model worker registered with the controller (GET /v1/models)",
+        # logprobs and logit_bias are ignored
+        honoured_params=frozenset({"n", "presence_penalty", "frequency_penalty", "user"}),
         stream_usage="never",
         tool_calling=False,  # tools, tool_choice and response_format are silently ignored
         tool_choices=frozenset(),
@@ -199,6 +221,7 @@ register(
             "desktop app, or set GPT4ALL_BASE_URL"
         ),
         model_hint="download the model in the GPT4All app; ids are display names such as 'Llama 3.2 1B Instruct'",
+        honoured_params=frozenset({"n", "user"}),  # penalties, logprobs, logit_bias: 400 unless neutral
         streaming=False,  # "stream": true -> 400 "'stream' is not supported"
         stream_usage="never",
         tool_calling=False,
@@ -225,6 +248,7 @@ register(
             "start KoboldCpp with `koboldcpp --model <file.gguf>` (or KoboldAI United), or set KOBOLDAI_BASE_URL"
         ),
         model_hint="KoboldAI serves the one model it was started with",
+        honoured_params=frozenset({"logit_bias"}),  # the generate API has its own samplers
         stream_usage="never",
         tool_calling=False,
         tool_choices=frozenset(),
@@ -246,6 +270,7 @@ register(
         env_prefix="KOBOLDCPP_",
         start_hint="start it with `koboldcpp --model <file.gguf>`, or set KOBOLDCPP_BASE_URL",
         model_hint="KoboldCpp serves the one model it was started with",
+        honoured_params=frozenset({"presence_penalty", "frequency_penalty", "logit_bias"}),
         stream_usage="never",
         usage_reliable=False,  # the OpenAI side reports a fake 100/100/200
         tool_choice_required_with_tools=True,
@@ -271,6 +296,7 @@ register(
             "it listened on port 8000 — set LEMONADE_BASE_URL=http://localhost:8000/api/v1"
         ),
         model_hint="pull and load a model with `lemonade-server pull <name>`; ids are Lemonade names",
+        honoured_params=frozenset({"presence_penalty", "frequency_penalty", "logit_bias"}),  # no logprobs
         aliases=("gaia",),
     )
 )
@@ -279,6 +305,9 @@ register(
         name="llamacpp",
         # tool_choice must be a string here: a named (object) choice is ignored with a warning.
         tool_choices=frozenset({"auto", "none", "required"}),
+        honoured_params=frozenset(
+            {"logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "parallel_tool_calls"}
+        ),  # n > 1 is refused
         context_path="/props",  # default_generation_settings.n_ctx: the loaded context
         context_from_root=True,
         owned_by=frozenset({"llamacpp"}),
@@ -301,6 +330,9 @@ register(
         env_prefix="LLAMA_CPP_PYTHON_",
         start_hint="start it with `python -m llama_cpp.server --model <model.gguf>`, or set LLAMA_CPP_PYTHON_BASE_URL",
         model_hint="the model must be one of the server's --config_file entries (unknown names use the default)",
+        honoured_params=frozenset(
+            {"logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "user"}
+        ),  # n is accepted but only one choice comes back
         stream_usage="never",  # stream_options.include_usage is ignored
         tool_choices=frozenset({"auto", "none", "named"}),  # "required" -> 500
         # A streamed automatic tool choice raises inside the server after 200: the stream then
@@ -344,6 +376,10 @@ register(
         env_prefix="OLLAMA_",
         start_hint="start it with `ollama serve` (or the desktop app), or set OLLAMA_BASE_URL",
         model_hint="pull the model with `ollama pull <model>`",
+        # tool_choice, logit_bias, user and n are ignored (its OpenAI-compatibility docs)
+        honoured_params=frozenset(
+            {"presence_penalty", "frequency_penalty", "reasoning_effort", "logprobs", "top_logprobs"}
+        ),
         tool_choices=frozenset({"auto"}),  # tool_choice is ignored by its /v1 side
     )
 )

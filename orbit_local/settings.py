@@ -17,20 +17,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from orbit_local.providers import OPENAI_OPTIONAL_PARAMS
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
-
-OPENAI_OPTIONAL_PARAMS = (
-    "n",
-    "logprobs",
-    "top_logprobs",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "reasoning_effort",
-    "parallel_tool_calls",
-    "user",
-)
-"""The usual OpenAI request parameters beyond sampling; each profile says which it honours."""
 
 
 def check_base_url(url: str | None, api_prefix: str = "/v1") -> str | None:

@@ -88,7 +88,7 @@ class _TransportBase:
         return (self.origin if request.from_root else self.base_url) + request.path
 
     def _build(self, client: httpx.Client | httpx.AsyncClient, request: HttpRequest, *, stream: bool) -> httpx.Request:
-        headers = dict(self.headers)
+        headers = {**self.headers, **(request.headers or {})}
         if stream:
             headers["Accept"] = "text/event-stream"
         if request.json is not None:

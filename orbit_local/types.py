@@ -69,6 +69,9 @@ class GenerationParams:
     top_p: float | None = None
     stop: list[str] | None = None
     seed: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    """OpenAI optional parameters that are set (``n``, ``logprobs``, ...); the protocol sends
+    those the server honours and warns about the rest."""
 
 
 @dataclass(slots=True)
@@ -86,6 +89,8 @@ class ChatRequest:
     raw_prompt: str | None = None  # a completion prompt: prompt-only APIs send it as is
     recover_tool_calls: bool = False  # move a tool call written as text into tool_calls
     context_window: int | None = None  # filled by the client where the API takes it (KoboldAI)
+    extra_headers: dict[str, str] | None = None  # per-call headers, on top of the client's
+    stream_usage: bool | None = None  # False: never ask for usage in streams
 
 
 @dataclass(slots=True)
@@ -160,3 +165,4 @@ class HttpRequest:
     path: str
     json: dict[str, Any] | None = None
     from_root: bool = False
+    headers: dict[str, str] | None = None

@@ -21,6 +21,7 @@ from typing import Any
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
+from orbit_local.protocols.params import add_options
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import split_think
 from orbit_local.stops import StopScanner, split_at_stop
@@ -86,6 +87,7 @@ class KoboldProtocol:
             body["top_p"] = params.top_p
         if params.seed is not None:
             body["sampler_seed"] = params.seed
+        add_options(body, params.options, self.profile)
         if request.context_window:
             body["max_context_length"] = request.context_window
         body["stop_sequence"] = self.stops_for(request)
@@ -108,7 +110,7 @@ class KoboldProtocol:
                 hint="use KoboldCpp's OpenAI side: ChatOrbitLocal(provider='koboldcpp-openai')",
             )
         path = STREAM if stream else GENERATE
-        return HttpRequest("POST", path, self.generate_body(request), from_root=True)
+        return HttpRequest("POST", path, self.generate_body(request), from_root=True, headers=request.extra_headers)
 
     def abort_request(self, sent: HttpRequest) -> HttpRequest | None:
         """The request that stops the generation ``sent`` started (KoboldCpp only)."""

@@ -21,6 +21,7 @@ from typing import Any
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
+from orbit_local.protocols.params import add_options
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import ThinkSplitter, split_think
 from orbit_local.streams import SSEEvent
@@ -196,7 +197,8 @@ class OpenAIProtocol:
 
     # ----------------------------------------------------------------- requests
     def chat_request(self, request: ChatRequest, *, stream: bool) -> HttpRequest:
-        return HttpRequest("POST", self.profile.chat_path, self.chat_body(request, stream=stream))
+        body = self.chat_body(request, stream=stream)
+        return HttpRequest("POST", self.profile.chat_path, body, headers=request.extra_headers)
 
     def chat_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         """The JSON body for ``/chat/completions``; only keys this server accepts."""
@@ -217,13 +219,14 @@ class OpenAIProtocol:
             body["stop"] = list(params.stop)
         if params.seed is not None:
             body["seed"] = params.seed
+        add_options(body, params.options, profile)
         if request.tools:
             self._add_tools(body, request)
         if request.response_format is not None:
             body["response_format"] = self._response_format(request.response_format)
         if stream:
             body["stream"] = True
-            if profile.stream_usage == "include_usage":
+            if profile.stream_usage == "include_usage" and request.stream_usage is not False:
                 body["stream_options"] = {"include_usage": True}
         if request.extra_body:
             body.update(request.extra_body)
@@ -231,7 +234,7 @@ class OpenAIProtocol:
             dropped = [k for k in body if k not in profile.allowed_request_keys]
             for key in dropped:
                 del body[key]
-            user_dropped = [k for k in dropped if k in request.extra_body or k in ("seed", "top_p")]
+            user_dropped = [k for k in dropped if k in request.extra_body or k in ("seed", "top_p", *params.options)]
             if user_dropped:
                 warnings.warn(
                     f"{profile.display_name} rejects {', '.join(sorted(user_dropped))}; not sent.",

@@ -1,0 +1,32 @@
+"""OpenAI optional parameters: send what the server honours, say what is not sent.
+
+Shared by every protocol, so a parameter is never dropped in silence whichever wire format
+the server speaks.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from orbit_local.providers import ProviderProfile
+
+
+class ParameterNotSentWarning(UserWarning):
+    """A setting the server does not honour was dropped before sending."""
+
+
+def add_options(body: dict[str, Any], options: dict[str, Any], profile: ProviderProfile) -> None:
+    """Put the options the profile honours into ``body``; warn once per call about the rest."""
+    dropped = []
+    for name, value in options.items():
+        if name in profile.honoured_params:
+            body[name] = value
+        else:
+            dropped.append(name)
+    if dropped:
+        warnings.warn(
+            f"{profile.display_name} does not honour {', '.join(sorted(dropped))}; not sent.",
+            ParameterNotSentWarning,
+            stacklevel=5,
+        )
