@@ -6,6 +6,7 @@ so sync and async share every line that is not a network call.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, cast
 
@@ -22,42 +23,128 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 
 from orbit_local.accumulate import StreamAccumulator
-from orbit_local.types import ChatDelta, ChatResult, Message, ToolCall, Usage
+from orbit_local.content import text_of
+from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
 
 _ROLE_BY_TYPE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
 
-def _content_text_and_images(content: str | list[Any]) -> tuple[str, list[str]]:
+# Blocks that describe the model's own output: tool calls travel in ``tool_calls``, and
+# reasoning is never sent back to a model (as langchain-openai does).
+_NOT_CONTENT = frozenset({"reasoning", "thinking", "tool_call", "tool_call_chunk", "invalid_tool_call", "tool_use"})
+
+
+def _data(block: dict[str, Any]) -> str | None:
+    """Base64 payload of a v1 block (``base64``) or a v0 one (``source_type: "base64"``)."""
+    if block.get("base64"):
+        return str(block["base64"])
+    if block.get("data") and block.get("source_type", "base64") == "base64":
+        return str(block["data"])
+    return None
+
+
+def _url(block: dict[str, Any]) -> str | None:
+    url = block.get("url") or (block.get("data") if block.get("source_type") == "url" else None)
+    return str(url) if url else None
+
+
+def _extra(block: dict[str, Any], key: str) -> Any:
+    """A field LangChain keeps at the top level, in ``extras`` or (older) in ``metadata``."""
+    for holder in (block, block.get("extras") or {}, block.get("metadata") or {}):
+        if isinstance(holder, dict) and holder.get(key) is not None:
+            return holder[key]
+    return None
+
+
+def _image(block: dict[str, Any]) -> ContentPart:
+    detail = _extra(block, "detail")
+    if block.get("type") == "image_url":
+        value = block.get("image_url")
+        url = value.get("url") if isinstance(value, dict) else value
+        detail = value.get("detail") if isinstance(value, dict) else detail
+        return ContentPart("image", url=str(url), detail=detail, label="image_url")
+    if _url(block):
+        return ContentPart("image", url=_url(block), detail=detail, label="image")
+    if _data(block):
+        return ContentPart("image", data=_data(block), mime_type=block.get("mime_type"), detail=detail, label="image")
+    return ContentPart("unsupported", label="image given by file id (chat APIs take the bytes or a URL)")
+
+
+def _audio(block: dict[str, Any]) -> ContentPart:
+    if block.get("type") == "input_audio":
+        value = block.get("input_audio") or {}
+        return ContentPart("audio", data=value.get("data"), format=value.get("format"), label="input_audio")
+    if _data(block):
+        return ContentPart("audio", data=_data(block), mime_type=block.get("mime_type"), label="audio")
+    return ContentPart("unsupported", label="audio given by URL or id (input_audio takes base64 bytes)")
+
+
+def _file(block: dict[str, Any]) -> ContentPart:
+    wrapped = block.get("file")
+    if isinstance(wrapped, dict):  # the OpenAI shape: {"type": "file", "file": {...}}
+        return ContentPart(
+            "file",
+            url=wrapped.get("file_data"),
+            file_id=wrapped.get("file_id"),
+            filename=wrapped.get("filename"),
+            label="file",
+        )
+    filename = _extra(block, "filename") or _extra(block, "name") or _extra(block, "title")
+    if _data(block):
+        return ContentPart("file", data=_data(block), mime_type=block.get("mime_type"), filename=filename, label="file")
+    if block.get("file_id") or (block.get("id") and block.get("source_type") == "id"):
+        return ContentPart("file", file_id=str(block.get("file_id") or block.get("id")), label="file")
+    return ContentPart("unsupported", label="file given by URL (file parts take the bytes or a file id)")
+
+
+def _plain_text(block: dict[str, Any]) -> ContentPart:
+    text = block.get("text")
+    if text is None and _data(block):
+        text = base64.b64decode(str(_data(block))).decode("utf-8", errors="replace")
+    if text is None:
+        return ContentPart("unsupported", label="text-plain without its text")
+    return ContentPart("text", text=str(text), label="text-plain")
+
+
+def content_parts(content: str | list[Any]) -> list[ContentPart]:
+    """LangChain content (a string, or blocks in the v0, v1 or OpenAI shapes) as parts, in order."""
     if isinstance(content, str):
-        return content, []
-    texts: list[str] = []
-    images: list[str] = []
+        return [ContentPart("text", text=content)] if content else []
+    parts: list[ContentPart] = []
     for block in content:
         if isinstance(block, str):
-            texts.append(block)
+            parts.append(ContentPart("text", text=block))
             continue
-        if not isinstance(block, dict):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if not isinstance(block, dict) or kind in _NOT_CONTENT:
             continue
-        kind = block.get("type")
         if kind == "text":
-            texts.append(str(block.get("text", "")))
-        elif kind == "image_url":
-            url = block["image_url"]["url"] if isinstance(block.get("image_url"), dict) else block.get("image_url")
-            images.append(str(url))
-        elif kind == "image":
-            if block.get("url"):
-                images.append(str(block["url"]))
-            elif block.get("base64") or block.get("data"):
-                mime = block.get("mime_type", "image/png")
-                images.append(f"data:{mime};base64,{block.get('base64') or block.get('data')}")
-    return "".join(texts), images
+            parts.append(ContentPart("text", text=str(block.get("text", ""))))
+        elif kind == "text-plain":
+            parts.append(_plain_text(block))
+        elif kind in ("image", "image_url"):
+            parts.append(_image(block))
+        elif kind in ("audio", "input_audio"):
+            parts.append(_audio(block))
+        elif kind == "file":
+            parts.append(_file(block))
+        elif kind == "non_standard" and isinstance(block.get("value"), dict):
+            parts.append(ContentPart("raw", raw=block["value"], label="non_standard"))
+        else:
+            parts.append(ContentPart("unsupported", label=str(kind)))
+    return parts
+
+
+def _content(message: BaseMessage) -> tuple[str, list[ContentPart]]:
+    parts = content_parts(message.content)
+    return text_of(parts), parts
 
 
 def to_message(message: BaseMessage) -> Message:
     """One LangChain message as a neutral :class:`Message`."""
-    text, images = _content_text_and_images(message.content)
+    text, parts = _content(message)
     if isinstance(message, ToolMessage):
-        return Message(role="tool", content=text, tool_call_id=message.tool_call_id, name=message.name)
+        return Message(role="tool", content=text, tool_call_id=message.tool_call_id, name=message.name, parts=parts)
     if isinstance(message, AIMessage):
         calls = [
             ToolCall(
@@ -68,20 +155,20 @@ def to_message(message: BaseMessage) -> Message:
             )
             for call in message.tool_calls
         ]
-        return Message(role="assistant", content=text, tool_calls=calls, name=message.name)
+        return Message(role="assistant", content=text, tool_calls=calls, name=message.name, parts=parts)
     if isinstance(message, SystemMessage):
-        return Message(role="system", content=text)
+        return Message(role="system", content=text, parts=parts)
     if isinstance(message, HumanMessage):
-        return Message(role="user", content=text, images=images, name=message.name)
+        return Message(role="user", content=text, name=message.name, parts=parts)
     if isinstance(message, ChatMessage):
         role = {"human": "user", "ai": "assistant"}.get(message.role, message.role)
         if role not in ("system", "user", "assistant", "tool"):
             raise ValueError(f"Unsupported chat message role {message.role!r}")
-        return Message(role=role, content=text)  # type: ignore[arg-type]
+        return Message(role=role, content=text, parts=parts)  # type: ignore[arg-type]
     fallback = _ROLE_BY_TYPE.get(message.type)
     if fallback is None:
         raise ValueError(f"Unsupported message type {type(message).__name__}")
-    return Message(role=fallback, content=text)  # type: ignore[arg-type]
+    return Message(role=fallback, content=text, parts=parts)  # type: ignore[arg-type]
 
 
 def usage_metadata(usage: Usage | None) -> UsageMetadata | None:

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
+from collections.abc import Sequence
+from io import IOBase
 from typing import Any
 
 from llama_index.core.base.llms.types import (
+    AudioBlock,
+    CachePoint,
     ChatMessage,
     ChatResponse,
+    CitableBlock,
+    DocumentBlock,
     ImageBlock,
     MessageRole,
     TextBlock,
@@ -20,7 +27,8 @@ from llama_index.core.base.llms.types import (
 )
 
 from orbit_local.accumulate import StreamAccumulator
-from orbit_local.types import ChatResult, Message, ToolCall, Usage
+from orbit_local.content import text_of
+from orbit_local.types import ChatResult, ContentPart, Message, ToolCall, Usage
 
 _ROLES: dict[MessageRole, str] = {
     MessageRole.SYSTEM: "system",
@@ -34,22 +42,73 @@ _ROLES: dict[MessageRole, str] = {
 }
 
 
-def _image_url(block: ImageBlock) -> str | None:
+def _b64(resolved: IOBase) -> str:
+    """LlamaIndex's ``resolve_*(as_base64=True)`` gives base64 bytes; we send them as text."""
+    return bytes(resolved.read()).decode()
+
+
+def _image(block: ImageBlock) -> ContentPart:
     if block.url:
-        return str(block.url)
-    if isinstance(block.image, bytes) and block.image:
-        # LlamaIndex keeps image bytes base64-encoded already; raw bytes are encoded here.
-        data = block.image
-        try:
-            base64.b64decode(data, validate=True)
-            text = data.decode()
-        except ValueError:
-            text = base64.b64encode(data).decode()
-        return f"data:{block.image_mimetype or 'image/png'};base64,{text}"
-    if block.path:
-        raw = block.path.read_bytes()
-        return f"data:{block.image_mimetype or 'image/png'};base64,{base64.b64encode(raw).decode()}"
-    return None
+        return ContentPart("image", url=str(block.url), detail=block.detail, label="ImageBlock")
+    return ContentPart(
+        "image",
+        data=_b64(block.resolve_image(as_base64=True)),
+        mime_type=block.image_mimetype or "image/png",
+        detail=block.detail,
+        label="ImageBlock",
+    )
+
+
+def _audio(block: AudioBlock) -> ContentPart:
+    if block.url and not (block.audio or block.path):
+        return ContentPart("unsupported", label="AudioBlock given by URL (input_audio takes base64 bytes)")
+    mime = f"audio/{block.format}" if block.format else None
+    return ContentPart(
+        "audio",
+        data=_b64(block.resolve_audio(as_base64=True)),
+        format={"mpeg": "mp3"}.get(block.format or "", block.format),
+        mime_type=mime,
+        label="AudioBlock",
+    )
+
+
+def _document(block: DocumentBlock) -> ContentPart:
+    raw = block.resolve_document().read()
+    return ContentPart(
+        "file",
+        data=base64.b64encode(raw).decode(),
+        mime_type=block.document_mimetype or "application/pdf",
+        filename=block.title,
+        label="DocumentBlock",
+    )
+
+
+def content_parts(blocks: Sequence[Any]) -> list[ContentPart]:
+    """LlamaIndex blocks as parts, in order. Tool calls travel apart; thinking is never sent
+    back to a model; a ``CachePoint`` has no meaning for local servers and is reported."""
+    parts: list[ContentPart] = []
+    for block in blocks:
+        if isinstance(block, TextBlock):
+            parts.append(ContentPart("text", text=block.text))
+        elif isinstance(block, ImageBlock):
+            parts.append(_image(block))
+        elif isinstance(block, AudioBlock):
+            parts.append(_audio(block))
+        elif isinstance(block, DocumentBlock):
+            parts.append(_document(block))
+        elif isinstance(block, CitableBlock):
+            parts.extend(content_parts(block.content))
+        elif isinstance(block, (ToolCallBlock, ThinkingBlock)):
+            continue
+        elif isinstance(block, CachePoint):
+            warnings.warn(
+                "CachePoint blocks steer prompt caching of hosted APIs; local servers have none, so it is not sent",
+                UserWarning,
+                stacklevel=6,
+            )
+        else:
+            parts.append(ContentPart("unsupported", label=type(block).__name__))
+    return parts
 
 
 def _tool_calls_of(message: ChatMessage) -> list[ToolCall]:
@@ -76,19 +135,11 @@ def to_message(message: ChatMessage) -> Message:
     role = _ROLES.get(message.role)
     if role is None:
         raise ValueError(f"Unsupported message role {message.role!r}")
-    texts: list[str] = []
-    images: list[str] = []
-    for block in message.blocks:
-        if isinstance(block, TextBlock):
-            texts.append(block.text)
-        elif isinstance(block, ImageBlock):
-            url = _image_url(block)
-            if url:
-                images.append(url)
+    parts = content_parts(message.blocks)
     return Message(
         role=role,  # type: ignore[arg-type]
-        content="".join(texts),
-        images=images,
+        content=text_of(parts),
+        parts=parts,
         tool_calls=_tool_calls_of(message) if role == "assistant" else [],
         tool_call_id=message.additional_kwargs.get("tool_call_id") if role == "tool" else None,
         name=message.additional_kwargs.get("name"),

@@ -29,12 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orbit_local.content import check_content
 from orbit_local.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError, UnsupportedFeatureError
+from orbit_local.providers import get_provider
 from orbit_local.stops import StopScanner
 from orbit_local.templates import DEFAULT_TEMPLATE, get_template
 from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, Usage
 
 PROVIDER = "GPT4All (in-process)"
+_TEXT_ONLY = get_provider("gpt4all").with_overrides(display_name=PROVIDER, content_kinds=frozenset({"text"}))
 _OVERFLOW_PREFIX = "ERROR: The prompt size exceeds"
 _DONE = object()
 
@@ -239,6 +242,8 @@ class _DirectBase:
         raise UnsupportedFeatureError("in-process GPT4All has no embeddings", provider=PROVIDER)
 
     def _prompt(self, request: ChatRequest) -> tuple[str, list[str]]:
+        for message in request.messages:
+            check_content(message, _TEXT_ONLY)
         if request.tools:
             raise UnsupportedFeatureError("in-process GPT4All has no tool calling", provider=PROVIDER)
         # Always through the chat template, also for LlamaIndex complete(): these are chat

@@ -90,6 +90,11 @@ class ProviderProfile:
     tool_choice_required_with_tools: bool = False
     stream_tool_choices: frozenset[str] = ALL_TOOL_CHOICES
     honoured_params: frozenset[str] = ALL_OPTIONAL_PARAMS
+    content_kinds: frozenset[str] = frozenset({"text", "image"})
+    """Content blocks the chat API takes besides text (``image``, ``audio``, ``file``); any
+    other block is refused before sending."""
+    string_content: bool = False
+    """Message content must be one string (GPT4All): text parts are joined on new lines."""
     json_schema: bool = True
     json_object: bool = True
     embeddings: bool = True
@@ -182,6 +187,7 @@ register(
         start_hint="start it with `local-ai run` (or its container image), or set LOCALAI_BASE_URL",
         model_hint="install a model with `local-ai models install <name>` and check GET /v1/models",
         honoured_params=ALL_OPTIONAL_PARAMS,  # OpenAI fields plus reasoning_effort
+        content_kinds=frozenset({"text", "image", "audio"}),  # vision and audio-in models
     )
 )
 register(
@@ -222,6 +228,8 @@ register(
         ),
         model_hint="download the model in the GPT4All app; ids are display names such as 'Llama 3.2 1B Instruct'",
         honoured_params=frozenset({"n", "user"}),  # penalties, logprobs, logit_bias: 400 unless neutral
+        content_kinds=frozenset({"text"}),
+        string_content=True,  # strict request parsing: content is a string
         streaming=False,  # "stream": true -> 400 "'stream' is not supported"
         stream_usage="never",
         tool_calling=False,
@@ -249,6 +257,7 @@ register(
         ),
         model_hint="KoboldAI serves the one model it was started with",
         honoured_params=frozenset({"logit_bias"}),  # the generate API has its own samplers
+        content_kinds=frozenset({"text"}),  # a prompt string through the chat template
         stream_usage="never",
         tool_calling=False,
         tool_choices=frozenset(),
@@ -308,6 +317,7 @@ register(
         honoured_params=frozenset(
             {"logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "parallel_tool_calls"}
         ),  # n > 1 is refused
+        content_kinds=frozenset({"text", "image", "audio"}),  # multimodal with --mmproj (libmtmd)
         context_path="/props",  # default_generation_settings.n_ctx: the loaded context
         context_from_root=True,
         owned_by=frozenset({"llamacpp"}),
@@ -345,6 +355,7 @@ register(
 register(
     ProviderProfile(
         name="vllm",
+        content_kinds=frozenset({"text", "image", "audio"}),  # image_url, input_audio
         context_path="/models",  # max_model_len per model
         owned_by=frozenset({"vllm"}),
         display_name="vLLM",
@@ -363,6 +374,7 @@ register(
         default_base_url="http://localhost:11435/v1",
         env_prefix="SHIMMY_",
         start_hint="start it with `shimmy serve`, or set SHIMMY_BASE_URL",
+        content_kinds=frozenset({"text"}),
         json_schema=False,
     )
 )
@@ -391,6 +403,7 @@ register(
         default_base_url="",
         env_prefix="ORBIT_LOCAL_",
         start_hint="check that the server runs and that base_url (or ORBIT_LOCAL_BASE_URL) points at it",
+        content_kinds=frozenset({"text", "image", "audio", "file"}),  # the OpenAI API: the user chose it
         aliases=("openai_compatible", "generic"),
     )
 )

@@ -38,16 +38,44 @@ class ToolCallChunk:
     arguments: str = ""
 
 
+PartKind = Literal["text", "image", "audio", "file", "raw", "unsupported"]
+
+
+@dataclass(slots=True)
+class ContentPart:
+    """One block of a message's content, in the order the user wrote them.
+
+    ``raw`` carries a provider-specific part as it is (LangChain's non-standard blocks);
+    ``unsupported`` marks a block no server can take (a video), refused before sending.
+    """
+
+    kind: PartKind
+    text: str = ""
+    url: str | None = None  # an image URL (http(s) or data:), or a file given as a data URL
+    data: str | None = None  # base64 payload when there is no URL
+    mime_type: str | None = None
+    detail: str | None = None  # image detail: "low", "high", "auto"
+    filename: str | None = None
+    file_id: str | None = None
+    format: str | None = None  # audio: "wav" or "mp3"
+    label: str | None = None  # the framework's name for the block, for error messages
+    raw: dict[str, Any] | None = None
+
+
 @dataclass(slots=True)
 class Message:
-    """One chat message in neutral form."""
+    """One chat message in neutral form.
+
+    ``content`` is the message's text (text parts joined by newlines); ``parts`` keeps every
+    block in order when the message had more than one string of text.
+    """
 
     role: Role
     content: str = ""
     name: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
-    images: list[str] = field(default_factory=list)  # data: URLs or http(s) URLs
+    parts: list[ContentPart] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ import json
 import uuid
 from typing import Any
 
+from orbit_local.content import check_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
@@ -72,6 +73,8 @@ class KoboldProtocol:
         return [*(request.params.stop or []), *template.stop]
 
     def generate_body(self, request: ChatRequest) -> dict[str, Any]:
+        for message in request.messages:
+            check_content(message, self.profile, self.base_url)
         template = get_template(request.chat_template or DEFAULT_TEMPLATE)
         params = request.params
         prompt = request.raw_prompt if request.raw_prompt is not None else template.render(request.messages)

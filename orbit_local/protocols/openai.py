@@ -18,6 +18,7 @@ import json
 import warnings
 from typing import Any
 
+from orbit_local.content import check_content, openai_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
@@ -245,21 +246,13 @@ class OpenAIProtocol:
     def _message(self, message: Message) -> dict[str, Any]:
         profile = self.profile
         strict = profile.allowed_request_keys is not None
+        check_content(message, profile, self.base_url)
         if message.role == "tool" and not profile.tool_role:
             return {
                 "role": "user",
                 "content": f"Result of tool call {message.tool_call_id or ''}:\n{message.content}",
             }
-        out: dict[str, Any] = {"role": message.role}
-        if message.images and not strict:
-            parts: list[dict[str, Any]] = []
-            if message.content:
-                parts.append({"type": "text", "text": message.content})
-            parts.extend({"type": "image_url", "image_url": {"url": url}} for url in message.images)
-            out["content"] = parts
-        else:
-            # "" rather than null: llama-cpp-python answers 500 and FastChat 400 to null content.
-            out["content"] = message.content or ""
+        out: dict[str, Any] = {"role": message.role, "content": openai_content(message, profile)}
         if message.name and not strict and message.role != "tool":
             out["name"] = message.name
         if message.tool_calls:

@@ -18,7 +18,7 @@ from orbit_local.errors import (
 from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.providers import get_provider, list_providers
 from orbit_local.streams import SSEEvent
-from orbit_local.types import ChatRequest, GenerationParams, Message, ToolCall, ToolSpec
+from orbit_local.types import ChatRequest, ContentPart, GenerationParams, Message, ToolCall, ToolSpec
 
 USER = [Message(role="user", content="hi")]
 
@@ -117,7 +117,8 @@ def test_tool_results_become_user_messages_where_the_tool_role_is_rejected() -> 
 
 
 def test_images_become_content_parts() -> None:
-    messages = [Message(role="user", content="what is this?", images=["data:image/png;base64,AAAA"])]
+    parts = [ContentPart("text", text="what is this?"), ContentPart("image", url="data:image/png;base64,AAAA")]
+    messages = [Message(role="user", content="what is this?", parts=parts)]
     body = body_for("lmstudio", ChatRequest(model="m", messages=messages))
     assert body["messages"][0]["content"] == [
         {"type": "text", "text": "what is this?"},
