@@ -189,8 +189,11 @@ def response_metadata(
     system_fingerprint: str | None = None,
     timings: dict[str, Any] | None = None,
     response_id: str | None = None,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     meta: dict[str, Any] = {"model_provider": provider, "model_name": model}
+    if logprobs:
+        meta["logprobs"] = {"content": logprobs}  # as ChatOpenAI keeps them
     if finish_reason is not None:
         meta["finish_reason"] = finish_reason
     if system_fingerprint:
@@ -226,6 +229,7 @@ def to_ai_message(result: ChatResult, *, provider: str, requested_model: str) ->
             system_fingerprint=result.system_fingerprint,
             timings=result.timings,
             response_id=result.id,
+            logprobs=result.logprobs,
         ),
         id=result.id,
     )
@@ -248,6 +252,9 @@ def to_ai_chunk(delta: ChatDelta) -> AIMessageChunk:
         )
     if delta.reasoning:
         return AIMessageChunk(content=delta.text, additional_kwargs={"reasoning_content": delta.reasoning})
+    if delta.logprobs:
+        # Per chunk, as ChatOpenAI does: merging chunks concatenates the "content" lists.
+        return AIMessageChunk(content=delta.text, response_metadata={"logprobs": {"content": delta.logprobs}})
     return AIMessageChunk(content=delta.text)
 
 

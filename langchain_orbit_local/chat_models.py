@@ -39,6 +39,7 @@ from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.types import ChatRequest, ModelInfo
+from orbit_local.types import ChatResult as NeutralResult
 
 
 class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
@@ -149,6 +150,15 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
             **call_options(self, kwargs),
         )
 
+    def _chat_result(self, result: NeutralResult, model: str) -> ChatResult:
+        """One generation per answer the server returned (``n`` > 1 gives several)."""
+        provider = self.provider_profile.name
+        messages = [to_ai_message(r, provider=provider, requested_model=model) for r in (result, *result.alternatives)]
+        return ChatResult(
+            generations=[ChatGeneration(message=m) for m in messages],
+            llm_output={"model_name": messages[0].response_metadata.get("model_name")},
+        )
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -161,11 +171,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         client = self.client
         model = client.resolve_model(kwargs.get("model"))
         result = client.chat(self._chat_request(messages, stop, model, kwargs))
-        message = to_ai_message(result, provider=self.provider_profile.name, requested_model=model)
-        return ChatResult(
-            generations=[ChatGeneration(message=message)],
-            llm_output={"model_name": message.response_metadata.get("model_name")},
-        )
+        return self._chat_result(result, model)
 
     async def _agenerate(
         self,
@@ -179,11 +185,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         client = self.async_client
         model = await client.resolve_model(kwargs.get("model"))
         result = await client.chat(self._chat_request(messages, stop, model, kwargs))
-        message = to_ai_message(result, provider=self.provider_profile.name, requested_model=model)
-        return ChatResult(
-            generations=[ChatGeneration(message=message)],
-            llm_output={"model_name": message.response_metadata.get("model_name")},
-        )
+        return self._chat_result(result, model)
 
     def _stream(
         self,

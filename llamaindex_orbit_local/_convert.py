@@ -20,6 +20,7 @@ from llama_index.core.base.llms.types import (
     CitableBlock,
     DocumentBlock,
     ImageBlock,
+    LogProb,
     MessageRole,
     TextBlock,
     ThinkingBlock,
@@ -28,7 +29,7 @@ from llama_index.core.base.llms.types import (
 
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.content import text_of
-from orbit_local.types import ChatResult, ContentPart, Message, ToolCall, Usage
+from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
 
 _ROLES: dict[MessageRole, str] = {
     MessageRole.SYSTEM: "system",
@@ -157,18 +158,44 @@ def usage_kwargs(usage: Usage | None) -> dict[str, int]:
     }
 
 
-def raw_of(result: ChatResult, provider: str) -> dict[str, Any]:
-    """What the response carries besides text: model, finish reason, usage, timings."""
-    raw: dict[str, Any] = {"provider": provider, "model": result.model, "finish_reason": result.finish_reason}
+def response_kwargs(result: ChatResult, provider: str) -> dict[str, Any]:
+    """``additional_kwargs`` of a response: usage under llama-index-llms-openai's keys, plus
+    what the answer says about itself (provider, model, finish reason, timings, and every
+    choice when ``n`` > 1). The server's own JSON is ``raw``."""
+    kwargs: dict[str, Any] = {
+        **usage_kwargs(result.usage),
+        "provider": provider,
+        "model": result.model,
+        "finish_reason": result.finish_reason,
+    }
     if result.id:
-        raw["id"] = result.id
+        kwargs["id"] = result.id
     if result.system_fingerprint:
-        raw["system_fingerprint"] = result.system_fingerprint
-    if result.usage is not None:
-        raw["usage"] = usage_kwargs(result.usage)
+        kwargs["system_fingerprint"] = result.system_fingerprint
     if result.timings:
-        raw["timings"] = result.timings
-    return raw
+        kwargs["timings"] = result.timings
+    if result.alternatives:
+        kwargs["choices"] = [
+            {"text": r.text, "finish_reason": r.finish_reason} for r in (result, *result.alternatives)
+        ]
+    return kwargs
+
+
+def logprobs_of(entries: list[dict[str, Any]] | None) -> list[list[LogProb]] | None:
+    """LlamaIndex's shape: per token, its top alternatives (or the token itself)."""
+    if not entries:
+        return None
+    shaped: list[list[LogProb]] = []
+    for entry in entries:
+        options = entry.get("top_logprobs") or [entry]
+        shaped.append(
+            [
+                LogProb(token=str(o.get("token", "")), logprob=float(o.get("logprob", 0.0)), bytes=o.get("bytes") or [])
+                for o in options
+                if isinstance(o, dict)
+            ]
+        )
+    return shaped
 
 
 def assistant_message(text: str, reasoning: str | None, tool_calls: list[ToolCall]) -> ChatMessage:
@@ -185,12 +212,13 @@ def to_chat_response(result: ChatResult, provider: str, requested_model: str) ->
         result.model = requested_model
     return ChatResponse(
         message=assistant_message(result.text, result.reasoning, result.tool_calls),
-        raw=raw_of(result, provider),
-        additional_kwargs=usage_kwargs(result.usage),
+        raw=result.raw,
+        logprobs=logprobs_of(result.logprobs),
+        additional_kwargs=response_kwargs(result, provider),
     )
 
 
-def stream_response(accumulated: StreamAccumulator, delta_text: str) -> ChatResponse:
+def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatResponse:
     """A streamed step: the text so far plus the new piece (the hot path).
 
     Built with ``model_construct``: these objects are made here from known-good values, and
@@ -202,7 +230,11 @@ def stream_response(accumulated: StreamAccumulator, delta_text: str) -> ChatResp
         blocks=[TextBlock.model_construct(block_type="text", text=accumulated.text)],
     )
     return ChatResponse.model_construct(
-        message=message, delta=delta_text, raw=None, logprobs=None, additional_kwargs={}
+        message=message,
+        delta=delta.text,
+        raw=delta.raw,
+        logprobs=logprobs_of(delta.logprobs) if delta.logprobs else None,
+        additional_kwargs={},
     )
 
 

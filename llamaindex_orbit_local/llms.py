@@ -166,7 +166,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
                 with closing(client.stream(request)) as deltas:
                     for delta in deltas:
                         accumulated.add(delta)
-                        yield stream_response(accumulated, delta.text)
+                        yield stream_response(accumulated, delta)
             except StreamInterruptedError as exc:
                 exc.partial_text = accumulated.text
                 raise
@@ -190,7 +190,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
                 async with aclosing(client.stream(request)) as deltas:
                     async for delta in deltas:
                         accumulated.add(delta)
-                        yield stream_response(accumulated, delta.text)
+                        yield stream_response(accumulated, delta)
             except StreamInterruptedError as exc:
                 exc.partial_text = accumulated.text
                 raise

@@ -9,6 +9,7 @@ and argument fragments are joined.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from orbit_local.protocols.openai import parse_arguments, stable_tool_call_id
 from orbit_local.types import ChatDelta, ChatResult, ToolCall, ToolCallChunk, Usage
@@ -30,7 +31,9 @@ class StreamAccumulator:
         "_text",
         "finish_reason",
         "id",
+        "logprobs",
         "model",
+        "raw",
         "system_fingerprint",
         "timings",
         "usage",
@@ -45,7 +48,9 @@ class StreamAccumulator:
         self.model: str | None = None
         self.id: str | None = None
         self.system_fingerprint: str | None = None
-        self.timings: dict[str, object] | None = None
+        self.timings: dict[str, Any] | None = None
+        self.logprobs: list[dict[str, Any]] = []
+        self.raw: Any = None
 
     @property
     def text(self) -> str:
@@ -76,6 +81,10 @@ class StreamAccumulator:
             self.system_fingerprint = delta.system_fingerprint
         if delta.timings:
             self.timings = delta.timings
+        if delta.logprobs:
+            self.logprobs.extend(delta.logprobs)
+        if delta.raw is not None:
+            self.raw = delta.raw
 
     def _merge_call(self, chunk: ToolCallChunk) -> None:
         call = self._calls.get(chunk.index)
@@ -117,6 +126,8 @@ class StreamAccumulator:
             id=self.id,
             system_fingerprint=self.system_fingerprint,
             timings=self.timings,
+            logprobs=self.logprobs or None,
+            raw=self.raw,
         )
 
 
@@ -137,5 +148,7 @@ def deltas_from_result(result: ChatResult) -> list[ChatDelta]:
             id=result.id,
             system_fingerprint=result.system_fingerprint,
             timings=result.timings,
+            logprobs=result.logprobs,
+            raw=result.raw,
         )
     ]

@@ -143,6 +143,13 @@ class ChatResult:
     id: str | None = None
     system_fingerprint: str | None = None
     timings: dict[str, Any] | None = None
+    logprobs: list[dict[str, Any]] | None = None
+    """Per-token log-probabilities as OpenAI shapes them (``token``, ``logprob``, ``bytes``,
+    ``top_logprobs``), when asked for and returned."""
+    raw: Any = None
+    """The server's own response body, as decoded JSON."""
+    alternatives: list[ChatResult] = field(default_factory=list)
+    """The other choices when ``n > 1`` was sent (the first is this result)."""
 
 
 @dataclass(slots=True)
@@ -158,6 +165,8 @@ class ChatDelta:
     id: str | None = None
     system_fingerprint: str | None = None
     timings: dict[str, Any] | None = None
+    logprobs: list[dict[str, Any]] | None = None
+    raw: Any = None  # the stream frame's decoded JSON
 
 
 @dataclass(slots=True)

@@ -226,6 +226,13 @@ class OpenAIProtocol:
         if request.response_format is not None:
             body["response_format"] = self._response_format(request.response_format)
         if stream:
+            if (body.get("n") or 1) > 1:
+                raise UnsupportedFeatureError(
+                    f"n={body['n']} cannot be streamed: the answers would arrive interleaved",
+                    provider=profile.display_name,
+                    base_url=self.base_url,
+                    hint="call invoke/chat (not stream) for several answers, or set n=1",
+                )
             body["stream"] = True
             if profile.stream_usage == "include_usage" and request.stream_usage is not False:
                 body["stream_options"] = {"include_usage": True}
@@ -409,7 +416,15 @@ class OpenAIProtocol:
         choices = payload.get("choices")
         if not choices or not isinstance(choices, list):
             raise self._protocol_error("the response has no choices", payload)
-        choice = choices[0]
+        ordered = sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0)
+        first, *others = [self._choice_result(choice, payload, request) for choice in ordered]
+        first.alternatives = others
+        first.raw = payload
+        return first
+
+    def _choice_result(self, choice: Any, payload: dict[str, Any], request: ChatRequest | None) -> ChatResult:
+        if not isinstance(choice, dict):
+            raise self._protocol_error("a choice is not a JSON object", payload)
         message = choice.get("message") or choice.get("delta") or {}
         # "text": the legacy /completions shape, which some servers answer with.
         text = _text_of(message.get("content")) if message else _text_of(choice.get("text"))
@@ -431,6 +446,7 @@ class OpenAIProtocol:
             id=payload.get("id"),
             system_fingerprint=payload.get("system_fingerprint"),
             timings=payload.get("timings") or payload.get("stats") or None,
+            logprobs=token_logprobs(choice.get("logprobs")),
         )
 
     def streams_natively(self, request: ChatRequest) -> bool:
@@ -549,10 +565,12 @@ class OpenAIStreamParser:
             raise self._protocol._protocol_error("a stream frame is not a JSON object", payload)
         if "choices" not in payload:
             self._protocol._raise_if_error(payload)
-        delta = ChatDelta(model=payload.get("model"), id=payload.get("id"))
+        delta = ChatDelta(model=payload.get("model"), id=payload.get("id"), raw=payload)
         choices = payload.get("choices")
         if choices:
             choice = choices[0]
+            if choice.get("logprobs"):
+                delta.logprobs = token_logprobs(choice["logprobs"])
             body = choice.get("delta") or choice.get("message") or {}
             content = body.get("content")
             if content:
@@ -597,6 +615,13 @@ class OpenAIStreamParser:
                 base_url=self._protocol.base_url,
                 hint="the server may have crashed or closed the connection; retry the request",
             )
+
+
+def token_logprobs(value: Any) -> list[dict[str, Any]] | None:
+    """The per-token entries of a choice's ``logprobs`` (``{"content": [...]}``), if any."""
+    if isinstance(value, dict) and isinstance(value.get("content"), list):
+        return [entry for entry in value["content"] if isinstance(entry, dict)] or None
+    return None
 
 
 def _tool_call_chunks(raw_calls: list[Any]) -> list[ToolCallChunk]:

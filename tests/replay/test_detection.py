@@ -79,7 +79,7 @@ async def test_llamaindex_without_provider_detects_in_async(target: Target) -> N
     llm = OrbitLocal(**settings(target, max_tokens=16))
     chunks = [r async for r in await llm.astream_chat([ChatMessage(role=MessageRole.USER, content="Say hello.")])]
     assert "".join(c.delta or "" for c in chunks)
-    assert chunks[-1].raw["provider"] == target.provider
+    assert chunks[-1].additional_kwargs["provider"] == target.provider
 
 
 def test_structured_output_default_fits_the_detected_server(target: Target) -> None:

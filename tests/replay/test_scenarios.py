@@ -65,7 +65,7 @@ def assert_usage(target: Target, usage: dict[str, int] | None, *, streamed: bool
 
 
 def li_usage(kwargs: dict[str, Any]) -> dict[str, int] | None:
-    if not kwargs:
+    if "prompt_tokens" not in kwargs:
         return None
     return {
         "input_tokens": kwargs["prompt_tokens"],
@@ -99,7 +99,7 @@ def test_llamaindex_complete(target: Target) -> None:
     response = llm(target).complete(completion_prompt(target, QUESTION, RAW_QUESTION))
     assert "Paris" in response.text
     assert_usage(target, li_usage(response.additional_kwargs), streamed=False)
-    assert response.raw["finish_reason"] in ("stop", "length")
+    assert response.additional_kwargs["finish_reason"] in ("stop", "length")
 
 
 # ------------------------------------------------------------------------ stream
@@ -186,7 +186,7 @@ def test_llamaindex_stop_sequence(target: Target) -> None:
     response = llm(target, max_tokens=80, stop=["7"]).complete(prompt)
     assert "7" not in response.text
     if target.raw_completion:
-        assert response.raw["finish_reason"] == "stop"  # KoboldCpp says "length"; the client knows better
+        assert response.additional_kwargs["finish_reason"] == "stop"  # KoboldCpp says "length"; the client knows better
     else:
         assert "1" in response.text
 
@@ -204,7 +204,7 @@ def test_llamaindex_max_tokens_reached(target: Target) -> None:
         target, "Write a long story about a dragon.", "Once upon a time, in a land far away, there"
     )
     response = llm(target, max_tokens=5).complete(prompt)
-    assert response.raw["finish_reason"] == "length"
+    assert response.additional_kwargs["finish_reason"] == "length"
 
 
 # -------------------------------------------------------------------- errors

@@ -242,13 +242,15 @@ def test_llamaindex_complete_and_chat(pair: Pair) -> None:
         # complete() goes straight onto generate: the raw prompt "hi", no chat template
         assert generation_body(server)["prompt"] == "hi"
         expected_kwargs = {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
-    assert completion.additional_kwargs == expected_kwargs
+    usage_keys = ("prompt_tokens", "completion_tokens", "total_tokens")
+    assert {k: v for k, v in completion.additional_kwargs.items() if k in usage_keys} == expected_kwargs
+    assert completion.additional_kwargs["provider"] == pair.provider
     response = llm.chat(
         [ChatMessage(role=MessageRole.SYSTEM, content="sys"), ChatMessage(role=MessageRole.USER, content="hi")]
     )
     assert response.message.content == "Hello there."
-    assert response.raw["finish_reason"] == "stop"
-    assert response.raw["model"] == MODEL
+    assert response.additional_kwargs["finish_reason"] == "stop"
+    assert response.additional_kwargs["model"] == MODEL
     if not is_kobold(pair):
         assert generation_body(server)["messages"] == [
             {"role": "system", "content": "sys"},
@@ -264,7 +266,7 @@ def test_llamaindex_stream(pair: Pair) -> None:
     expected = "Hello" if get_provider(pair.provider).streaming else "Hello there."
     assert "".join(r.delta or "" for r in responses) == expected
     assert responses[-1].message.content == expected
-    assert responses[-1].raw["finish_reason"] == "stop"
+    assert responses[-1].additional_kwargs["finish_reason"] == "stop"
     completions = list(llm.stream_complete("hi"))
     assert completions[-1].text == expected
 
