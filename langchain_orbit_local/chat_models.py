@@ -38,6 +38,7 @@ from orbit_local.errors import StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
+from orbit_local.tokens import count_tokens, token_ids
 from orbit_local.types import ChatRequest, ModelInfo
 from orbit_local.types import ChatResult as NeutralResult
 
@@ -130,6 +131,18 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
 
     async def alist_models(self) -> list[ModelInfo]:
         return await self.async_client.list_models()
+
+    # ------------------------------------------------------------------- tokens
+    def get_token_ids(self, text: str) -> list[int]:
+        """Token ids from the server's own tokenizer (llama.cpp, llama-cpp-python, KoboldCpp,
+        vLLM, Lemonade, LocalAI); cached per model and text. Other servers raise
+        ``UnsupportedFeatureError``: ids cannot be estimated."""
+        return token_ids(self.client, text, self.model)
+
+    def get_num_tokens(self, text: str) -> int:
+        """The server's token count, so ``trim_messages`` is exact on local models; where the
+        server has no tokenizer, an estimate with a ``TokenCountEstimateWarning``."""
+        return count_tokens(self.client, text, self.model)
 
     # ------------------------------------------------------------------ requests
     def _chat_request(

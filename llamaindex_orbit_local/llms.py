@@ -39,6 +39,7 @@ from orbit_local.errors import OrbitLocalError, StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
+from orbit_local.tokens import count_tokens
 from orbit_local.types import ChatRequest, ModelInfo
 
 
@@ -49,6 +50,26 @@ def _as_completion(response: ChatResponse) -> CompletionResponse:
         raw=response.raw,
         additional_kwargs=response.additional_kwargs,
     )
+
+
+class ServerTokenizer:
+    """``tokenizer(text) -> list[int]`` over the server's tokenizer endpoint.
+
+    LlamaIndex only takes the length of what a tokenizer returns. Where the server has no
+    tokenizer, the list has the estimated length (its entries are 0, not token ids), and a
+    ``TokenCountEstimateWarning`` says so.
+    """
+
+    def __init__(self, llm: OrbitLocalLLM) -> None:
+        self._llm = llm
+
+    def __call__(self, text: str) -> list[int]:
+        client = self._llm.client
+        tokenize = getattr(client, "tokenize", None)
+        if tokenize is not None and getattr(getattr(client, "profile", None), "tokenize", None) is not None:
+            ids, count = tokenize(text, self._llm.model)
+            return list(ids) if ids is not None else [0] * count
+        return [0] * count_tokens(client, text, self._llm.model)
 
 
 class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, CustomLLM):
@@ -115,6 +136,17 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
 
     def list_models(self) -> list[ModelInfo]:
         return self.client.list_models()
+
+    def count_tokens(self, text: str) -> int:
+        """The server's token count (an estimate, with a warning, where it has no tokenizer)."""
+        return count_tokens(self.client, text, self.model)
+
+    @property
+    def tokenizer(self) -> ServerTokenizer:
+        """A tokenizer for LlamaIndex's token counting (``Settings.tokenizer``,
+        ``TokenCountingHandler``, ``ChatMemoryBuffer.from_defaults(tokenizer_fn=...)``), backed
+        by the server's own tokenizer and cached per text."""
+        return ServerTokenizer(self)
 
     async def alist_models(self) -> list[ModelInfo]:
         return await self.async_client.list_models()

@@ -34,6 +34,7 @@ from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.recovery import recover_tool_calls
+from orbit_local.tokens import parse_tokens, tokenize_request
 from orbit_local.transport import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
@@ -97,6 +98,8 @@ def pick_default_model(models: list[ModelInfo]) -> str | None:
             return pool[0].id
     return None
 
+
+_TOKEN_CACHE_SIZE = 4096  # token counts kept per client (trim_messages asks again and again)
 
 # No tokenizer spends fewer than one token per this many UTF-8 bytes on ordinary text, so
 # bytes / 6 is a lower bound on the prompt's tokens: above the window, overflow is certain.
@@ -163,6 +166,7 @@ class _ClientBase:
         self._setup_lock = threading.Lock()
         self._async_setup_lock: asyncio.Lock | None = None
         self.detected: FoundServer | None = None
+        self._token_cache: dict[tuple[str | None, str], tuple[list[int] | None, int]] = {}
 
     def _transport_kwargs(
         self, timeout: float | None, max_retries: int, warmup_timeout: float, headers: dict[str, str] | None
@@ -219,6 +223,20 @@ class _ClientBase:
     @staticmethod
     def _explainable(error: OrbitLocalError) -> bool:
         return isinstance(error, (BadRequestError, ServerError)) and not isinstance(error, ContextOverflowError)
+
+    def _tokenize_setup(self, text: str, model: str | None) -> tuple[HttpRequest | None, tuple[list[int] | None, int]]:
+        """The tokenize request to send, or the cached answer (the request is then ``None``)."""
+        hit = self._token_cache.get((model or self._model, text))
+        if hit is not None:
+            return None, hit
+        return tokenize_request(self.profile, text, model or self._model), (None, 0)
+
+    def _tokenized(self, text: str, model: str | None, payload: Any) -> tuple[list[int] | None, int]:
+        result = parse_tokens(self.profile, payload)
+        if len(self._token_cache) >= _TOKEN_CACHE_SIZE:
+            self._token_cache.pop(next(iter(self._token_cache)))  # the oldest entry
+        self._token_cache[(model or self._model, text)] = result
+        return result
 
     def _needs_setup(self) -> bool:
         return self.protocol.probe_request() is not None or (
@@ -409,6 +427,14 @@ class ChatClient(_ClientBase):
         with suppress(OrbitLocalError):  # best effort: the stream is already closed on our side
             self.transport.request_json(abort)
 
+    def tokenize(self, text: str, model: str | None = None) -> tuple[list[int] | None, int]:
+        """``(token ids or None, count)`` from the server's tokenizer; cached per model and text."""
+        self.detect()
+        request, cached = self._tokenize_setup(text, model)
+        if request is None:
+            return cached
+        return self._tokenized(text, model, self.transport.request_json(request))
+
     def embed(self, texts: list[str], model: str) -> EmbeddingResult:
         self.detect()
         return self.protocol.parse_embeddings(
@@ -570,6 +596,13 @@ class AsyncChatClient(_ClientBase):
             return
         with suppress(OrbitLocalError):
             await self.transport.request_json(abort)
+
+    async def tokenize(self, text: str, model: str | None = None) -> tuple[list[int] | None, int]:
+        await self.detect()
+        request, cached = self._tokenize_setup(text, model)
+        if request is None:
+            return cached
+        return self._tokenized(text, model, await self.transport.request_json(request))
 
     async def embed(self, texts: list[str], model: str) -> EmbeddingResult:
         await self.detect()

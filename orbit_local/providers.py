@@ -37,6 +37,18 @@ ALL_OPTIONAL_PARAMS = frozenset(OPENAI_OPTIONAL_PARAMS)
 
 
 @dataclass(frozen=True, slots=True)
+class TokenizeEndpoint:
+    """Where a server tokenizes text, and the keys of its request and answer."""
+
+    path: str
+    text_key: str
+    from_root: bool = False
+    model_key: str | None = None
+    ids_key: str | None = "tokens"
+    count_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderProfile:
     """One local server, described declaratively.
 
@@ -95,6 +107,8 @@ class ProviderProfile:
     other block is refused before sending."""
     string_content: bool = False
     """Message content must be one string (GPT4All): text parts are joined on new lines."""
+    tokenize: TokenizeEndpoint | None = None
+    """The server's tokenizer endpoint, for exact token counts (``None``: estimates only)."""
     json_schema: bool = True
     json_object: bool = True
     embeddings: bool = True
@@ -188,6 +202,7 @@ register(
         model_hint="install a model with `local-ai models install <name>` and check GET /v1/models",
         honoured_params=ALL_OPTIONAL_PARAMS,  # OpenAI fields plus reasoning_effort
         content_kinds=frozenset({"text", "image", "audio"}),  # vision and audio-in models
+        tokenize=TokenizeEndpoint("/tokenize", "content", model_key="model"),
     )
 )
 register(
@@ -258,6 +273,7 @@ register(
         model_hint="KoboldAI serves the one model it was started with",
         honoured_params=frozenset({"logit_bias"}),  # the generate API has its own samplers
         content_kinds=frozenset({"text"}),  # a prompt string through the chat template
+        tokenize=TokenizeEndpoint("/api/extra/tokencount", "prompt", from_root=True, ids_key="ids", count_key="value"),
         stream_usage="never",
         tool_calling=False,
         tool_choices=frozenset(),
@@ -280,6 +296,9 @@ register(
         start_hint="start it with `koboldcpp --model <file.gguf>`, or set KOBOLDCPP_BASE_URL",
         model_hint="KoboldCpp serves the one model it was started with",
         honoured_params=frozenset({"presence_penalty", "frequency_penalty", "logit_bias"}),
+        tokenize=TokenizeEndpoint("/api/extra/tokencount", "prompt", from_root=True, ids_key="ids", count_key="value"),
+        context_path="/api/extra/true_max_context_length",  # the same KoboldCpp serves it
+        context_from_root=True,
         stream_usage="never",
         usage_reliable=False,  # the OpenAI side reports a fake 100/100/200
         tool_choice_required_with_tools=True,
@@ -306,6 +325,7 @@ register(
         ),
         model_hint="pull and load a model with `lemonade-server pull <name>`; ids are Lemonade names",
         honoured_params=frozenset({"presence_penalty", "frequency_penalty", "logit_bias"}),  # no logprobs
+        tokenize=TokenizeEndpoint("/tokenize", "content", model_key="model"),  # /api/v1/tokenize
         aliases=("gaia",),
     )
 )
@@ -318,6 +338,7 @@ register(
             {"logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "parallel_tool_calls"}
         ),  # n > 1 is refused
         content_kinds=frozenset({"text", "image", "audio"}),  # multimodal with --mmproj (libmtmd)
+        tokenize=TokenizeEndpoint("/tokenize", "content", from_root=True),
         context_path="/props",  # default_generation_settings.n_ctx: the loaded context
         context_from_root=True,
         owned_by=frozenset({"llamacpp"}),
@@ -343,6 +364,8 @@ register(
         honoured_params=frozenset(
             {"logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "user"}
         ),  # n is accepted but only one choice comes back
+        tokenize=TokenizeEndpoint("/extras/tokenize", "input", from_root=True, model_key="model"),
+        default_context_window=2048,  # the server's own n_ctx default; no endpoint reports it
         stream_usage="never",  # stream_options.include_usage is ignored
         tool_choices=frozenset({"auto", "none", "named"}),  # "required" -> 500
         # A streamed automatic tool choice raises inside the server after 200: the stream then
@@ -356,6 +379,7 @@ register(
     ProviderProfile(
         name="vllm",
         content_kinds=frozenset({"text", "image", "audio"}),  # image_url, input_audio
+        tokenize=TokenizeEndpoint("/tokenize", "prompt", from_root=True, model_key="model"),
         context_path="/models",  # max_model_len per model
         owned_by=frozenset({"vllm"}),
         display_name="vLLM",

@@ -100,6 +100,9 @@ TARGETS: list[Target] = [
         launcher="koboldcpp",
         chat_model="koboldcpp/SmolLM2-135M-Instruct.Q4_1",
         usage=False,  # the OpenAI side reports a fake 100/100/200, which we drop
+        # As on the native API: the first SSE event comes after ~0.35 s, and on a machine
+        # that generates the short answer by then it arrives in one event.
+        multi_chunk_stream=False,
         unknown_model_error=False,  # the model field is ignored
         malformed_error=ProtocolError,  # wrong field types -> HTTP 200 with body `null`
     ),
@@ -194,6 +197,16 @@ DETECTION = [
 ]
 TARGETS.extend(DETECTION)
 
+# Step 6 features against real servers: token counts from the server's tokenizer, logprobs,
+# LlamaIndex raw JSON, and the context window the server reports.
+FEATURES_SUITE = ("tests/replay/test_features.py",)
+FEATURES = [
+    replace(t, name=f"features-{t.name}", suites=FEATURES_SUITE, xfail_standard={})
+    for t in TARGETS
+    if t.name in ("llama-cpp-python", "koboldcpp", "koboldcpp-openai", "llamacpp")
+]
+TARGETS.extend(FEATURES)
+
 BY_NAME = {t.name: t for t in TARGETS}
 
 
@@ -205,6 +218,14 @@ def active_targets() -> list[Target]:
         target = BY_NAME[recording]
         return [replace(target, base_url=live_url) if live_url else target]
     return [t for t in TARGETS if t.recorded and t.suites == Target.suites]
+
+
+def features_targets() -> list[Target]:
+    """Feature targets with cassettes (or the one being recorded)."""
+    recording = os.environ.get("ORBIT_RECORD_TARGET")
+    if recording:
+        return [t for t in active_targets() if t.suites == FEATURES_SUITE]
+    return [t for t in FEATURES if t.recorded]
 
 
 def detection_targets() -> list[Target]:

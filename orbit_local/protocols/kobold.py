@@ -189,7 +189,7 @@ class KoboldProtocol:
         reasoning = ""
         if "<think>" in text or "</think>" in text:
             text, reasoning = split_think(text)
-        return ChatResult(text=text, finish_reason=finish, model=None, reasoning=reasoning or None)
+        return ChatResult(text=text, finish_reason=finish, model=None, reasoning=reasoning or None, raw=payload)
 
     def stream_parser(self, request: ChatRequest) -> KoboldStreamParser:
         return KoboldStreamParser(self, self.stops_for(request))
@@ -241,12 +241,12 @@ class KoboldStreamParser:
         emitted = self._scanner.feed(str(payload.get("token") or ""))
         if self._scanner.stopped:
             self.done = True
-            return ChatDelta(text=emitted, finish_reason="stop")
+            return ChatDelta(text=emitted, finish_reason="stop", raw=payload)
         finish = payload.get("finish_reason")
         if finish not in (None, "null", ""):
             self.done = True
-            return ChatDelta(text=emitted + self._scanner.flush(), finish_reason=str(finish))
-        return ChatDelta(text=emitted) if emitted else None
+            return ChatDelta(text=emitted + self._scanner.flush(), finish_reason=str(finish), raw=payload)
+        return ChatDelta(text=emitted, raw=payload) if emitted else None
 
     def finish(self) -> None:
         if not self.done:

@@ -187,6 +187,8 @@ class OpenAIProtocol:
         for source in (settings, payload):
             if isinstance(source, dict) and isinstance(source.get("n_ctx"), int) and source["n_ctx"] > 0:
                 return int(source["n_ctx"])
+        if isinstance(payload.get("value"), int) and payload["value"] > 0:  # KoboldCpp's true_max_context_length
+            return int(payload["value"])
         entries = payload.get("data") if isinstance(payload.get("data"), list) else payload.get("models")
         if not isinstance(entries, list):
             return None
