@@ -78,6 +78,21 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
             return values
         return unknown_keywords_to_kwargs(values, get_pydantic_field_names(cls), "model_kwargs", cls.__name__)
 
+    # ------------------------------------------------------------ serialization
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """``dumps``/``loads`` round-trip these models (the API key as a secret reference)."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_orbit_local", "chat_models"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """The API key is written as its server's env var name (``LMSTUDIO_API_KEY``, ...)."""
+        return {"api_key": self.provider_profile.env_api_key}
+
     # ------------------------------------------------------------ configuration
     @property
     def _llm_type(self) -> str:

@@ -15,10 +15,21 @@ from contextlib import suppress
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from orbit_local.providers import OPENAI_OPTIONAL_PARAMS
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+
+MASKED_KEY = "**********"
 
 
 def check_base_url(url: str | None, api_prefix: str = "/v1") -> str | None:
@@ -74,7 +85,14 @@ class ConnectionSettings(BaseModel):
 
         if not isinstance(values, dict):
             return values
+        if values.get("api_key") == MASKED_KEY:  # a dump read back: the key comes from elsewhere
+            values = {k: v for k, v in values.items() if k != "api_key"}
         return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
+
+    @field_serializer("api_key")
+    def _mask_api_key(self, value: SecretStr | None) -> str | None:
+        """Dumps (LlamaIndex ``to_dict``/``to_json``) show the key masked, never in clear."""
+        return MASKED_KEY if value is not None else None
 
     @field_validator("base_url")
     @classmethod
