@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_tests.unit_tests import ChatModelUnitTests
+from syrupy.assertion import SnapshotAssertion
 
 from orbit_local.providers import get_provider
 from tests.providers_under_test import PAIRS, Pair
@@ -52,6 +54,19 @@ def _make_suite(pair: Pair) -> type[ChatModelUnitTests]:
                 f"{pair.env_prefix}MODEL": "env-model",
             }
             return env, {}, {"base_url": env_url, "api_key": "env-key", "model": "env-model"}
+
+        @pytest.mark.xfail(
+            reason=(
+                "langchain-core 1.8's load(allowed_objects='all') admits only the classes in its own "
+                "serializable mapping, so no third-party class loads in this standard test; the dumpd "
+                "snapshot is checked, and the round trip with allowed_objects=[cls] is in "
+                "tests/unit/test_serialization.py"
+            ),
+            raises=ValueError,
+            strict=True,
+        )
+        def test_serdes(self, model: BaseChatModel, snapshot: SnapshotAssertion) -> None:
+            super().test_serdes(model, snapshot)
 
     Suite.__name__ = Suite.__qualname__ = f"TestUnit{pair.langchain.__name__}"
     return Suite
