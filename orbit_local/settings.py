@@ -70,9 +70,11 @@ class ConnectionSettings(BaseModel):
     timeout: float | None = Field(default=DEFAULT_TIMEOUT, gt=0)
     """Read timeout in seconds for one request (``None``: wait forever)."""
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
-    """Retries on connection refused / 503 while the server warms up."""
+    """How many times a refused connection or a 503 (a server still loading) is retried, with
+    back-off, before the error is raised; 0 turns retrying off. Never after a stream yielded."""
     warmup_timeout: float = Field(default=DEFAULT_WARMUP_TIMEOUT, ge=0)
-    """Seconds during which those retries may happen."""
+    """Seconds, from the first attempt, during which those retries may happen. With the
+    default ``max_retries`` this window is what ends a warm-up (30 s)."""
     default_headers: dict[str, str] | None = None
     """Headers sent with every request."""
     http_client: Any = Field(default=None, exclude=True)

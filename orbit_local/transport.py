@@ -34,8 +34,12 @@ from orbit_local.streams import NDJSONDecoder, SSEDecoder, SSEEvent
 from orbit_local.types import HttpRequest
 
 DEFAULT_TIMEOUT = 120.0
-DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RETRIES = 10
+"""How many times a refused connection or a 503 is retried. With the back-off below (0.5 s
+doubling to 4 s) ten retries span 35.5 s, so by default ``warmup_timeout`` ends the warm-up,
+as its name promises; 0 turns retrying off."""
 DEFAULT_WARMUP_TIMEOUT = 30.0
+"""Seconds, from the first attempt, during which those retries may happen."""
 _RETRY_STATUSES = frozenset({503})
 _BACKOFF_START = 0.5
 _BACKOFF_CAP = 4.0
@@ -115,7 +119,7 @@ class _TransportBase:
         common: dict[str, Any] = {"provider": self.profile.display_name, "base_url": self.base_url}
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
             return ServerNotRunningError(
-                f"no {self.profile.display_name} server answered at {self.base_url}",
+                f"no {_server_noun(self.profile.display_name)} answered at {self.base_url}",
                 hint=self.profile.start_hint,
                 **common,
             )
@@ -172,6 +176,11 @@ class _TransportBase:
             base_url=self.base_url,
             hint="the server closed the connection mid-answer; retry the request",
         )
+
+
+def _server_noun(display_name: str) -> str:
+    """"LM Studio server", but "llama.cpp server" (not "llama.cpp server server")."""
+    return display_name if display_name.lower().endswith("server") else f"{display_name} server"
 
 
 def _origin(base_url: str) -> str:

@@ -260,3 +260,35 @@ def test_repeated_tool_names_in_stream_chunks_are_sent_once() -> None:
     assert [(c.id, c.name) for p in pieces for c in p.tool_call_chunks or []] == [("c1", "GetWeather"), (None, None)]
     (call,) = accumulated.tool_calls()
     assert (call.id, call.name, call.arguments) == ("c1", "GetWeather", {"city": "Paris"})
+
+
+def test_default_settings_wait_out_the_whole_warmup_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README: the warm-up lasts warmup_timeout (30 s). With the default max_retries the
+    window, not the count, ends it: a server that refuses for 25 s is waited for."""
+    clock = [1000.0]
+    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("orbit_local.transport.time.sleep", lambda delay: clock.__setitem__(0, clock[0] + delay))
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+
+    def refuse_until(seconds: float) -> FakeServer:
+        server = FakeServer()
+        plain = server.handler
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if clock[0] < 1000.0 + seconds:
+                server.requests.append(request)
+                raise refused
+            return plain(request)
+
+        server.handler = handler  # type: ignore[method-assign]
+        return server
+
+    def default_client(server: FakeServer) -> ChatClient:
+        return ChatClient("llamacpp", base_url="http://127.0.0.1:9/v1", http_client=server.client())
+
+    assert default_client(refuse_until(25.0)).chat(REQUEST).text == "Hello there."
+    clock[0] = 1000.0
+    with pytest.raises(ServerNotRunningError) as info:
+        default_client(refuse_until(3600.0)).chat(REQUEST)
+    assert "no llama.cpp server answered at http://127.0.0.1:9/v1" in str(info.value)  # not "server server"
+    assert clock[0] - 1000.0 == pytest.approx(30.0)  # waited exactly the window, then gave up
