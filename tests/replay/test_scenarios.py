@@ -95,8 +95,18 @@ def test_langchain_invoke(target: Target) -> None:
     assert message.response_metadata["model_provider"] == target.provider
 
 
+# The context each recorded server ran with, from its start command or its own answer in the
+# recording: llama-server -c 2048, KoboldCpp --contextsize 2048, Lemonade's model list says
+# context_length 4096 for the loaded model, llama-cpp-python's n_ctx default is 2048. FastChat
+# reports it only through a token-check call we do not make, so it has no entry.
+SERVER_CONTEXT = {"llamacpp": 2048, "koboldcpp": 2048, "koboldcpp-openai": 2048, "lemonade": 4096, "llama-cpp-python": 2048}
+
+
 def test_llamaindex_complete(target: Target) -> None:
-    response = llm(target).complete(completion_prompt(target, QUESTION, RAW_QUESTION))
+    model = llm(target)
+    response = model.complete(completion_prompt(target, QUESTION, RAW_QUESTION))
+    if target.name in SERVER_CONTEXT:
+        assert model.metadata.context_window == SERVER_CONTEXT[target.name]
     assert "Paris" in response.text
     assert_usage(target, li_usage(response.additional_kwargs), streamed=False)
     assert response.additional_kwargs["finish_reason"] in ("stop", "length")
