@@ -106,7 +106,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
             value = getattr(known, "_context_window", None)
             if value:
                 return int(value)
-        if not make_protocol(self.provider_profile, "").context_requests():
+        if not make_protocol(self.provider_profile, "").context_requests(self.model or "model"):
             return None
         try:
             asyncio.get_running_loop()

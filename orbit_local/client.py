@@ -245,9 +245,10 @@ class _ClientBase:
 
     @staticmethod
     def _probe_failed(error: OrbitLocalError) -> bool:
-        """A probed route that does not exist (404, odd body) means "not supported"; other
-        failures (server down, auth) are the caller's to see."""
-        return isinstance(error, (BadRequestError, ProtocolError, ModelNotFoundError))
+        """A probed route that does not exist or fails (404, 500, odd body) means "not
+        supported": it is not asked again. Other failures (server down, auth) are the
+        caller's to see."""
+        return isinstance(error, (BadRequestError, ProtocolError, ModelNotFoundError, ServerError))
 
     def _with_context(self, request: ChatRequest) -> ChatRequest:
         if self._context_window is not None:
@@ -330,7 +331,7 @@ class ChatClient(_ClientBase):
         """The context size the server reports (cached), or ``None`` where it does not tell."""
         self.detect()
         if not self._context_probed:
-            for request in self.protocol.context_requests():
+            for request in self.protocol.context_requests(self._model):
                 try:
                     value = self.protocol.parse_context(self.transport.request_json(request), self._model)
                 except OrbitLocalError as error:
@@ -506,7 +507,7 @@ class AsyncChatClient(_ClientBase):
     async def context_window(self) -> int | None:
         await self.detect()
         if not self._context_probed:
-            for request in self.protocol.context_requests():
+            for request in self.protocol.context_requests(self._model):
                 try:
                     value = self.protocol.parse_context(await self.transport.request_json(request), self._model)
                 except OrbitLocalError as error:

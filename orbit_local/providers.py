@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 Protocol = Literal["openai", "kobold"]
 StreamUsage = Literal["include_usage", "always", "never"]
@@ -125,6 +125,9 @@ class ProviderProfile:
     """Where the server tells its context window (a model list with per-model context, or
     llama.cpp's ``/props``); ``context_from_root``: that path is relative to the server root."""
     context_from_root: bool = False
+    context_body: dict[str, Any] | None = None
+    """When set, the context window is asked with a POST of this body, ``"{model}"`` standing
+    for the model id (FastChat's ``/api/v1/token_check``)."""
     owned_by: frozenset[str] = frozenset()
     """``owned_by`` values in this server's model list; tells servers on a shared port apart."""
     aliases: tuple[str, ...] = field(default_factory=tuple)
@@ -220,6 +223,10 @@ register(
         model_hint="check that a model worker registered with the controller (GET /v1/models)",
         # logprobs and logit_bias are ignored
         honoured_params=frozenset({"n", "presence_penalty", "frequency_penalty", "user"}),
+        # token_check answers the model's contextLength (providers/fastchat.md)
+        context_path="/api/v1/token_check",
+        context_from_root=True,
+        context_body={"prompts": [{"model": "{model}", "prompt": "", "max_tokens": 0}]},
         stream_usage="never",
         tool_calling=False,  # tools, tool_choice and response_format are silently ignored
         tool_choices=frozenset(),

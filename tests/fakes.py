@@ -92,6 +92,8 @@ class FakeServer:
             return httpx.Response(200, json={"object": "list", "data": self.models})
         if path == "/props":
             return httpx.Response(200, json={"default_generation_settings": {"n_ctx": 8192}})
+        if path == "/api/v1/token_check":  # FastChat
+            return httpx.Response(200, json={"prompts": [{"fits": True, "tokenCount": 0, "contextLength": 8192}]})
         if path.startswith("/api/"):
             return self.kobold(path, json.loads(request.content) if request.content else {})
         if path.endswith("/models"):

@@ -64,7 +64,7 @@ class ChatProtocol(Protocol):
 
     def parse_usage(self, payloads: list[Any]) -> Usage | None: ...
 
-    def context_requests(self) -> list[HttpRequest]:
+    def context_requests(self, model: str | None = None) -> list[HttpRequest]:
         """Where the server tells its context window, tried in order (empty: it does not)."""
         ...
 

@@ -144,7 +144,7 @@ class KoboldProtocol:
     def models_request(self) -> HttpRequest:
         return HttpRequest("GET", MODEL, from_root=True)
 
-    def context_requests(self) -> list[HttpRequest]:
+    def context_requests(self, model: str | None = None) -> list[HttpRequest]:
         return [HttpRequest("GET", path, from_root=True) for path in CONTEXT_PATHS]
 
     def parse_context(self, payload: Any, model: str | None = None) -> int | None:

@@ -174,9 +174,17 @@ class OpenAIProtocol:
     def parse_usage(self, payloads: list[Any]) -> Usage | None:
         return None
 
-    def context_requests(self) -> list[HttpRequest]:
-        path = self.profile.context_path
-        return [HttpRequest("GET", path, from_root=self.profile.context_from_root)] if path else []
+    def context_requests(self, model: str | None = None) -> list[HttpRequest]:
+        profile = self.profile
+        path = profile.context_path
+        if not path:
+            return []
+        if profile.context_body is not None:
+            if not model:
+                return []  # the POST names a model; without one there is nothing to ask
+            body = _with_model(profile.context_body, model)
+            return [HttpRequest("POST", path, body, from_root=profile.context_from_root)]
+        return [HttpRequest("GET", path, from_root=profile.context_from_root)]
 
     def parse_context(self, payload: Any, model: str | None) -> int | None:
         """The context size from a model list (the entry for ``model``, else the loaded or
@@ -189,6 +197,10 @@ class OpenAIProtocol:
                 return int(source["n_ctx"])
         if isinstance(payload.get("value"), int) and payload["value"] > 0:  # KoboldCpp's true_max_context_length
             return int(payload["value"])
+        checked = payload.get("prompts")  # FastChat's token_check
+        if isinstance(checked, list) and checked and isinstance(checked[0], dict):
+            length = checked[0].get("contextLength")
+            return int(length) if isinstance(length, int) and length > 0 else None
         entries = payload.get("data") if isinstance(payload.get("data"), list) else payload.get("models")
         if not isinstance(entries, list):
             return None
@@ -617,6 +629,15 @@ class OpenAIStreamParser:
                 base_url=self._protocol.base_url,
                 hint="the server may have crashed or closed the connection; retry the request",
             )
+
+
+def _with_model(template: Any, model: str) -> Any:
+    """A copy of ``template`` with every ``"{model}"`` string replaced by the model id."""
+    if isinstance(template, dict):
+        return {key: _with_model(value, model) for key, value in template.items()}
+    if isinstance(template, list):
+        return [_with_model(value, model) for value in template]
+    return model if template == "{model}" else template
 
 
 def token_logprobs(value: Any) -> list[dict[str, Any]] | None:

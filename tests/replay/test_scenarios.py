@@ -97,9 +97,12 @@ def test_langchain_invoke(target: Target) -> None:
 
 # The context each recorded server ran with, from its start command or its own answer in the
 # recording: llama-server -c 2048, KoboldCpp --contextsize 2048, Lemonade's model list says
-# context_length 4096 for the loaded model, llama-cpp-python's n_ctx default is 2048. FastChat
-# reports it only through a token-check call we do not make, so it has no entry.
-SERVER_CONTEXT = {"llamacpp": 2048, "koboldcpp": 2048, "koboldcpp-openai": 2048, "lemonade": 4096, "llama-cpp-python": 2048}
+# context_length 4096 for the loaded model, llama-cpp-python's n_ctx default is 2048, and
+# FastChat's token_check says 8192 (SmolLM2's max_position_embeddings).
+SERVER_CONTEXT = {
+    "llamacpp": 2048, "koboldcpp": 2048, "koboldcpp-openai": 2048, "lemonade": 4096, "llama-cpp-python": 2048,
+    "fastchat": 8192,
+}  # fmt: skip
 
 
 def test_llamaindex_complete(target: Target) -> None:

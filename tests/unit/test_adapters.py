@@ -293,6 +293,15 @@ def test_llamaindex_async(pair: Pair) -> None:
     assert llm._client is None
 
 
+# What the in-memory server answers where each server tells its context (its model list and
+# /props say 8192, KoboldCpp's true_max_context_length 2048, FastChat's token_check 8192), and
+# the documented defaults where a server does not tell (GPT4All's app: 2048).
+FAKE_SERVER_CONTEXT = {
+    "lmstudio": 8192, "localai": 4096, "fastchat": 8192, "gpt4all": 2048, "koboldai": 2048, "lemonade": 8192,
+    "llamacpp": 8192, "vllm": 8192, "shimmy": 4096, "ollama": 4096, "openai-compatible": 4096,
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("pair", PAIRS, ids=IDS)
 def test_llamaindex_metadata(pair: Pair) -> None:
     llm = li(pair, FakeServer(), model="m", max_tokens=64)
@@ -300,13 +309,7 @@ def test_llamaindex_metadata(pair: Pair) -> None:
     assert meta.is_chat_model is True
     assert meta.model_name == "m"
     assert meta.num_output == 64
-    profile = get_provider(pair.provider)
-    if is_kobold(pair):
-        assert meta.context_window == 2048  # asked of the server (true_max_context_length)
-    elif profile.context_path:
-        assert meta.context_window == 8192  # /props, /api/v0/models or the model list
-    else:
-        assert meta.context_window == profile.default_context_window
+    assert meta.context_window == FAKE_SERVER_CONTEXT[pair.provider]
     assert pair.llamaindex(model="m", context_window=1234, base_url=BASE).metadata.context_window == 1234
 
 
