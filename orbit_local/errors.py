@@ -19,6 +19,7 @@ Hierarchy::
     ├── ServerError                5xx that is none of the above
     ├── ProtocolError              the server answered something we cannot parse
     │   └── StreamInterruptedError a stream stopped before its end marker
+    │       └── StreamTimeoutError a stream stalled (also a RequestTimeoutError)
     └── UnsupportedFeatureError    asked for something this server cannot do
 """
 
@@ -173,6 +174,14 @@ class StreamInterruptedError(ProtocolError):
     def __init__(self, message: str, *, partial_text: str = "", **kwargs: Any) -> None:
         self.partial_text = partial_text
         super().__init__(message, **kwargs)
+
+
+class StreamTimeoutError(StreamInterruptedError, RequestTimeoutError):
+    """A stream stalled mid-answer: the server stayed connected but sent nothing (or only
+    keep-alives) for ``timeout`` seconds. Both a cut stream and a timeout, so ``except
+    RequestTimeoutError`` and ``except StreamInterruptedError`` each catch it."""
+
+    category = "stream_timeout"
 
 
 class UnsupportedFeatureError(OrbitLocalError):

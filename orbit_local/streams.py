@@ -29,27 +29,47 @@ class SSEDecoder:
     chunks, and a last event that has no trailing blank line (call :meth:`flush` at the end).
     """
 
-    __slots__ = ("_buffer", "_data", "_decoder", "_event", "_has_data", "_id")
+    __slots__ = ("_data", "_decoder", "_event", "_has_data", "_id", "_partial", "_partial_size")
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        # Strict: invalid UTF-8 raises (UnicodeDecodeError) instead of turning into U+FFFD, so a
+        # streamed answer is never altered in silence (a whole JSON answer is not either).
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        self._partial: list[str] = []  # the line in progress, in pieces: joined once, at its end
+        self._partial_size = 0
         self._data: list[str] = []
         self._has_data = False
         self._event = "message"
         self._id: str | None = None
+
+    @property
+    def holding(self) -> int:
+        """Characters of an event still in progress (keep-alive comments do not count): a
+        number that grows while a long event arrives slowly, and stays put during pings."""
+        partial = 0 if (self._partial and self._partial[0].startswith(":")) else self._partial_size
+        return partial + sum(len(line) for line in self._data)
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume bytes; return the events they completed (possibly none)."""
         text = self._decoder.decode(chunk)
         if not text:
             return []
-        return self._consume(self._buffer + text, final=False)
+        if "\n" not in text and "\r" not in text and not (self._partial and self._partial[-1].endswith("\r")):
+            # No line ends here: keep the piece, so a very long line costs linear time.
+            self._partial.append(text)
+            self._partial_size += len(text)
+            return []
+        return self._consume(self._take_partial() + text, final=False)
+
+    def _take_partial(self) -> str:
+        held = "".join(self._partial)
+        self._partial = []
+        self._partial_size = 0
+        return held
 
     def flush(self) -> list[SSEEvent]:
         """End of input: dispatch a pending event even without its blank line."""
-        text = self._buffer + self._decoder.decode(b"", final=True)
-        self._buffer = ""
+        text = self._take_partial() + self._decoder.decode(b"", final=True)
         events = self._consume(text, final=True) if text else []
         if self._has_data:
             events.append(self._dispatch())
@@ -63,7 +83,10 @@ class SSEDecoder:
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
-        self._buffer = ("" if final else lines.pop()) + held_cr
+        rest = ("" if final else lines.pop()) + held_cr
+        if rest:
+            self._partial = [rest]
+            self._partial_size = len(rest)
         events: list[SSEEvent] = []
         for line in lines:
             if not line:
@@ -107,8 +130,12 @@ class NDJSONDecoder:
     __slots__ = ("_buffer", "_decoder")
 
     def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
         self._buffer = ""
+
+    @property
+    def holding(self) -> int:
+        return len(self._buffer)
 
     def feed(self, chunk: bytes) -> list[str]:
         text = self._buffer + self._decoder.decode(chunk)

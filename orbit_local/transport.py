@@ -27,6 +27,7 @@ from orbit_local.errors import (
     ServerBusyError,
     ServerNotRunningError,
     StreamInterruptedError,
+    StreamTimeoutError,
 )
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.providers import ProviderProfile
@@ -143,6 +144,10 @@ class _TransportBase:
         raise error
 
     def _decode_json(self, response: httpx.Response, body: bytes) -> Any:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._encoding_error(exc, str(response.request.url), response.status_code) from None
         if not body.strip():
             raise ProtocolError(
                 f"{response.request.url} answered HTTP {response.status_code} with an empty body",
@@ -161,20 +166,59 @@ class _TransportBase:
                 body=body[:2000].decode(errors="replace"),
             ) from None
 
-    def _idle_error(self, url: str) -> StreamInterruptedError:
-        return StreamInterruptedError(
-            f"the stream from {url} sent no data for {self.stream_idle_timeout:.0f} s, only keep-alives",
+    def _events(self, framer: _Framer, chunk: bytes, url: str, progress: list[float]) -> list[SSEEvent]:
+        """Decode one chunk (both twins). ``progress[0]`` is when the server last sent more of
+        an answer: a finished event or a growing unfinished one. Keep-alives alone for longer
+        than ``timeout`` end the stream with a typed timeout."""
+        before = framer.holding
+        events = framer.feed(chunk)
+        now = time.monotonic()
+        if events or framer.holding > before:
+            progress[0] = now
+        elif self.stream_idle_timeout is not None and now - progress[0] > self.stream_idle_timeout:
+            raise self._idle_error(url)
+        return events
+
+    def _stream_failure(self, exc: Exception, url: str) -> OrbitLocalError:
+        """The typed error for what broke a stream after it started."""
+        if isinstance(exc, UnicodeDecodeError):
+            return self._encoding_error(exc, url)
+        if isinstance(exc, httpx.TimeoutException):
+            return self._stall_error(url)
+        return self._stream_error(exc, url)
+
+    def _idle_error(self, url: str) -> StreamTimeoutError:
+        return StreamTimeoutError(
+            f"the stream from {url} sent nothing but keep-alives for {self.stream_idle_timeout:.0f} s",
             provider=self.profile.display_name,
             base_url=self.base_url,
-            hint="the server accepted the request but stopped producing output; check its log",
+            hint="the server accepted the request but stopped producing output; check its log, or raise timeout=...",
+        )
+
+    def _stall_error(self, url: str) -> StreamTimeoutError:
+        return StreamTimeoutError(
+            f"the stream from {url} sent no bytes for {self.stream_idle_timeout:.0f} s; the connection stayed open",
+            provider=self.profile.display_name,
+            base_url=self.base_url,
+            hint="the server may be overloaded or stuck; raise timeout=... or check its log",
         )
 
     def _stream_error(self, exc: BaseException, url: str) -> StreamInterruptedError:
+        detail = str(exc).strip()
         return StreamInterruptedError(
-            f"the stream from {url} broke off: {type(exc).__name__}: {exc}",
+            f"the stream from {url} broke off: {type(exc).__name__}" + (f": {detail}" if detail else ""),
             provider=self.profile.display_name,
             base_url=self.base_url,
             hint="the server closed the connection mid-answer; retry the request",
+        )
+
+    def _encoding_error(self, exc: UnicodeDecodeError, url: str, status: int | None = None) -> ProtocolError:
+        return ProtocolError(
+            f"{url} sent bytes that are not UTF-8 (at byte {exc.start}: {exc.object[exc.start : exc.start + 8]!r})",
+            provider=self.profile.display_name,
+            base_url=self.base_url,
+            status_code=status,
+            hint="the server's output is corrupt; nothing was substituted or dropped",
         )
 
 
@@ -207,12 +251,13 @@ def _is_event_stream(response: httpx.Response) -> bool:
 class _Framer:
     """Bytes -> events for one response, whatever framing it turned out to use."""
 
-    __slots__ = ("_json_body", "_ndjson", "_sse")
+    __slots__ = ("_json_body", "_json_size", "_ndjson", "_sse")
 
     def __init__(self, framing: str, response: httpx.Response) -> None:
         self._sse: SSEDecoder | None = None
         self._ndjson: NDJSONDecoder | None = None
         self._json_body: list[bytes] | None = None
+        self._json_size = 0
         if not _is_event_stream(response):
             self._json_body = []  # a whole JSON answer where a stream was asked for
         elif framing == "ndjson":
@@ -227,7 +272,17 @@ class _Framer:
             return [SSEEvent(data=line) for line in self._ndjson.feed(chunk)]
         assert self._json_body is not None
         self._json_body.append(chunk)
+        self._json_size += len(chunk)
         return []
+
+    @property
+    def holding(self) -> int:
+        """How much of an unfinished event is held: growth means the server is still sending."""
+        if self._sse is not None:
+            return self._sse.holding
+        if self._ndjson is not None:
+            return self._ndjson.holding
+        return self._json_size
 
     def flush(self) -> list[SSEEvent]:
         if self._sse is not None:
@@ -303,18 +358,12 @@ class Transport(_TransportBase):
         url = self.url(request)
         try:
             framer = _Framer(framing, response)
-            idle = self.stream_idle_timeout
-            last_event = time.monotonic()
+            progress = [time.monotonic()]
             try:
                 for chunk in response.iter_bytes():
-                    events = framer.feed(chunk)
-                    if events:
-                        last_event = time.monotonic()
-                        yield from events
-                    elif idle is not None and time.monotonic() - last_event > idle:
-                        raise self._idle_error(url)
-            except httpx.HTTPError as exc:
-                raise self._stream_error(exc, url) from exc
+                    yield from self._events(framer, chunk, url, progress)
+            except (httpx.HTTPError, UnicodeDecodeError) as exc:
+                raise self._stream_failure(exc, url) from exc
             yield from framer.flush()
         finally:
             response.close()
@@ -402,19 +451,13 @@ class AsyncTransport(_TransportBase):
         url = self.url(request)
         try:
             framer = _Framer(framing, response)
-            idle = self.stream_idle_timeout
-            last_event = time.monotonic()
+            progress = [time.monotonic()]
             try:
                 async for chunk in response.aiter_bytes():
-                    events = framer.feed(chunk)
-                    if events:
-                        last_event = time.monotonic()
-                        for event in events:
-                            yield event
-                    elif idle is not None and time.monotonic() - last_event > idle:
-                        raise self._idle_error(url)
-            except httpx.HTTPError as exc:
-                raise self._stream_error(exc, url) from exc
+                    for event in self._events(framer, chunk, url, progress):
+                        yield event
+            except (httpx.HTTPError, UnicodeDecodeError) as exc:
+                raise self._stream_failure(exc, url) from exc
             for event in framer.flush():
                 yield event
         finally:

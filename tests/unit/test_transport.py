@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
 
 from orbit_local.client import AsyncChatClient, ChatClient
 from orbit_local.errors import (
+    ProtocolError,
     RequestTimeoutError,
     ServerBusyError,
     ServerNotRunningError,
@@ -224,8 +227,64 @@ def test_stream_of_keepalives_only_is_interrupted(monkeypatch: pytest.MonkeyPatc
                 yield b": ping\n\n"  # sse-starlette's keep-alive comment
 
     server = FakeServer(queue=[httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Pings())])
-    with pytest.raises(StreamInterruptedError, match="only keep-alives"):
+    with pytest.raises(RequestTimeoutError, match="nothing but keep-alives for 120 s") as info:
         list(make(server, timeout=120.0).stream(REQUEST))
+    assert isinstance(info.value, StreamInterruptedError)
+
+
+def test_a_slow_large_event_is_not_taken_for_keepalives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One event whose bytes keep arriving for longer than the timeout in total is progress."""
+    clock = iter(range(0, 10_000, 50))
+    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: float(next(clock)))
+    frame = sse(chunk("x" * 4000), chunk(finish="stop"))
+
+    class Trickle(httpx.SyncByteStream):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            for start in range(0, len(frame), 100):  # 50 s a piece on the fake clock
+                yield frame[start : start + 100]
+
+    server = FakeServer(queue=[httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Trickle())])
+    deltas = list(make(server, timeout=120.0).stream(REQUEST))
+    assert "".join(d.text for d in deltas) == "x" * 4000
+
+
+def test_a_stalled_stream_is_a_typed_timeout_in_both_twins() -> None:
+    class Stall(httpx.SyncByteStream):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield sse(chunk("Hel"), done=False)
+            raise httpx.ReadTimeout("")
+
+    class AsyncStall(httpx.AsyncByteStream):
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            yield sse(chunk("Hel"), done=False)
+            raise httpx.ReadTimeout("")
+
+    def respond(stream: Any) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=stream)
+
+    with pytest.raises(RequestTimeoutError, match="sent no bytes for 9 s; the connection stayed open"):
+        list(make(FakeServer(queue=[respond(Stall())]), timeout=9.0).stream(REQUEST))
+
+    async def run() -> None:
+        server = FakeServer(queue=[respond(AsyncStall())])
+        client = AsyncChatClient("llamacpp", base_url="http://127.0.0.1:9/v1", http_client=server.async_client(), timeout=9.0)
+        async for _ in client.stream(REQUEST):
+            pass
+
+    with pytest.raises(StreamInterruptedError) as info:
+        asyncio.run(run())
+    assert isinstance(info.value, RequestTimeoutError) and "ReadTimeout:" not in str(info.value)
+
+
+def test_invalid_utf8_is_refused_alike_whole_or_streamed() -> None:
+    bad = b'{"choices":[{"message":{"content":"caf\xe9"},"finish_reason":"stop"}]}'
+    server = FakeServer(queue=[httpx.Response(200, content=bad, headers={"content-type": "application/json"})])
+    with pytest.raises(ProtocolError, match="not UTF-8"):
+        make(server).chat(REQUEST)
+    streamed = b'data: {"choices":[{"delta":{"content":"caf\xe9"}}]}\n\n'
+    server = FakeServer(queue=[httpx.Response(200, content=streamed, headers={"content-type": "text/event-stream"})])
+    with pytest.raises(ProtocolError, match="not UTF-8"):
+        list(make(server).stream(REQUEST))
 
 
 def test_tools_with_auto_choice_are_not_streamed_where_the_server_hangs() -> None:
