@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from orbit_local.errors import BadRequestError, OrbitLocalError, ProtocolError, ServerError
+from orbit_local.errors import BadRequestError, OrbitLocalError, ProtocolError
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 
@@ -64,7 +64,8 @@ TARGETS: list[Target] = [
         tools_model="smollm2-tools",
         embed_model="smollm2-embed",
         unknown_model_error=False,  # unknown names are served by the default model
-        malformed_error=ServerError,  # pydantic validation errors come back as HTTP 500
+        # pydantic validation errors come back as HTTP 500; the body says it was the request
+        malformed_error=BadRequestError,
         structured_output=True,
         xfail_standard={
             "test_usage_metadata_streaming": "llama-cpp-python ignores stream_options.include_usage: its streams carry no usage",

@@ -28,6 +28,7 @@ from orbit_local.errors import (
     ProtocolError,
     ServerBusyError,
     ServerError,
+    UnsupportedFeatureError,
 )
 from orbit_local.providers import ProviderProfile
 
@@ -62,6 +63,16 @@ _BUSY_MARKERS = (
     "unavailable_error",
     "no slot available",
 )
+_VALIDATION_MARKERS = (
+    "validation error",  # pydantic (llama-cpp-python answers these with HTTP 500)
+    "input should be",
+    "field required",
+    "'loc':",
+    "bad_input",  # KoboldCpp's {"detail": {"type": "bad_input"}}, sent with HTTP 500
+    "invalid_request_error",
+    "unprocessable",
+)
+_UNSUPPORTED_MARKERS = ("not_supported_error", "not supported", "not implemented")
 _FASTCHAT_CODES: dict[int, type[OrbitLocalError]] = {
     40001: BadRequestError,
     40301: ModelNotFoundError,
@@ -114,6 +125,10 @@ def _classify(status: int | None, message: str, tags: str) -> type[OrbitLocalErr
         return ModelNotFoundError
     if status in (429, 503) or any(marker in haystack for marker in _BUSY_MARKERS):
         return ServerBusyError
+    if status == 501 or any(marker in haystack for marker in _UNSUPPORTED_MARKERS):
+        return UnsupportedFeatureError
+    if any(marker in haystack for marker in _VALIDATION_MARKERS):
+        return BadRequestError  # the request was wrong, whatever status the server chose
     if status is not None and 400 <= status < 500:
         return BadRequestError
     if status is None or status >= 500:
@@ -138,6 +153,10 @@ def _hint_for(cls: type[OrbitLocalError], profile: ProviderProfile) -> str | Non
         return "the server is still busy after the warm-up window; retry later or raise warmup_timeout"
     if cls is ContextOverflowError:
         return "shorten the prompt, lower max_tokens, or load the model with a larger context"
+    if cls is UnsupportedFeatureError:
+        return "this server (or the way it was started) does not offer that endpoint or option"
+    if cls is BadRequestError:
+        return "check the values you passed (extra_body, model_kwargs, per-call keywords)"
     return None
 
 
@@ -158,6 +177,8 @@ def error_from_response(profile: ProviderProfile, base_url: str, status: int | N
     cls = _classify(status, message, tags)
     if status == 404 and cls is BadRequestError and not message:
         message = "endpoint not found — is the base URL right (does it include the API prefix, e.g. /v1)?"
+    if status == 405:
+        message = f"{message or 'method not allowed'} — the server has no such route for this method; is the base URL right?"
     shown = message or (f"HTTP {status} with an empty body" if status else "error without a message")
     return cls(
         shown,

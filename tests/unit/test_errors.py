@@ -170,3 +170,33 @@ def test_errors_pickle_round_trip() -> None:
     assert type(clone) is type(error)
     assert str(clone) == str(error)
     assert clone.server_message == "bad"
+
+
+# Bodies where the status says less than the body (step 7): server facts from
+# ../shared/providers and the recorded llama-cpp-python cassette.
+VAGUE_STATUS_CASES = [
+    # llama-cpp-python answers pydantic validation failures with HTTP 500
+    ("llama-cpp-python", 500,
+     '{"error":{"message":"1 validation error:\\n  {\'type\': \'float_parsing\', \'loc\': (\'body\', \'temperature\'), '
+     '\'msg\': \'Input should be a valid number\'}","type":"internal_server_error","param":null,"code":null}}',
+     "BadRequestError"),
+    # llama.cpp without --embeddings
+    ("llamacpp", 501,
+     '{"error":{"code":501,"message":"This server does not support embeddings. Start it with `--embeddings`",'
+     '"type":"not_supported_error"}}',
+     "UnsupportedFeatureError"),
+    # a wrong method on a FastAPI server
+    ("llama-cpp-python", 405, '{"detail":"Method Not Allowed"}', "BadRequestError"),
+    # KoboldCpp's own envelope, sent with 500 (providers/koboldcpp.md)
+    ("koboldai", 500, '{"detail":{"msg":"Payload is too big. Max payload size is 32MB.","type":"bad_input"}}',
+     "BadRequestError"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("provider", "status", "body", "expected"), VAGUE_STATUS_CASES)
+def test_the_body_decides_when_the_status_is_vague(provider: str, status: int, body: str, expected: str) -> None:
+    error = error_from_response(get_provider(provider), "http://127.0.0.1:1/v1", status, body)
+    assert type(error).__name__ == expected
+    assert error.status_code == status and error.body == body
+    if status == 405:
+        assert "is the base URL right" in str(error)
