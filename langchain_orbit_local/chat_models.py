@@ -23,6 +23,7 @@ from langchain_core.utils.utils import get_pydantic_field_names
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_message, to_message
+from langchain_orbit_local.errors import raises_native
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, ChatClient, is_auto
@@ -130,10 +131,12 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
             params["ls_stop"] = list(stops)
         return params
 
+    @raises_native
     def list_models(self) -> list[ModelInfo]:
         """The server's model list."""
         return self.client.list_models()
 
+    @raises_native
     def get_context_window(self) -> int | None:
         """The context window the server reports (asked once), also stored in ``profile``
         as ``max_input_tokens``; ``None`` where the server does not tell. Once known, a prompt
@@ -144,16 +147,19 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
             self.profile = {**(self.profile or {}), "max_input_tokens": window}
         return window
 
+    @raises_native
     async def alist_models(self) -> list[ModelInfo]:
         return await self.async_client.list_models()
 
     # ------------------------------------------------------------------- tokens
+    @raises_native
     def get_token_ids(self, text: str) -> list[int]:
         """Token ids from the server's own tokenizer (llama.cpp, llama-cpp-python, KoboldCpp,
         vLLM, Lemonade, LocalAI); cached per model and text. Other servers raise
         ``UnsupportedFeatureError``: ids cannot be estimated."""
         return token_ids(self.client, text, self.model)
 
+    @raises_native
     def get_num_tokens(self, text: str) -> int:
         """The server's token count, so ``trim_messages`` is exact on local models; where the
         server has no tokenizer, an estimate with a ``TokenCountEstimateWarning``."""
@@ -187,6 +193,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
             llm_output={"model_name": messages[0].response_metadata.get("model_name")},
         )
 
+    @raises_native
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -201,6 +208,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         result = client.chat(self._chat_request(messages, stop, model, kwargs))
         return self._chat_result(result, model)
 
+    @raises_native
     async def _agenerate(
         self,
         messages: list[BaseMessage],
@@ -215,6 +223,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         result = await client.chat(self._chat_request(messages, stop, model, kwargs))
         return self._chat_result(result, model)
 
+    @raises_native
     def _stream(
         self,
         messages: list[BaseMessage],
@@ -243,6 +252,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
             run_manager.on_llm_new_token("", chunk=last)
         yield last
 
+    @raises_native
     async def _astream(
         self,
         messages: list[BaseMessage],

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 from langchain_core.embeddings import Embeddings
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from langchain_orbit_local.errors import raises_native
 from orbit_local.client import AsyncChatBackend, ChatBackend
 from orbit_local.config import FromConfig, LazyClients
 from orbit_local.settings import ConnectionSettings
@@ -45,6 +46,7 @@ class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, ConnectionSettings, Embe
             )
         return self.model
 
+    @raises_native
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         model = self._model()
         vectors: list[list[float]] = []
@@ -55,6 +57,7 @@ class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, ConnectionSettings, Embe
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
 
+    @raises_native
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         model = self._model()
         vectors: list[list[float]] = []

@@ -375,11 +375,11 @@ class ChatClient(_ClientBase):
         request = self._prepare(request)
         sent = self.protocol.chat_request(request, stream=False)
         try:
-            payload = self.transport.request_json(sent)
+            result = self.protocol.parse_chat(self.transport.request_json(sent), request)
         except OrbitLocalError as error:
+            self.transport.annotate(error, sent)
             self._hint(error)
             raise
-        result = self.protocol.parse_chat(payload, request)
         if result.usage is None:
             result.usage = self._count_usage(request, sent, result.text)
         return self._recovered(request, result)
@@ -411,6 +411,7 @@ class ChatClient(_ClientBase):
                         break
             parser.finish()
         except OrbitLocalError as error:
+            self.transport.annotate(error, sent)
             self._hint(error)
             raise
         finally:
@@ -549,11 +550,11 @@ class AsyncChatClient(_ClientBase):
         request = await self._prepare(request)
         sent = self.protocol.chat_request(request, stream=False)
         try:
-            payload = await self.transport.request_json(sent)
+            result = self.protocol.parse_chat(await self.transport.request_json(sent), request)
         except OrbitLocalError as error:
+            self.transport.annotate(error, sent)
             await self._hint(error)
             raise
-        result = self.protocol.parse_chat(payload, request)
         if result.usage is None:
             result.usage = await self._count_usage(request, sent, result.text)
         return self._recovered(request, result)
@@ -581,6 +582,7 @@ class AsyncChatClient(_ClientBase):
                         break
             parser.finish()
         except OrbitLocalError as error:
+            self.transport.annotate(error, sent)
             await self._hint(error)
             raise
         finally:

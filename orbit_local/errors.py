@@ -38,9 +38,12 @@ class OrbitLocalError(Exception):
         server_message: the server's own error text, verbatim, when it sent one.
         hint: what the user can do about it.
         body: the raw response body (truncated), for debugging.
+        method, url: the request that failed, when one was sent.
     """
 
     category: ClassVar[str] = "error"
+    is_retryable: ClassVar[bool] = False
+    """Whether sending the same request again may succeed (langchain-core's convention)."""
 
     def __init__(
         self,
@@ -52,7 +55,11 @@ class OrbitLocalError(Exception):
         server_message: str | None = None,
         hint: str | None = None,
         body: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
     ) -> None:
+        self.method = method
+        self.url = url
         self.message = message
         self.provider = provider
         self.base_url = base_url
@@ -93,6 +100,8 @@ class OrbitLocalError(Exception):
                     "server_message": self.server_message,
                     "hint": self.hint,
                     "body": self.body,
+                    "method": self.method,
+                    "url": self.url,
                 },
             ),
         )
@@ -106,12 +115,14 @@ class ServerNotRunningError(OrbitLocalError):
     """Nothing answered at the base URL (connection refused, DNS failure, wrong port)."""
 
     category = "server_not_running"
+    is_retryable = True
 
 
 class RequestTimeoutError(OrbitLocalError):
     """The server took longer than the configured timeout."""
 
     category = "timeout"
+    is_retryable = True
 
 
 class AuthenticationError(OrbitLocalError):
@@ -136,6 +147,7 @@ class ServerBusyError(OrbitLocalError):
     """The server is busy or still loading a model, and stayed so through the warm-up window."""
 
     category = "server_busy"
+    is_retryable = True
 
 
 class BadRequestError(OrbitLocalError):
@@ -154,6 +166,7 @@ class ServerError(OrbitLocalError):
     """The server failed internally (5xx) for a reason none of the other classes describe."""
 
     category = "server_error"
+    is_retryable = True
 
 
 class ProtocolError(OrbitLocalError):
@@ -170,6 +183,7 @@ class StreamInterruptedError(ProtocolError):
     """
 
     category = "stream_interrupted"
+    is_retryable = True
 
     def __init__(self, message: str, *, partial_text: str = "", **kwargs: Any) -> None:
         self.partial_text = partial_text

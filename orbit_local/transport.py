@@ -166,6 +166,14 @@ class _TransportBase:
                 body=body[:2000].decode(errors="replace"),
             ) from None
 
+    def annotate(self, error: OrbitLocalError, request: HttpRequest) -> OrbitLocalError:
+        """Give an error the request that failed (method and URL), unless it has one."""
+        if error.method is None:
+            error.method = request.method
+        if error.url is None:
+            error.url = self.url(request)
+        return error
+
     def _events(self, framer: _Framer, chunk: bytes, url: str, progress: list[float]) -> list[SSEEvent]:
         """Decode one chunk (both twins). ``progress[0]`` is when the server last sent more of
         an answer: a finished event or a growing unfinished one. Keep-alives alone for longer
@@ -322,10 +330,12 @@ class Transport(_TransportBase):
         while True:
             try:
                 return self._request_once(request)
+            except OrbitLocalError as error:
+                raise self.annotate(error, request) from error.__cause__
             except _Retryable as failure:
                 delay = self._retry_delay(attempt, started, failure)
                 if delay is None:
-                    raise failure.error from None
+                    raise self.annotate(failure.error, request) from None
                 time.sleep(delay)
                 attempt += 1
 
@@ -352,7 +362,7 @@ class Transport(_TransportBase):
             except _Retryable as failure:
                 delay = self._retry_delay(attempt, started, failure)
                 if delay is None:
-                    raise failure.error from None
+                    raise self.annotate(failure.error, request) from None
                 time.sleep(delay)
                 attempt += 1
         url = self.url(request)
@@ -363,7 +373,9 @@ class Transport(_TransportBase):
                 for chunk in response.iter_bytes():
                     yield from self._events(framer, chunk, url, progress)
             except (httpx.HTTPError, UnicodeDecodeError) as exc:
-                raise self._stream_failure(exc, url) from exc
+                raise self.annotate(self._stream_failure(exc, url), request) from exc
+            except OrbitLocalError as error:
+                raise self.annotate(error, request) from error.__cause__
             yield from framer.flush()
         finally:
             response.close()
@@ -414,10 +426,12 @@ class AsyncTransport(_TransportBase):
         while True:
             try:
                 return await self._request_once(request)
+            except OrbitLocalError as error:
+                raise self.annotate(error, request) from error.__cause__
             except _Retryable as failure:
                 delay = self._retry_delay(attempt, started, failure)
                 if delay is None:
-                    raise failure.error from None
+                    raise self.annotate(failure.error, request) from None
                 await asyncio.sleep(delay)
                 attempt += 1
 
@@ -445,7 +459,7 @@ class AsyncTransport(_TransportBase):
             except _Retryable as failure:
                 delay = self._retry_delay(attempt, started, failure)
                 if delay is None:
-                    raise failure.error from None
+                    raise self.annotate(failure.error, request) from None
                 await asyncio.sleep(delay)
                 attempt += 1
         url = self.url(request)
@@ -457,7 +471,9 @@ class AsyncTransport(_TransportBase):
                     for event in self._events(framer, chunk, url, progress):
                         yield event
             except (httpx.HTTPError, UnicodeDecodeError) as exc:
-                raise self._stream_failure(exc, url) from exc
+                raise self.annotate(self._stream_failure(exc, url), request) from exc
+            except OrbitLocalError as error:
+                raise self.annotate(error, request) from error.__cause__
             for event in framer.flush():
                 yield event
         finally:

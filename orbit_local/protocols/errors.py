@@ -178,7 +178,8 @@ def error_from_response(profile: ProviderProfile, base_url: str, status: int | N
     if status == 404 and cls is BadRequestError and not message:
         message = "endpoint not found — is the base URL right (does it include the API prefix, e.g. /v1)?"
     if status == 405:
-        message = f"{message or 'method not allowed'} — the server has no such route for this method; is the base URL right?"
+        route = "the server has no such route for this method; is the base URL right?"
+        message = f"{message or 'method not allowed'} — {route}"
     shown = message or (f"HTTP {status} with an empty body" if status else "error without a message")
     return cls(
         shown,
