@@ -29,6 +29,7 @@ from orbit_local.errors import (
     ServerError,
     ServerNotRunningError,
 )
+from orbit_local.log import logger
 from orbit_local.protocols.base import ChatProtocol
 from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
@@ -263,6 +264,14 @@ class _ClientBase:
             return recover_tool_calls(result, [tool.name for tool in request.tools])
         return result
 
+    def _log_emulated(self, request: ChatRequest) -> None:
+        why = "cannot stream" if not self.profile.streaming else "cannot stream this tool choice"
+        logger.info("%s at %s %s: one answer is emulated as a stream", self.profile.display_name, self.base_url, why)
+
+    def _log_abort(self, sent: HttpRequest) -> None:
+        name, url = self.profile.display_name, self.base_url
+        logger.info("%s at %s: the stream was abandoned; aborting the generation", name, url)
+
     def _usage_from(self, payloads: list[Any]) -> Usage | None:
         return self.protocol.parse_usage(payloads) if payloads else None
 
@@ -392,6 +401,7 @@ class ChatClient(_ClientBase):
         """
         request = self._prepare(request)
         if not self.protocol.streams_natively(request):
+            self._log_emulated(request)
             yield from deltas_from_result(self.chat(request))
             return
         parser = self.protocol.stream_parser(request)
@@ -426,6 +436,7 @@ class ChatClient(_ClientBase):
         abort = self.protocol.abort_request(sent)
         if abort is None:
             return
+        self._log_abort(sent)
         with suppress(OrbitLocalError):  # best effort: the stream is already closed on our side
             self.transport.request_json(abort)
 
@@ -562,6 +573,7 @@ class AsyncChatClient(_ClientBase):
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         request = await self._prepare(request)
         if not self.protocol.streams_natively(request):
+            self._log_emulated(request)
             for whole in deltas_from_result(await self.chat(request)):
                 yield whole
             return
@@ -597,6 +609,7 @@ class AsyncChatClient(_ClientBase):
         abort = self.protocol.abort_request(sent)
         if abort is None:
             return
+        self._log_abort(sent)
         with suppress(OrbitLocalError):
             await self.transport.request_json(abort)
 

@@ -29,6 +29,7 @@ from orbit_local.errors import (
     StreamInterruptedError,
     StreamTimeoutError,
 )
+from orbit_local.log import logger
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.providers import ProviderProfile
 from orbit_local.streams import NDJSONDecoder, SSEDecoder, SSEEvent
@@ -114,7 +115,18 @@ class _TransportBase:
         delay = min(_BACKOFF_START * 2.0**attempt, _BACKOFF_CAP)
         if failure.retry_after is not None:
             delay = max(delay, failure.retry_after)
-        return min(delay, remaining)
+        delay = min(delay, remaining)
+        logger.info(
+            "%s at %s: %s; retry %d of %d in %.1f s (%.0f s of the warm-up window left)",
+            self.profile.display_name,
+            self.base_url,
+            failure.error.message,
+            attempt + 1,
+            self.max_retries,
+            delay,
+            remaining,
+        )
+        return delay
 
     def _map_transport_error(self, exc: httpx.HTTPError, url: str) -> OrbitLocalError:
         common: dict[str, Any] = {"provider": self.profile.display_name, "base_url": self.base_url}

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from typing import Any
 
 from orbit_local.content import check_content, openai_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
+from orbit_local.log import warn
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
-from orbit_local.protocols.params import add_options
+from orbit_local.protocols.params import ParameterNotSentWarning, add_options
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import ThinkSplitter, split_think
 from orbit_local.streams import SSEEvent
@@ -258,8 +258,9 @@ class OpenAIProtocol:
                 del body[key]
             user_dropped = [k for k in dropped if k in request.extra_body or k in ("seed", "top_p", *params.options)]
             if user_dropped:
-                warnings.warn(
+                warn(
                     f"{profile.display_name} rejects {', '.join(sorted(user_dropped))}; not sent.",
+                    ParameterNotSentWarning,
                     stacklevel=4,
                 )
         return body
@@ -349,7 +350,7 @@ class OpenAIProtocol:
         fallback = next((k for k in ("required", "auto") if k in allowed and k != kind), None)
         if kind == "none":
             fallback = None
-        warnings.warn(
+        warn(
             f"{self.profile.display_name} does not honour tool_choice={kind!r}; "
             f"sending {fallback or 'no tool_choice'} instead.",
             stacklevel=5,

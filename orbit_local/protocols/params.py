@@ -6,9 +6,9 @@ the server speaks.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+from orbit_local.log import warn
 from orbit_local.providers import ProviderProfile
 
 
@@ -25,7 +25,7 @@ def add_options(body: dict[str, Any], options: dict[str, Any], profile: Provider
         else:
             dropped.append(name)
     if dropped:
-        warnings.warn(
+        warn(
             f"{profile.display_name} does not honour {', '.join(sorted(dropped))}; not sent.",
             ParameterNotSentWarning,
             stacklevel=5,
