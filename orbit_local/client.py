@@ -166,6 +166,8 @@ class _ClientBase:
         self._context_probed = False
         self._setup_lock = threading.Lock()
         self._async_setup_lock: asyncio.Lock | None = None
+        self._model_lock = threading.Lock()
+        self._async_model_lock: asyncio.Lock | None = None
         self.detected: FoundServer | None = None
         self._token_cache: dict[tuple[str | None, str], tuple[list[int] | None, int]] = {}
 
@@ -334,7 +336,10 @@ class ChatClient(_ClientBase):
             return model
         if self._model:
             return self._model
-        return self._chosen_model(self.list_models())
+        with self._model_lock:  # single flight: concurrent first calls ask the server once
+            if self._model:
+                return self._model
+            return self._chosen_model(self.list_models())
 
     def context_window(self) -> int | None:
         """The context size the server reports (cached), or ``None`` where it does not tell."""
@@ -514,7 +519,12 @@ class AsyncChatClient(_ClientBase):
             return model
         if self._model:
             return self._model
-        return self._chosen_model(await self.list_models())
+        if self._async_model_lock is None:
+            self._async_model_lock = asyncio.Lock()
+        async with self._async_model_lock:  # single flight: 100 first calls, one GET /models
+            if self._model:
+                return self._model
+            return self._chosen_model(await self.list_models())
 
     async def context_window(self) -> int | None:
         await self.detect()
