@@ -23,6 +23,7 @@ from orbit_local.errors import ProtocolError, StreamInterruptedError, Unsupporte
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import add_options
+from orbit_local.protocols.shapes import typed_shapes
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import split_think
 from orbit_local.stops import StopScanner, split_at_stop
@@ -132,6 +133,7 @@ class KoboldProtocol:
             HttpRequest("POST", TOKENCOUNT, {"prompt": text, "special": False}, from_root=True),
         ]
 
+    @typed_shapes("the token count")
     def parse_usage(self, payloads: list[Any]) -> Usage | None:
         try:
             prompt, completion = (int(p["value"]) for p in payloads)
@@ -147,6 +149,7 @@ class KoboldProtocol:
     def context_requests(self, model: str | None = None) -> list[HttpRequest]:
         return [HttpRequest("GET", path, from_root=True) for path in CONTEXT_PATHS]
 
+    @typed_shapes("the context answer")
     def parse_context(self, payload: Any, model: str | None = None) -> int | None:
         value = payload.get("value") if isinstance(payload, dict) else None
         return value if isinstance(value, int) and value > 0 else None
@@ -171,6 +174,7 @@ class KoboldProtocol:
                 base_url=self.base_url,
             )
 
+    @typed_shapes("the generate answer")
     def parse_chat(self, payload: Any, request: ChatRequest | None = None) -> ChatResult:
         self._check(payload)
         results = payload.get("results")
@@ -194,6 +198,7 @@ class KoboldProtocol:
     def stream_parser(self, request: ChatRequest) -> KoboldStreamParser:
         return KoboldStreamParser(self, self.stops_for(request))
 
+    @typed_shapes("the model answer")
     def parse_models(self, payload: Any) -> list[ModelInfo]:
         self._check(payload)
         result = payload.get("result")
@@ -222,6 +227,7 @@ class KoboldStreamParser:
         self._protocol = protocol
         self._scanner = StopScanner(stops)
 
+    @typed_shapes("a stream frame")
     def feed(self, event: SSEEvent) -> ChatDelta | None:
         if self.done:
             return None

@@ -23,6 +23,7 @@ from orbit_local.log import warn
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import ParameterNotSentWarning, add_options
+from orbit_local.protocols.shapes import typed_shapes
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import ThinkSplitter, split_think
 from orbit_local.streams import SSEEvent
@@ -171,6 +172,7 @@ class OpenAIProtocol:
     def usage_requests(self, request: ChatRequest, sent: HttpRequest, text: str) -> list[HttpRequest]:
         return []
 
+    @typed_shapes("the usage")
     def parse_usage(self, payloads: list[Any]) -> Usage | None:
         return None
 
@@ -186,6 +188,7 @@ class OpenAIProtocol:
             return [HttpRequest("POST", path, body, from_root=profile.context_from_root)]
         return [HttpRequest("GET", path, from_root=profile.context_from_root)]
 
+    @typed_shapes("the context answer")
     def parse_context(self, payload: Any, model: str | None) -> int | None:
         """The context size from a model list (the entry for ``model``, else the loaded or
         first one with a size) or from llama.cpp's ``/props``."""
@@ -424,6 +427,7 @@ class OpenAIProtocol:
             )
         return calls
 
+    @typed_shapes("the chat answer")
     def parse_chat(self, payload: Any, request: ChatRequest | None = None) -> ChatResult:
         self._raise_if_error(payload)
         if not isinstance(payload, dict):
@@ -431,7 +435,7 @@ class OpenAIProtocol:
         choices = payload.get("choices")
         if not choices or not isinstance(choices, list):
             raise self._protocol_error("the response has no choices", payload)
-        ordered = sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0)
+        ordered = sorted(choices, key=_choice_index)
         first, *others = [self._choice_result(choice, payload, request) for choice in ordered]
         first.alternatives = others
         first.raw = payload
@@ -475,6 +479,7 @@ class OpenAIProtocol:
     def stream_parser(self, request: ChatRequest) -> OpenAIStreamParser:
         return OpenAIStreamParser(self)
 
+    @typed_shapes("the model list")
     def parse_models(self, payload: Any) -> list[ModelInfo]:
         self._raise_if_error(payload)
         entries: Any = payload
@@ -486,6 +491,7 @@ class OpenAIProtocol:
             raise self._protocol_error("the model list has no 'data' array", payload)
         return [info for info in (model_info(e) for e in entries) if info is not None]
 
+    @typed_shapes("the embeddings answer")
     def parse_embeddings(self, payload: Any) -> EmbeddingResult:
         self._raise_if_error(payload)
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
@@ -565,6 +571,7 @@ class OpenAIStreamParser:
         self._reliable = protocol.profile.usage_reliable
         self._think: ThinkSplitter | None = None  # made on the first "<" in content
 
+    @typed_shapes("a stream frame")
     def feed(self, event: SSEEvent) -> ChatDelta | None:
         data = event.data
         if data == "[DONE]":
@@ -630,6 +637,12 @@ class OpenAIStreamParser:
                 base_url=self._protocol.base_url,
                 hint="the server may have crashed or closed the connection; retry the request",
             )
+
+
+def _choice_index(choice: Any) -> int:
+    """A choice's ``index`` when it is a number (servers omit it, or send junk): else 0."""
+    index = choice.get("index") if isinstance(choice, dict) else None
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0
 
 
 def _with_model(template: Any, model: str) -> Any:

@@ -1,0 +1,43 @@
+"""Answers of an unexpected shape become a typed ProtocolError, never a TypeError.
+
+Parsers read servers' JSON with plain dict and list access for speed. A server that sends a
+number where a list belongs (fuzzing finds many) must still produce a typed error that names
+the server, so every parser entry point is wrapped by :func:`typed_shapes`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from orbit_local.errors import ProtocolError
+
+F = TypeVar("F", bound=Callable[..., Any])
+_SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError)
+
+
+def typed_shapes(what: str) -> Callable[[F], F]:
+    """Decorate a parser method: shape errors in ``what`` become a ProtocolError."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except ProtocolError:
+                raise
+            except _SHAPE_ERRORS as exc:
+                protocol = getattr(self, "_protocol", self)  # a stream parser holds its protocol
+                owner = getattr(protocol, "profile", None)
+                base_url = getattr(protocol, "base_url", None)
+                raise ProtocolError(
+                    f"{what} has an unexpected shape ({type(exc).__name__}: {exc})",
+                    provider=getattr(owner, "display_name", None),
+                    base_url=base_url,
+                    hint="the server's answer does not follow its API; check the server version",
+                ) from exc
+
+        return cast("F", wrapper)
+
+    return decorate
