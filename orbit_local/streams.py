@@ -19,6 +19,9 @@ class SSEEvent:
     data: str
     event: str = "message"
     id: str | None = None
+    truncated: bool = False
+    """Flushed at the end of the body from a line that never ended: the connection may have
+    dropped mid-event, so a parse failure here means a cut stream, not a malformed one."""
 
 
 class SSEDecoder:
@@ -70,9 +73,11 @@ class SSEDecoder:
     def flush(self) -> list[SSEEvent]:
         """End of input: dispatch a pending event even without its blank line."""
         text = self._take_partial() + self._decoder.decode(b"", final=True)
+        unterminated = bool(text) and not text.endswith(("\n", "\r"))
         events = self._consume(text, final=True) if text else []
         if self._has_data:
             events.append(self._dispatch())
+            events[-1].truncated = unterminated
         return events
 
     def _consume(self, text: str, *, final: bool) -> list[SSEEvent]:

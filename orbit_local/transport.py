@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncGenerator, Generator
-from typing import Any
+from contextlib import aclosing, closing
+from typing import Any, cast
 
 import httpx
 
@@ -142,7 +143,8 @@ class _TransportBase:
                 hint="the model may be loading or generating slowly; raise timeout=...",
                 **common,
             )
-        return ProtocolError(f"{type(exc).__name__} talking to {url}: {exc}", **common)
+        detail = str(exc).strip()
+        return ProtocolError(f"{type(exc).__name__} talking to {url}" + (f": {detail}" if detail else ""), **common)
 
     def _error_for_status(self, response: httpx.Response, body: str) -> OrbitLocalError:
         return error_from_response(self.profile, self.base_url, response.status_code, body)
@@ -382,8 +384,9 @@ class Transport(_TransportBase):
             framer = _Framer(framing, response)
             progress = [time.monotonic()]
             try:
-                for chunk in response.iter_bytes():
-                    yield from self._events(framer, chunk, url, progress)
+                with closing(cast("Generator[bytes, None, None]", response.iter_bytes())) as chunks:
+                    for chunk in chunks:
+                        yield from self._events(framer, chunk, url, progress)
             except (httpx.HTTPError, UnicodeDecodeError) as exc:
                 raise self.annotate(self._stream_failure(exc, url), request) from exc
             except OrbitLocalError as error:
@@ -479,9 +482,12 @@ class AsyncTransport(_TransportBase):
             framer = _Framer(framing, response)
             progress = [time.monotonic()]
             try:
-                async for chunk in response.aiter_bytes():
-                    for event in self._events(framer, chunk, url, progress):
-                        yield event
+                # aclosing: a generator left suspended would be finalised later by a task of
+                # the event loop's own; closing it here leaves nothing behind.
+                async with aclosing(cast("AsyncGenerator[bytes, None]", response.aiter_bytes())) as chunks:
+                    async for chunk in chunks:
+                        for event in self._events(framer, chunk, url, progress):
+                            yield event
             except (httpx.HTTPError, UnicodeDecodeError) as exc:
                 raise self.annotate(self._stream_failure(exc, url), request) from exc
             except OrbitLocalError as error:

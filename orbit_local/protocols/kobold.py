@@ -22,6 +22,7 @@ from orbit_local.content import check_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
+from orbit_local.protocols.openai import cut_mid_event
 from orbit_local.protocols.params import add_options
 from orbit_local.protocols.shapes import typed_shapes
 from orbit_local.providers import ProviderProfile
@@ -234,6 +235,8 @@ class KoboldStreamParser:
         try:
             payload = json.loads(event.data)
         except ValueError:
+            if event.truncated:
+                raise cut_mid_event(self._protocol.profile, self._protocol.base_url) from None
             raise ProtocolError(
                 f"a stream frame is not JSON: {event.data[:120]!r}",
                 provider=self._protocol.profile.display_name,

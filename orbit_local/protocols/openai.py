@@ -582,6 +582,8 @@ class OpenAIStreamParser:
         try:
             payload = json.loads(data)
         except ValueError:
+            if event.truncated:
+                raise cut_mid_event(self._protocol.profile, self._protocol.base_url) from None
             raise self._protocol._protocol_error(f"a stream frame is not JSON: {data[:120]!r}", None) from None
         if not isinstance(payload, dict):
             raise self._protocol._protocol_error("a stream frame is not a JSON object", payload)
@@ -637,6 +639,16 @@ class OpenAIStreamParser:
                 base_url=self._protocol.base_url,
                 hint="the server may have crashed or closed the connection; retry the request",
             )
+
+
+def cut_mid_event(profile: ProviderProfile, base_url: str) -> StreamInterruptedError:
+    """The body ended inside an event: the connection dropped mid-answer."""
+    return StreamInterruptedError(
+        "the stream ended in the middle of an event (the connection dropped mid-answer)",
+        provider=profile.display_name,
+        base_url=base_url,
+        hint="the server may have crashed or closed the connection; retry the request",
+    )
 
 
 def _choice_index(choice: Any) -> int:
