@@ -22,9 +22,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: object) -> None:
-    from tests.cassette_matching import json_body_matcher
+    from tests.cassette_matching import headers_matcher, json_body_matcher
 
     vcr.register_matcher("orbit_json_body", json_body_matcher)  # type: ignore[attr-defined]
+    vcr.register_matcher("orbit_headers", headers_matcher)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -32,3 +33,31 @@ def vcr_config() -> dict[str, object]:
     from tests.cassette_matching import vcr_config as config
 
     return config()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.stash[_CALL_PASSED] = report.passed and not hasattr(report, "wasxfail")
+
+
+_CALL_PASSED = pytest.StashKey[bool]()
+
+
+@pytest.fixture(autouse=True)
+def _every_recorded_request_is_replayed(request: pytest.FixtureRequest) -> object:
+    """A replayed test that passed must have sent every request its cassette holds: a request
+    that is no longer sent (a lost abort, a skipped probe) is a change in behaviour too."""
+    if request.node.get_closest_marker("vcr") is None:
+        yield None
+        return
+    cassette = request.getfixturevalue("vcr")
+    yield cassette
+    replaying = request.config.getoption("--record-mode", default="none") in ("none", None)
+    if cassette is None or not replaying or not request.node.stash.get(_CALL_PASSED, False):
+        return
+    if not cassette.all_played:
+        unplayed = [f"{r.method} {r.uri}" for i, r in enumerate(cassette.requests) if not cassette.play_counts[i]]
+        pytest.fail(f"{cassette._path}: recorded requests were not sent again: {unplayed[:5] or '(some)'}")
