@@ -61,3 +61,12 @@ def _every_recorded_request_is_replayed(request: pytest.FixtureRequest) -> objec
     if not cassette.all_played:
         unplayed = [f"{r.method} {r.uri}" for i, r in enumerate(cassette.requests) if not cassette.play_counts[i]]
         pytest.fail(f"{cassette._path}: recorded requests were not sent again: {unplayed[:5] or '(some)'}")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_detection_cache() -> None:
+    """Fingerprints are cached per origin for a process; each test (and each recording) starts
+    without, so what a cassette holds never depends on which tests ran before it."""
+    from orbit_local.discovery import forget
+
+    forget()
