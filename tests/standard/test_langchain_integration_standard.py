@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 
 from langchain_orbit_local import ChatOrbitLocal, OrbitLocalEmbeddings
 from orbit_local.providers import get_provider
-from tests.targets import Target, active_targets
+from tests.targets import Limitation, Target, active_targets, as_limitation
 
 
 class KnownLimitation(Exception):
@@ -37,55 +38,65 @@ def _is_replay_error(exc: BaseException | None) -> bool:
     return False
 
 
-def _reason_for(reasons: dict[str | None, str], kwargs: dict[str, Any]) -> str | None:
+def _reason_for(reasons: dict[str | None, Limitation], kwargs: dict[str, Any]) -> Limitation | None:
     for value in kwargs.values():
         if isinstance(value, str) and value in reasons:
             return reasons[value]
     return reasons.get(None)
 
 
-def _xfailed(base: type, name: str, reasons: dict[str | None, str]) -> Any:
+def _expected(limitation: Limitation, exc: BaseException) -> bool:
+    """Only the named exception, with the named message, is the known limitation."""
+    if not isinstance(exc, limitation.raises):
+        return False
+    return limitation.match is None or re.search(limitation.match, str(exc)) is not None
+
+
+def _xfailed(base: type, name: str, reasons: dict[str | None, Limitation]) -> Any:
     """Override ``name`` as an xfail, for all of its parameters (key ``None``) or only some.
 
-    Only a failure of an xfailed case counts as the expected one (``raises=KnownLimitation``);
-    a case that is not listed fails as usual, and a listed case that passes fails too, so a
-    mark that is no longer true cannot stay.
+    Only the listed exception (with its message, where one is named) counts as the expected
+    failure (``raises=KnownLimitation``); any other exception fails the test as usual, a case
+    that is not listed runs as usual, and a listed case that passes fails, so a mark that is
+    no longer true cannot stay.
     """
     original = getattr(base, name)
 
-    def judge(reason: str | None, run: Any) -> Any:
-        if reason is None:
-            return run()
-        try:
-            run()
-        except Exception as exc:
-            if _is_replay_error(exc):
-                raise
-            raise KnownLimitation(reason) from exc
-        pytest.fail(f"passed although marked as a known limitation ({reason}); remove the mark")
+    def verdict(limitation: Limitation, exc: Exception) -> BaseException:
+        if _is_replay_error(exc) or not _expected(limitation, exc):
+            return exc
+        return KnownLimitation(limitation.reason)
+
+    def passed(limitation: Limitation) -> None:
+        pytest.fail(f"passed although marked as a known limitation ({limitation.reason}); remove the mark")
 
     if inspect.iscoroutinefunction(original):
 
         @functools.wraps(original)
         async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            reason = _reason_for(reasons, kwargs)
-            if reason is None:
+            limitation = _reason_for(reasons, kwargs)
+            if limitation is None:
                 return await original(self, *args, **kwargs)
             try:
                 await original(self, *args, **kwargs)
             except Exception as exc:
-                if _is_replay_error(exc):
-                    raise
-                raise KnownLimitation(reason) from exc
-            pytest.fail(f"passed although marked as a known limitation ({reason}); remove the mark")
+                raise verdict(limitation, exc) from exc
+            passed(limitation)
 
     else:
 
         @functools.wraps(original)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return judge(_reason_for(reasons, kwargs), lambda: original(self, *args, **kwargs))
+            limitation = _reason_for(reasons, kwargs)
+            if limitation is None:
+                return original(self, *args, **kwargs)
+            try:
+                original(self, *args, **kwargs)
+            except Exception as exc:
+                raise verdict(limitation, exc) from exc
+            passed(limitation)
 
-    summary = "; ".join(sorted(set(reasons.values())))
+    summary = "; ".join(sorted({limitation.reason for limitation in reasons.values()}))
     return pytest.mark.xfail(reason=summary, raises=KnownLimitation, strict=False)(wrapper)
 
 
@@ -143,7 +154,7 @@ def _chat_suite(target: Target) -> type:
     grouped: dict[str, dict[str | None, str]] = {}
     for key, reason in target.xfail_standard.items():
         name, _, param = key.partition("[")
-        grouped.setdefault(name, {})[param.rstrip("]") or None] = reason
+        grouped.setdefault(name, {})[param.rstrip("]") or None] = as_limitation(reason)
     for name, reasons in grouped.items():
         setattr(Suite, name, _xfailed(ChatModelIntegrationTests, name, reasons))
     Suite.__name__ = Suite.__qualname__ = f"TestIntegration_{target.name.replace('-', '_')}"
