@@ -81,8 +81,9 @@ class KoboldProtocol:
         params = request.params
         prompt = request.raw_prompt if request.raw_prompt is not None else template.render(request.messages)
         body: dict[str, Any] = {"prompt": prompt}
-        if params.max_tokens is not None:
-            body["max_length"] = params.max_tokens
+        max_tokens = params.max_tokens if params.max_tokens is not None else self.profile.default_max_tokens
+        if max_tokens is not None:
+            body["max_length"] = max_tokens  # the API's own default is 80-180 tokens
         if params.temperature is not None:
             # KoboldCpp treats 0 as "use the default"; a tiny value is greedy decoding.
             body["temperature"] = params.temperature if params.temperature > 0 else 0.01
