@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 STAMP := $(VENV)/.installed
 INSTALL := $(BIN)/python examples/_install.py
 
-.PHONY: demo test lint typecheck check record clean
+.PHONY: demo test lint typecheck check record mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,5 +39,10 @@ check: test lint typecheck
 record: $(STAMP)
 	$(BIN)/python -m tests.recorder $(PROVIDER) $(RECORD_ARGS)
 
+# Mutation testing of orbit_local (mutmut): minutes to an hour on 2 cores; results in mutants/.
+mutation: $(STAMP)
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info mutants
