@@ -5,7 +5,7 @@ an implementation detail.
 """
 
 from orbit_local.accumulate import StreamAccumulator
-from orbit_local.client import AsyncChatClient, ChatClient, pick_default_model
+from orbit_local.client import AsyncChatClient, ChatClient, ContextOverflowWarning, pick_default_model
 from orbit_local.config_file import ConfigError, OrbitConfig, ServerBlock, load_config
 from orbit_local.discovery import FoundServer, aidentify, discover, identify
 from orbit_local.errors import (
@@ -57,6 +57,7 @@ __all__ = [
     "identify",
     "load_config",
     "ContextOverflowError",
+    "ContextOverflowWarning",
     "EmbeddingResult",
     "GenerationParams",
     "Message",

@@ -413,7 +413,7 @@ class ChatClient(_ClientBase):
         sent = self.protocol.chat_request(request, stream=True)
         counting = bool(self.protocol.usage_requests(request, sent, ""))
         text: list[str] = []
-        events = self.transport.stream_events(sent, self.protocol.framing)
+        events = self.transport.stream_events(sent)
         try:
             with closing(events):
                 for event in events:
@@ -591,7 +591,7 @@ class AsyncChatClient(_ClientBase):
         sent = self.protocol.chat_request(request, stream=True)
         counting = bool(self.protocol.usage_requests(request, sent, ""))
         text: list[str] = []
-        events = self.transport.stream_events(sent, self.protocol.framing)
+        events = self.transport.stream_events(sent)
         try:
             async with aclosing(events):
                 async for event in events:

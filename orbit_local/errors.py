@@ -202,22 +202,3 @@ class UnsupportedFeatureError(OrbitLocalError):
     """The caller asked for a feature this server does not offer (e.g. embeddings on GPT4All)."""
 
     category = "unsupported"
-
-
-ERROR_CLASSES_BY_CATEGORY: dict[str, type[OrbitLocalError]] = {
-    cls.category: cls
-    for cls in (
-        ServerNotRunningError,
-        RequestTimeoutError,
-        AuthenticationError,
-        ModelNotFoundError,
-        ModelLoadError,
-        ServerBusyError,
-        BadRequestError,
-        ContextOverflowError,
-        ServerError,
-        ProtocolError,
-        StreamInterruptedError,
-        UnsupportedFeatureError,
-    )
-}

@@ -14,9 +14,8 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-Protocol = Literal["openai", "kobold"]
+WireProtocol = Literal["openai", "kobold"]
 StreamUsage = Literal["include_usage", "always", "never"]
-ToolChoiceKind = Literal["auto", "none", "required", "named"]
 
 ALL_TOOL_CHOICES: frozenset[str] = frozenset({"auto", "none", "required", "named"})
 
@@ -84,12 +83,12 @@ class ProviderProfile:
             default is uselessly small, or unbounded).
         default_context_window: assumed context size when the server does not tell.
         models_path: model list, relative to the base URL.
-        chat_path / completions_path / embeddings_path: relative to the base URL.
+        chat_path / embeddings_path: relative to the base URL.
     """
 
     name: str
     display_name: str
-    protocol: Protocol
+    protocol: WireProtocol
     default_base_url: str
     env_prefix: str
     start_hint: str
@@ -119,7 +118,6 @@ class ProviderProfile:
     default_context_window: int = 4096
     models_path: str = "/models"
     chat_path: str = "/chat/completions"
-    completions_path: str = "/completions"
     embeddings_path: str = "/embeddings"
     context_path: str | None = None
     """Where the server tells its context window (a model list with per-model context, or

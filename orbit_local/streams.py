@@ -1,9 +1,10 @@
-"""Incremental stream decoders: bytes in, events out, at any byte boundary.
+"""The incremental SSE decoder: bytes in, events out, at any byte boundary.
 
-They are small state machines in the style of openai-python's ``SSEDecoder``: they do no
-I/O and do not care whether bytes came from a socket, a cassette or a test that splits a
-stream one byte at a time. Both are on the streaming hot path, so the common case (LF line
-ends, ``data:`` lines) takes the shortest route.
+It is a small state machine in the style of openai-python's ``SSEDecoder``: it does no I/O and
+does not care whether bytes came from a socket, a cassette or a test that splits a stream one
+byte at a time. It is on the streaming hot path, so the common case (LF line ends, ``data:``
+lines) takes the shortest route. (Every server we support streams SSE, KoboldCpp's native
+API included; an NDJSON decoder that nothing used was removed.)
 """
 
 from __future__ import annotations
@@ -127,28 +128,3 @@ class SSEDecoder:
         self._has_data = False
         self._event = "message"
         return event
-
-
-class NDJSONDecoder:
-    """Split a newline-delimited JSON body into one text line per object (blank lines skipped)."""
-
-    __slots__ = ("_buffer", "_decoder")
-
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-        self._buffer = ""
-
-    @property
-    def holding(self) -> int:
-        return len(self._buffer)
-
-    def feed(self, chunk: bytes) -> list[str]:
-        text = self._buffer + self._decoder.decode(chunk)
-        lines = text.split("\n")
-        self._buffer = lines.pop()
-        return [line.strip() for line in lines if line.strip()]
-
-    def flush(self) -> list[str]:
-        text = (self._buffer + self._decoder.decode(b"", final=True)).strip()
-        self._buffer = ""
-        return [text] if text else []

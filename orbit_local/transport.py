@@ -33,7 +33,7 @@ from orbit_local.errors import (
 from orbit_local.log import logger
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.providers import ProviderProfile
-from orbit_local.streams import NDJSONDecoder, SSEDecoder, SSEEvent
+from orbit_local.streams import SSEDecoder, SSEEvent
 from orbit_local.types import HttpRequest
 
 DEFAULT_TIMEOUT = 120.0
@@ -267,31 +267,26 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def _is_event_stream(response: httpx.Response) -> bool:
     content_type = response.headers.get("content-type", "")
-    return "event-stream" in content_type or "ndjson" in content_type or not content_type
+    return "event-stream" in content_type or not content_type
 
 
 class _Framer:
-    """Bytes -> events for one response, whatever framing it turned out to use."""
+    """Bytes -> events for one response: SSE, or a whole JSON answer where a stream was asked for."""
 
-    __slots__ = ("_json_body", "_json_size", "_ndjson", "_sse")
+    __slots__ = ("_json_body", "_json_size", "_sse")
 
-    def __init__(self, framing: str, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response) -> None:
         self._sse: SSEDecoder | None = None
-        self._ndjson: NDJSONDecoder | None = None
         self._json_body: list[bytes] | None = None
         self._json_size = 0
         if not _is_event_stream(response):
             self._json_body = []  # a whole JSON answer where a stream was asked for
-        elif framing == "ndjson":
-            self._ndjson = NDJSONDecoder()
         else:
             self._sse = SSEDecoder()
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if self._sse is not None:
             return self._sse.feed(chunk)
-        if self._ndjson is not None:
-            return [SSEEvent(data=line) for line in self._ndjson.feed(chunk)]
         assert self._json_body is not None
         self._json_body.append(chunk)
         self._json_size += len(chunk)
@@ -302,15 +297,11 @@ class _Framer:
         """How much of an unfinished event is held: growth means the server is still sending."""
         if self._sse is not None:
             return self._sse.holding
-        if self._ndjson is not None:
-            return self._ndjson.holding
         return self._json_size
 
     def flush(self) -> list[SSEEvent]:
         if self._sse is not None:
             return self._sse.flush()
-        if self._ndjson is not None:
-            return [SSEEvent(data=line) for line in self._ndjson.flush()]
         assert self._json_body is not None
         body = b"".join(self._json_body).decode(errors="replace")
         return [SSEEvent(data=body, event="json")] if body.strip() else []
@@ -365,7 +356,7 @@ class Transport(_TransportBase):
         self._check_status(response, body.decode(errors="replace"))
         return self._decode_json(response, body)
 
-    def stream_events(self, request: HttpRequest, framing: str = "sse") -> Generator[SSEEvent, None, None]:
+    def stream_events(self, request: HttpRequest) -> Generator[SSEEvent, None, None]:
         """Yield decoded events; retries happen only before the first event."""
         started = time.monotonic()
         attempt = 0
@@ -381,7 +372,7 @@ class Transport(_TransportBase):
                 attempt += 1
         url = self.url(request)
         try:
-            framer = _Framer(framing, response)
+            framer = _Framer(response)
             progress = [time.monotonic()]
             try:
                 with closing(cast("Generator[bytes, None, None]", response.iter_bytes())) as chunks:
@@ -462,7 +453,7 @@ class AsyncTransport(_TransportBase):
         self._check_status(response, body.decode(errors="replace"))
         return self._decode_json(response, body)
 
-    async def stream_events(self, request: HttpRequest, framing: str = "sse") -> AsyncGenerator[SSEEvent, None]:
+    async def stream_events(self, request: HttpRequest) -> AsyncGenerator[SSEEvent, None]:
         import asyncio
 
         started = time.monotonic()
@@ -479,7 +470,7 @@ class AsyncTransport(_TransportBase):
                 attempt += 1
         url = self.url(request)
         try:
-            framer = _Framer(framing, response)
+            framer = _Framer(response)
             progress = [time.monotonic()]
             try:
                 # aclosing: a generator left suspended would be finalised later by a task of

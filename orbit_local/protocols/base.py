@@ -7,7 +7,7 @@ into neutral results. It never performs I/O, so the sync and async clients share
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from orbit_local.streams import SSEEvent
 from orbit_local.types import (
@@ -19,8 +19,6 @@ from orbit_local.types import (
     ModelInfo,
     Usage,
 )
-
-StreamFraming = Literal["sse", "ndjson"]
 
 
 class StreamParser(Protocol):
@@ -40,7 +38,6 @@ class StreamParser(Protocol):
 class ChatProtocol(Protocol):
     """Request building and response parsing for one wire format."""
 
-    framing: StreamFraming
 
     def probe_request(self) -> HttpRequest | None:
         """A request to send once before the first chat (capability detection), or None."""

@@ -20,7 +20,6 @@ from typing import Any
 
 from orbit_local.content import check_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
-from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.openai import cut_mid_event
 from orbit_local.protocols.params import add_options
@@ -44,14 +43,12 @@ CONTEXT_PATHS = ("/api/extra/true_max_context_length", "/api/v1/config/max_conte
 class KoboldProtocol:
     """KoboldAI generate API with KoboldCpp's streaming, abort and token counting."""
 
-    framing: StreamFraming = "sse"
     sends_context_window = True
 
     def __init__(self, profile: ProviderProfile, base_url: str = "") -> None:
         self.profile = profile
         self.base_url = base_url
         self.extra_api: bool | None = None  # unknown until the version probe ran
-        self.server_version: str | None = None
 
     # ------------------------------------------------------------------ probing
     def probe_request(self) -> HttpRequest | None:
@@ -60,11 +57,7 @@ class KoboldProtocol:
 
     def apply_probe(self, payload: Any) -> None:
         """``payload`` is the version answer, or ``None`` when the route does not exist."""
-        if isinstance(payload, dict) and payload.get("result") == "KoboldCpp":
-            self.extra_api = True
-            self.server_version = str(payload.get("version") or "")
-        else:
-            self.extra_api = False
+        self.extra_api = isinstance(payload, dict) and payload.get("result") == "KoboldCpp"
 
     # ----------------------------------------------------------------- requests
     def stops_for(self, request: ChatRequest) -> list[str]:

@@ -20,7 +20,6 @@ from typing import Any
 from orbit_local.content import check_content, openai_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.log import warn
-from orbit_local.protocols.base import StreamFraming
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import ParameterNotSentWarning, add_options
 from orbit_local.protocols.shapes import typed_shapes
@@ -152,7 +151,6 @@ def _truncate_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
 class OpenAIProtocol:
     """OpenAI ``/chat/completions``, ``/models`` and ``/embeddings`` for one profile."""
 
-    framing: StreamFraming = "sse"
     sends_context_window = False
 
     def __init__(self, profile: ProviderProfile, base_url: str = "") -> None:

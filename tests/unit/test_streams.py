@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orbit_local.streams import NDJSONDecoder, SSEDecoder, SSEEvent
+from orbit_local.streams import SSEDecoder, SSEEvent
 
 
 def decode_split(raw: bytes, size: int) -> list[SSEEvent]:
@@ -70,12 +70,3 @@ def test_sse_blank_lines_without_data_dispatch_nothing() -> None:
     assert decode_split(b"\n\n\n: only comments\n\n", 1) == []
 
 
-def test_ndjson_decoder_splits_lines_at_any_boundary() -> None:
-    raw = b'{"a": 1}\n\n{"b": "\xc3\xa9"}\n{"c": 3}'
-    for size in range(1, len(raw) + 1):
-        decoder = NDJSONDecoder()
-        lines: list[str] = []
-        for start in range(0, len(raw), size):
-            lines.extend(decoder.feed(raw[start : start + size]))
-        lines.extend(decoder.flush())
-        assert lines == ['{"a": 1}', '{"b": "é"}', '{"c": 3}']
