@@ -6,25 +6,14 @@ import os
 from typing import Any
 
 from langchain_orbit_local.chat_models import BaseChatOrbitLocal, ChatOrbitLocal
-from orbit_local.config import config_settings
+from orbit_local.config import class_for_provider, config_settings
 from orbit_local.config_file import load_config
-from orbit_local.providers import get_provider
-
-
-def _subclasses(cls: type[BaseChatOrbitLocal]) -> list[type[BaseChatOrbitLocal]]:
-    found: list[type[BaseChatOrbitLocal]] = []
-    for sub in cls.__subclasses__():
-        found += [sub, *_subclasses(sub)]
-    return found
 
 
 def chat_model_class(provider: str) -> type[BaseChatOrbitLocal]:
     """The class named for a server (``ChatLMStudio`` for "lmstudio"), else ``ChatOrbitLocal``."""
-    name = get_provider(provider).name
-    for cls in _subclasses(BaseChatOrbitLocal):
-        if cls.model_fields["provider"].default == name:
-            return cls
-    return ChatOrbitLocal
+    cls: type[BaseChatOrbitLocal] = class_for_provider(BaseChatOrbitLocal, provider, ChatOrbitLocal)
+    return cls
 
 
 def chat_model_from_config(

@@ -6,25 +6,14 @@ import os
 from typing import Any
 
 from llamaindex_orbit_local.llms import OrbitLocal, OrbitLocalLLM
-from orbit_local.config import config_settings
+from orbit_local.config import class_for_provider, config_settings
 from orbit_local.config_file import load_config
-from orbit_local.providers import get_provider
-
-
-def _subclasses(cls: type[OrbitLocalLLM]) -> list[type[OrbitLocalLLM]]:
-    found: list[type[OrbitLocalLLM]] = []
-    for sub in cls.__subclasses__():
-        found += [sub, *_subclasses(sub)]
-    return found
 
 
 def llm_class(provider: str) -> type[OrbitLocalLLM]:
     """The class named for a server (``LMStudio`` for "lmstudio"), else ``OrbitLocal``."""
-    name = get_provider(provider).name
-    for cls in _subclasses(OrbitLocalLLM):
-        if cls.model_fields["provider"].default == name:
-            return cls
-    return OrbitLocal
+    cls: type[OrbitLocalLLM] = class_for_provider(OrbitLocalLLM, provider, OrbitLocal)
+    return cls
 
 
 def llm_from_config(path: str | os.PathLike[str], name: str | None = None, **overrides: Any) -> OrbitLocalLLM:

@@ -182,6 +182,19 @@ def config_settings(cls: Any, block: ServerBlock, overrides: dict[str, Any]) -> 
     return {**{k: v for k, v in values.items() if k in fields}, **overrides}
 
 
+def class_for_provider(base: type[Any], provider: str, generic: type[Any]) -> type[Any]:
+    """The subclass of ``base`` named for a server (its ``provider`` default), else ``generic``:
+    how both frameworks' factories pick ``ChatLMStudio`` / ``LMStudio`` for an lm_studio block."""
+    name = get_provider(provider).name
+    pending = list(base.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        if cls.model_fields["provider"].default == name:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return generic
+
+
 class LazyClients:
     """The ``client`` / ``async_client`` properties shared by every adapter class.
 

@@ -208,26 +208,21 @@ KOBOLD_ABORT = Target(
 )
 TARGETS.extend([EXAMPLES, KOBOLD_ABORT])
 
+def _suite_targets(prefix: str, suite: tuple[str, ...], names: tuple[str, ...]) -> list[Target]:
+    """Copies of recorded targets that run one more suite into their own cassette folder."""
+    return [replace(t, name=f"{prefix}-{t.name}", suites=suite, xfail_standard={}) for t in TARGETS if t.name in names]
+
+
 # Auto-detection against real servers: the fingerprint probes, a chat through the profile
 # detection picked, and the hint a mismatched profile's error carries. ``provider`` is the
 # profile the started server needs, known from what was started, not from detection.
 DETECTION_SUITE = ("tests/replay/test_detection.py",)
-DETECTION = [
-    replace(t, name=f"detect-{t.name}", suites=DETECTION_SUITE, xfail_standard={})
-    for t in TARGETS
-    if t.name in ("llama-cpp-python", "koboldcpp", "llamacpp", "fastchat")
-]
-TARGETS.extend(DETECTION)
-
+DETECTION = _suite_targets("detect", DETECTION_SUITE, ("llama-cpp-python", "koboldcpp", "llamacpp", "fastchat"))
 # Step 6 features against real servers: token counts from the server's tokenizer, logprobs,
 # LlamaIndex raw JSON, and the context window the server reports.
 FEATURES_SUITE = ("tests/replay/test_features.py",)
-FEATURES = [
-    replace(t, name=f"features-{t.name}", suites=FEATURES_SUITE, xfail_standard={})
-    for t in TARGETS
-    if t.name in ("llama-cpp-python", "koboldcpp", "koboldcpp-openai", "llamacpp")
-]
-TARGETS.extend(FEATURES)
+FEATURES = _suite_targets("features", FEATURES_SUITE, ("llama-cpp-python", "koboldcpp", "koboldcpp-openai", "llamacpp"))
+TARGETS.extend([*DETECTION, *FEATURES])
 
 BY_NAME = {t.name: t for t in TARGETS}
 
@@ -242,17 +237,16 @@ def active_targets() -> list[Target]:
     return [t for t in TARGETS if t.recorded and t.suites == Target.suites]
 
 
+def _recorded_for(suite: tuple[str, ...], targets: list[Target]) -> list[Target]:
+    """Targets of ``suite`` with cassettes (or the one being recorded)."""
+    if os.environ.get("ORBIT_RECORD_TARGET"):
+        return [t for t in active_targets() if t.suites == suite]
+    return [t for t in targets if t.recorded]
+
+
 def features_targets() -> list[Target]:
-    """Feature targets with cassettes (or the one being recorded)."""
-    recording = os.environ.get("ORBIT_RECORD_TARGET")
-    if recording:
-        return [t for t in active_targets() if t.suites == FEATURES_SUITE]
-    return [t for t in FEATURES if t.recorded]
+    return _recorded_for(FEATURES_SUITE, FEATURES)
 
 
 def detection_targets() -> list[Target]:
-    """Detection targets with cassettes (or the one being recorded)."""
-    recording = os.environ.get("ORBIT_RECORD_TARGET")
-    if recording:
-        return [t for t in active_targets() if t.suites == DETECTION_SUITE]
-    return [t for t in DETECTION if t.recorded]
+    return _recorded_for(DETECTION_SUITE, DETECTION)

@@ -17,15 +17,15 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from langchain_orbit_local import ChatLlamaCpp, ChatOrbitLocal
 from llamaindex_orbit_local import OrbitLocal
-from orbit_local.discovery import forget, identify
+from orbit_local.discovery import identify
 from orbit_local.errors import OrbitLocalError
 from tests.targets import Target, detection_targets
 
 pytestmark = pytest.mark.vcr
 
-_RECORDED = [pytest.param(t, id=t.name) for t in detection_targets()]
-if not _RECORDED:
-    _RECORDED = [pytest.param(None, marks=pytest.mark.skip(reason="no detection cassettes recorded yet"), id="none")]
+TARGETS = [pytest.param(t, id=t.name) for t in detection_targets()]
+if not TARGETS:
+    TARGETS = [pytest.param(None, marks=pytest.mark.skip(reason="no detection cassettes recorded yet"), id="none")]
 
 COLOR = {
     "title": "Color",
@@ -34,25 +34,6 @@ COLOR = {
     "required": ["color"],
 }
 
-
-@pytest.fixture(params=_RECORDED)
-def target(request: pytest.FixtureRequest) -> Target:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def vcr_cassette_dir(target: Target) -> str:
-    return str(target.cassette_dir)
-
-
-@pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
-    return request.node.originalname  # type: ignore[no-any-return]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_detection() -> None:
-    forget()  # each cassette holds its own probes
 
 
 def settings(target: Target, **kwargs: Any) -> dict[str, Any]:

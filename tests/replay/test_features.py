@@ -20,9 +20,9 @@ from tests.targets import Target, features_targets
 
 pytestmark = pytest.mark.vcr
 
-_RECORDED = [pytest.param(t, id=t.name) for t in features_targets()]
-if not _RECORDED:
-    _RECORDED = [pytest.param(None, marks=pytest.mark.skip(reason="no feature cassettes recorded yet"), id="none")]
+TARGETS = [pytest.param(t, id=t.name) for t in features_targets()]
+if not TARGETS:
+    TARGETS = [pytest.param(None, marks=pytest.mark.skip(reason="no feature cassettes recorded yet"), id="none")]
 
 HELLO_WORLD_IDS = [19556, 905]
 # KoboldCpp's tokencount puts the BOS id 1 first (providers/koboldcpp.md: {"value": 12, "ids": [1, 19556, ...]}).
@@ -33,20 +33,6 @@ def expected_ids(target: Target) -> list[int]:
     return KOBOLD_IDS if target.launcher == "koboldcpp" else HELLO_WORLD_IDS
 CONTEXT = 2048
 
-
-@pytest.fixture(params=_RECORDED)
-def target(request: pytest.FixtureRequest) -> Target:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def vcr_cassette_dir(target: Target) -> str:
-    return str(target.cassette_dir)
-
-
-@pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
-    return request.node.originalname  # type: ignore[no-any-return]
 
 
 def settings(target: Target, **kwargs: Any) -> dict[str, Any]:

@@ -21,24 +21,15 @@ from tests.targets import Target, active_targets
 
 pytestmark = pytest.mark.vcr
 
-_RECORDED = [pytest.param(t, id=t.name) for t in active_targets()]
-if not _RECORDED:
-    _RECORDED = [pytest.param(None, marks=pytest.mark.skip(reason="no cassettes recorded yet"), id="none")]
-
-
-@pytest.fixture(params=_RECORDED)
-def target(request: pytest.FixtureRequest) -> Target:
-    return request.param  # type: ignore[no-any-return]
+TARGETS = [pytest.param(t, id=t.name) for t in active_targets()]
+if not TARGETS:
+    TARGETS = [pytest.param(None, marks=pytest.mark.skip(reason="no cassettes recorded yet"), id="none")]
 
 
 @pytest.fixture
 def vcr_cassette_dir(target: Target) -> str:
     return str(target.cassette_dir / "scenarios")
 
-
-@pytest.fixture
-def default_cassette_name(request: pytest.FixtureRequest) -> str:
-    return request.node.originalname  # type: ignore[no-any-return]
 
 
 def chat(target: Target, **kwargs: Any) -> ChatOrbitLocal:
