@@ -31,13 +31,16 @@ from typing import Any
 
 from orbit_local.content import check_content
 from orbit_local.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError, UnsupportedFeatureError
+from orbit_local.protocols.params import add_options
 from orbit_local.providers import get_provider
 from orbit_local.stops import StopScanner
 from orbit_local.templates import DEFAULT_TEMPLATE, get_template
 from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, Usage
 
 PROVIDER = "GPT4All (in-process)"
-_TEXT_ONLY = get_provider("gpt4all").with_overrides(display_name=PROVIDER, content_kinds=frozenset({"text"}))
+_TEXT_ONLY = get_provider("gpt4all").with_overrides(
+    display_name=PROVIDER, content_kinds=frozenset({"text"}), honoured_params=frozenset()
+)
 _OVERFLOW_PREFIX = "ERROR: The prompt size exceeds"
 _DONE = object()
 
@@ -246,6 +249,13 @@ class _DirectBase:
             check_content(message, _TEXT_ONLY)
         if request.tools:
             raise UnsupportedFeatureError("in-process GPT4All has no tool calling", provider=PROVIDER)
+        # The engine takes temperature, top_p, max_tokens and stops only: say what else is not sent.
+        ignored = {**request.params.options, **request.extra_body}
+        if request.params.seed is not None:
+            ignored["seed"] = request.params.seed
+        if request.response_format is not None:
+            ignored["response_format"] = request.response_format
+        add_options({}, ignored, _TEXT_ONLY)
         # Always through the chat template, also for LlamaIndex complete(): these are chat
         # models, and a bare prompt without the assistant turn makes them answer nothing.
         template = get_template(request.chat_template or self.chat_template)

@@ -162,3 +162,11 @@ def test_missing_file_and_unsupported_model_are_typed(tmp_path: Path) -> None:
         GPT4AllDirectClient(ORIGINAL, n_threads=2).chat(
             ChatRequest(model="m", messages=[Message(role="user", content="hi")])
         )
+
+
+def test_settings_the_engine_cannot_take_are_named_not_dropped(model_path: str) -> None:
+    from orbit_local.protocols.params import ParameterNotSentWarning
+
+    model = ChatGPT4All(model_path=model_path, temperature=0, max_tokens=4, n_threads=2, seed=3, logprobs=True)
+    with pytest.warns(ParameterNotSentWarning, match=r"GPT4All \(in-process\) does not honour logprobs, seed"):
+        assert model.invoke("Say hi.", top_k=5) is not None
