@@ -41,7 +41,7 @@ record: $(STAMP)
 
 # Mutation testing of orbit_local (mutmut): minutes to an hour on 2 cores; results in mutants/.
 mutation: $(STAMP)
-	$(BIN)/mutmut run --max-children 2 || true
+	PATH=$(BIN):$$PATH $(BIN)/mutmut run --max-children 2 || true
 	$(BIN)/mutmut results
 
 clean:
