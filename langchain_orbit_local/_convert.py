@@ -22,7 +22,6 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 
-from orbit_local.accumulate import StreamAccumulator
 from orbit_local.content import text_of
 from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
 
@@ -205,7 +204,7 @@ def response_metadata(
     return meta
 
 
-def to_ai_message(result: ChatResult, *, provider: str, requested_model: str) -> AIMessage:
+def to_ai_message(result: ChatResult, *, provider: str) -> AIMessage:
     """A complete answer as an :class:`AIMessage` with usage and metadata filled."""
     calls = [tool_call(name=c.name, args=c.arguments, id=c.id) for c in result.tool_calls if c.parse_error is None]
     invalid = [
@@ -224,7 +223,7 @@ def to_ai_message(result: ChatResult, *, provider: str, requested_model: str) ->
         usage_metadata=usage_metadata(result.usage),
         response_metadata=response_metadata(
             provider,
-            model=result.model or requested_model,
+            model=result.model,
             finish_reason=result.finish_reason,
             system_fingerprint=result.system_fingerprint,
             timings=result.timings,
@@ -258,17 +257,18 @@ def to_ai_chunk(delta: ChatDelta) -> AIMessageChunk:
     return AIMessageChunk(content=delta.text)
 
 
-def final_chunk(accumulated: StreamAccumulator, *, provider: str, requested_model: str) -> AIMessageChunk:
-    """The closing chunk: usage, finish reason, model and timings, exactly once per stream."""
+def final_chunk(result: ChatResult, *, provider: str) -> AIMessageChunk:
+    """The closing chunk: usage, finish reason, model and timings of the whole stream
+    (its :class:`~orbit_local.types.ChatResult`), exactly once per stream."""
     return AIMessageChunk(
         content="",
-        usage_metadata=usage_metadata(accumulated.usage),
+        usage_metadata=usage_metadata(result.usage),
         response_metadata=response_metadata(
             provider,
-            model=accumulated.model or requested_model,
-            finish_reason=accumulated.finish_reason,
-            system_fingerprint=accumulated.system_fingerprint,
-            timings=accumulated.timings,
+            model=result.model,
+            finish_reason=result.finish_reason,
+            system_fingerprint=result.system_fingerprint,
+            timings=result.timings,
         ),
         chunk_position="last",
     )

@@ -8,7 +8,6 @@ parsing, retries and errors come from :mod:`orbit_local`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import aclosing, closing
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -25,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_message, to_message
 from langchain_orbit_local.errors import raises_native
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
-from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, ChatClient, is_auto
 from orbit_local.config import (
     FromConfig,
@@ -35,7 +33,6 @@ from orbit_local.config import (
     generation_params,
     unknown_keywords_to_kwargs,
 )
-from orbit_local.errors import StreamInterruptedError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
@@ -187,7 +184,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     def _chat_result(self, result: NeutralResult, model: str) -> ChatResult:
         """One generation per answer the server returned (``n`` > 1 gives several)."""
         provider = self.provider_profile.name
-        messages = [to_ai_message(r, provider=provider, requested_model=model) for r in (result, *result.alternatives)]
+        messages = [to_ai_message(r, provider=provider) for r in (result, *result.alternatives)]
         return ChatResult(
             generations=[ChatGeneration(message=m) for m in messages],
             llm_output={"model_name": messages[0].response_metadata.get("model_name")},
@@ -233,21 +230,13 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         client = self.client
         model = client.resolve_model(kwargs.get("model"))
-        accumulated = StreamAccumulator()
-        try:
-            with closing(client.stream(self._chat_request(messages, stop, model, kwargs))) as deltas:
-                for delta in deltas:
-                    accumulated.add(delta)
-                    chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
-                    if run_manager is not None:
-                        run_manager.on_llm_new_token(delta.text, chunk=chunk)
-                    yield chunk
-        except StreamInterruptedError as exc:
-            exc.partial_text = accumulated.text
-            raise
-        last = ChatGenerationChunk(
-            message=final_chunk(accumulated, provider=self.provider_profile.name, requested_model=model)
-        )
+        with client.stream(self._chat_request(messages, stop, model, kwargs)) as stream:
+            for delta in stream:
+                chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                yield chunk
+        last = ChatGenerationChunk(message=final_chunk(stream.result(), provider=self.provider_profile.name))
         if run_manager is not None:
             run_manager.on_llm_new_token("", chunk=last)
         yield last
@@ -262,21 +251,13 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         client = self.async_client
         model = await client.resolve_model(kwargs.get("model"))
-        accumulated = StreamAccumulator()
-        try:
-            async with aclosing(client.stream(self._chat_request(messages, stop, model, kwargs))) as deltas:
-                async for delta in deltas:
-                    accumulated.add(delta)
-                    chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
-                    if run_manager is not None:
-                        await run_manager.on_llm_new_token(delta.text, chunk=chunk)
-                    yield chunk
-        except StreamInterruptedError as exc:
-            exc.partial_text = accumulated.text
-            raise
-        last = ChatGenerationChunk(
-            message=final_chunk(accumulated, provider=self.provider_profile.name, requested_model=model)
-        )
+        async with client.stream(self._chat_request(messages, stop, model, kwargs)) as stream:
+            async for delta in stream:
+                chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(delta.text, chunk=chunk)
+                yield chunk
+        last = ChatGenerationChunk(message=final_chunk(stream.result(), provider=self.provider_profile.name))
         if run_manager is not None:
             await run_manager.on_llm_new_token("", chunk=last)
         yield last

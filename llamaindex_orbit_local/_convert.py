@@ -207,9 +207,7 @@ def assistant_message(text: str, reasoning: str | None, tool_calls: list[ToolCal
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
 
 
-def to_chat_response(result: ChatResult, provider: str, requested_model: str) -> ChatResponse:
-    if result.model is None:
-        result.model = requested_model
+def to_chat_response(result: ChatResult, provider: str) -> ChatResponse:
     return ChatResponse(
         message=assistant_message(result.text, result.reasoning, result.tool_calls),
         raw=result.raw,
@@ -238,7 +236,6 @@ def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatRes
     )
 
 
-def closing_response(accumulated: StreamAccumulator, provider: str, requested_model: str) -> ChatResponse:
+def closing_response(result: ChatResult, provider: str) -> ChatResponse:
     """The last streamed step: whole message, usage and finish reason, with an empty delta."""
-    result = accumulated.result()
-    return to_chat_response(result, provider, requested_model).model_copy(update={"delta": ""})
+    return to_chat_response(result, provider).model_copy(update={"delta": ""})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Generator, Sequence
-from contextlib import aclosing, closing
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -32,10 +31,9 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
-from orbit_local.accumulate import StreamAccumulator
 from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient, make_protocol
 from orbit_local.config import FromConfig, LazyClients, call_options, extra_body, generation_params
-from orbit_local.errors import OrbitLocalError, StreamInterruptedError
+from orbit_local.errors import OrbitLocalError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.openai import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
@@ -103,9 +101,8 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         property, and a blocking request there would stall the loop.
         """
         for known in (self._client, self._async_client):
-            value = getattr(known, "_context_window", None)
-            if value:
-                return int(value)
+            if known is not None and known.known_context_window:
+                return known.known_context_window
         if not make_protocol(self.provider_profile, "").context_requests(self.model or "model"):
             return None
         try:
@@ -123,7 +120,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
 
     @property
     def metadata(self) -> LLMMetadata:
-        model = self.model or getattr(self._client, "_model", None) or ""
+        model = self.model or (self._client.model if self._client is not None else None) or ""
         return LLMMetadata(
             context_window=self.context_window
             or self._discovered_context_window()
@@ -177,14 +174,14 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         client = self.client
         model = client.resolve_model(kwargs.get("model"))
         result = client.chat(self._chat_request(messages, model, kwargs))
-        return to_chat_response(result, self.provider_profile.name, model)
+        return to_chat_response(result, self.provider_profile.name)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.async_client
         model = await client.resolve_model(kwargs.get("model"))
         result = await client.chat(self._chat_request(messages, model, kwargs))
-        return to_chat_response(result, self.provider_profile.name, model)
+        return to_chat_response(result, self.provider_profile.name)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -193,17 +190,11 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         request = self._chat_request(messages, model, kwargs)
 
         def gen() -> Generator[ChatResponse, None, None]:
-            accumulated = StreamAccumulator()
-            try:
-                with closing(client.stream(request)) as deltas:
-                    for delta in deltas:
-                        accumulated.add(delta)
-                        yield stream_response(accumulated, delta)
-            except StreamInterruptedError as exc:
-                exc.partial_text = accumulated.text
-                raise
+            with client.stream(request) as stream:
+                for delta in stream:
+                    yield stream_response(stream.accumulated, delta)
             # The profile is read after the stream: with provider="auto" it is known only then.
-            yield closing_response(accumulated, self.provider_profile.name, model)
+            yield closing_response(stream.result(), self.provider_profile.name)
 
         return gen()
 
@@ -214,20 +205,13 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         request = self._chat_request(messages, model, kwargs)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            accumulated = StreamAccumulator()
-            try:
-                # Closing this generator closes the client stream at once (which aborts the
-                # server-side generation where the API can): nested generators are not
-                # closed by Python on their own.
-                async with aclosing(client.stream(request)) as deltas:
-                    async for delta in deltas:
-                        accumulated.add(delta)
-                        yield stream_response(accumulated, delta)
-            except StreamInterruptedError as exc:
-                exc.partial_text = accumulated.text
-                raise
+            # Closing this generator closes the client stream at once (which aborts the
+            # server-side generation where the API can).
+            async with client.stream(request) as stream:
+                async for delta in stream:
+                    yield stream_response(stream.accumulated, delta)
             # The profile is read after the stream: with provider="auto" it is known only then.
-            yield closing_response(accumulated, self.provider_profile.name, model)
+            yield closing_response(stream.result(), self.provider_profile.name)
 
         return gen()
 

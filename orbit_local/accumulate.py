@@ -8,7 +8,7 @@ and argument fragments are joined.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orbit_local.protocols.openai import parse_arguments, stable_tool_call_id
@@ -58,17 +58,33 @@ class StreamAccumulator:
             self._text = ["".join(self._text)]  # joined once, not again on every read
         return self._text[0] if self._text else ""
 
-    def add(self, delta: ChatDelta) -> None:
-        """Fold ``delta`` in. Its tool-call chunks are rewritten in place so that a name or id
-        a server repeats in every chunk appears only in the first one: frameworks that merge
-        chunks themselves (LangChain concatenates names) then merge them right."""
+    @property
+    def reasoning(self) -> str:
+        """The reasoning so far."""
+        if len(self._reasoning) > 1:
+            self._reasoning = ["".join(self._reasoning)]
+        return self._reasoning[0] if self._reasoning else ""
+
+    @property
+    def has_tool_calls(self) -> bool:
+        return bool(self._calls)
+
+    def add(self, delta: ChatDelta) -> ChatDelta:
+        """Fold ``delta`` in and return it as it is to be passed on.
+
+        That is ``delta`` itself, or, where a server repeats a tool call's name or id in every
+        chunk (llama-cpp-python), a copy in which they appear only in the first chunk:
+        frameworks that merge chunks themselves (LangChain concatenates names) then merge them
+        right. ``delta`` is never changed.
+        """
         if delta.text:
             self._text.append(delta.text)
         if delta.reasoning:
             self._reasoning.append(delta.reasoning)
         if delta.tool_call_chunks:
-            for chunk in delta.tool_call_chunks:
-                self._merge_call(chunk)
+            chunks = [self._merge_call(chunk) for chunk in delta.tool_call_chunks]
+            if any(new is not old for new, old in zip(chunks, delta.tool_call_chunks, strict=True)):
+                delta = replace(delta, tool_call_chunks=chunks)
         if delta.finish_reason is not None:
             self.finish_reason = delta.finish_reason
         if delta.usage is not None:
@@ -85,23 +101,29 @@ class StreamAccumulator:
             self.logprobs.extend(delta.logprobs)
         if delta.raw is not None:
             self.raw = delta.raw
+        return delta
 
-    def _merge_call(self, chunk: ToolCallChunk) -> None:
+    def _merge_call(self, chunk: ToolCallChunk) -> ToolCallChunk:
+        """Merge ``chunk``; return it, or a copy without a repeated id or name."""
         call = self._calls.get(chunk.index)
         if call is None:
             call = self._calls[chunk.index] = _PartialCall()
+        repeated_id = repeated_name = False
         if chunk.id:
             if call.id is None:
                 call.id = chunk.id
             elif chunk.id == call.id:
-                chunk.id = None  # repeated: already sent
+                repeated_id = True  # already passed on
         if chunk.name:
             if chunk.name == call.name:
-                chunk.name = None  # a repeated name is the same call (llama-cpp-python)
+                repeated_name = True  # a repeated name is the same call (llama-cpp-python)
             else:
                 call.name += chunk.name  # the first piece, or the rest of a split name
         if chunk.arguments:
             call.arguments.append(chunk.arguments)
+        if repeated_id or repeated_name:
+            return replace(chunk, id=None if repeated_id else chunk.id, name=None if repeated_name else chunk.name)
+        return chunk
 
     def tool_calls(self) -> list[ToolCall]:
         calls = []
@@ -120,7 +142,7 @@ class StreamAccumulator:
             text=self.text,
             model=self.model,
             finish_reason=self.finish_reason,
-            reasoning="".join(self._reasoning) or None,
+            reasoning=self.reasoning or None,
             tool_calls=self.tool_calls(),
             usage=self.usage,
             id=self.id,

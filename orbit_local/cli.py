@@ -15,17 +15,18 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Callable, Generator
-from contextlib import closing, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, TextIO
 
 from orbit_local import __version__
+from orbit_local.chat_stream import ChatStream
 from orbit_local.client import AUTO, ChatBackend, ChatClient
 from orbit_local.discovery import FoundServer, candidate_urls, discover
 from orbit_local.doctor import run_checks
 from orbit_local.errors import OrbitLocalError
 from orbit_local.providers import get_provider, list_providers
-from orbit_local.types import ChatDelta, ChatRequest, GenerationParams, Message
+from orbit_local.types import ChatRequest, GenerationParams, Message
 
 _HOST_PORT = re.compile(r"^[\w.\-]+:\d+(/.*)?$")
 
@@ -195,15 +196,13 @@ def chat_loop(
         history.append(Message(role="assistant", content=answer))
 
 
-def _stream_answer(deltas: Generator[ChatDelta, None, None], out: TextIO) -> str:
+def _stream_answer(stream: ChatStream, out: TextIO) -> str:
     """Print an answer as it streams; Ctrl-C closes the stream and keeps what arrived."""
-    pieces: list[str] = []
     out.write("bot> ")
     try:
-        with closing(deltas):
-            for delta in deltas:
+        with stream:
+            for delta in stream:
                 if delta.text:
-                    pieces.append(delta.text)
                     out.write(delta.text)
                     out.flush()
         out.write("\n")
@@ -211,7 +210,7 @@ def _stream_answer(deltas: Generator[ChatDelta, None, None], out: TextIO) -> str
         out.write(" [stopped]\n")
     except OrbitLocalError as error:
         out.write(f"\n{type(error).__name__}: {error}\n")
-    return "".join(pieces)
+    return stream.text
 
 
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import httpx
 
 from orbit_local.accumulate import deltas_from_result
+from orbit_local.chat_stream import AsyncChatStream, ChatStream
 from orbit_local.discovery import FoundServer, aidentify, candidate_urls, first_server, identify
 from orbit_local.errors import (
     BadRequestError,
@@ -58,9 +59,15 @@ class ChatBackend(Protocol):
 
     def chat(self, request: ChatRequest) -> ChatResult: ...
 
-    def stream(self, request: ChatRequest) -> Generator[ChatDelta, None, None]: ...
+    def stream(self, request: ChatRequest) -> ChatStream: ...
 
     def embed(self, texts: list[str], model: str) -> EmbeddingResult: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def known_context_window(self) -> int | None: ...
 
 
 class AsyncChatBackend(Protocol):
@@ -74,9 +81,15 @@ class AsyncChatBackend(Protocol):
 
     async def chat(self, request: ChatRequest) -> ChatResult: ...
 
-    def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]: ...
+    def stream(self, request: ChatRequest) -> AsyncChatStream: ...
 
     async def embed(self, texts: list[str], model: str) -> EmbeddingResult: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def known_context_window(self) -> int | None: ...
 
 
 def make_protocol(profile: ProviderProfile, base_url: str) -> ChatProtocol:
@@ -171,6 +184,17 @@ class _ClientBase:
         self.detected: FoundServer | None = None
         self._token_cache: dict[tuple[str | None, str], tuple[list[int] | None, int]] = {}
 
+    @property
+    def model(self) -> str | None:
+        """The model in use: the one given, ``<PREFIX>MODEL``, or the one resolved from the
+        server; ``None`` until one of those is known. The client is its only owner."""
+        return self._model
+
+    @property
+    def known_context_window(self) -> int | None:
+        """The context size the server reported, if it was asked already (never sends)."""
+        return self._context_window
+
     def _transport_kwargs(
         self, timeout: float | None, max_retries: int, warmup_timeout: float, headers: dict[str, str] | None
     ) -> dict[str, Any]:
@@ -261,7 +285,12 @@ class _ClientBase:
         return request
 
     @staticmethod
-    def _recovered(request: ChatRequest, result: ChatResult) -> ChatResult:
+    def _finished(request: ChatRequest, result: ChatResult) -> ChatResult:
+        """The answer as returned to callers: the model named (the request's, where the server
+        names none) and tool calls recovered from text where that was asked for."""
+        for answer in (result, *result.alternatives):
+            if answer.model is None:
+                answer.model = request.model
         if request.recover_tool_calls and request.tools:
             return recover_tool_calls(result, [tool.name for tool in request.tools])
         return result
@@ -396,14 +425,18 @@ class ChatClient(_ClientBase):
             raise
         if result.usage is None:
             result.usage = self._count_usage(request, sent, result.text)
-        return self._recovered(request, result)
+        return self._finished(request, result)
 
-    def stream(self, request: ChatRequest) -> Generator[ChatDelta, None, None]:
-        """Deltas as they arrive; one emulated delta where the server cannot stream.
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """The answer as a :class:`ChatStream`: deltas as they arrive (one emulated delta where
+        the server cannot stream), then the whole result.
 
-        A consumer that stops early closes the HTTP stream; where the server has an abort
-        call (KoboldCpp) the generation is aborted too, so the server stops generating.
+        Closing the stream early closes the HTTP stream; where the server has an abort call
+        (KoboldCpp) the generation is aborted too, so the server stops generating.
         """
+        return ChatStream(self._deltas(request), request.model)
+
+    def _deltas(self, request: ChatRequest) -> Generator[ChatDelta, None, None]:
         request = self._prepare(request)
         if not self.protocol.streams_natively(request):
             self._log_emulated(request)
@@ -411,7 +444,7 @@ class ChatClient(_ClientBase):
             return
         parser = self.protocol.stream_parser(request)
         sent = self.protocol.chat_request(request, stream=True)
-        counting = bool(self.protocol.usage_requests(request, sent, ""))
+        counting = self.protocol.counts_usage
         text: list[str] = []
         events = self.transport.stream_events(sent)
         try:
@@ -578,9 +611,13 @@ class AsyncChatClient(_ClientBase):
             raise
         if result.usage is None:
             result.usage = await self._count_usage(request, sent, result.text)
-        return self._recovered(request, result)
+        return self._finished(request, result)
 
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
+    def stream(self, request: ChatRequest) -> AsyncChatStream:
+        """As the sync twin: an :class:`AsyncChatStream`."""
+        return AsyncChatStream(self._deltas(request), request.model)
+
+    async def _deltas(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         request = await self._prepare(request)
         if not self.protocol.streams_natively(request):
             self._log_emulated(request)
@@ -589,7 +626,7 @@ class AsyncChatClient(_ClientBase):
             return
         parser = self.protocol.stream_parser(request)
         sent = self.protocol.chat_request(request, stream=True)
-        counting = bool(self.protocol.usage_requests(request, sent, ""))
+        counting = self.protocol.counts_usage
         text: list[str] = []
         events = self.transport.stream_events(sent)
         try:

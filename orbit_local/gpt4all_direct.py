@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orbit_local.chat_stream import AsyncChatStream, ChatStream
 from orbit_local.content import check_content
 from orbit_local.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError, UnsupportedFeatureError
 from orbit_local.protocols.params import add_options
@@ -232,6 +233,15 @@ class _DirectBase:
     def resolve_model(self, model: str | None = None) -> str:
         return self.model_path.name
 
+    @property
+    def model(self) -> str:
+        """The model file's name: the only model this client has."""
+        return self.model_path.name
+
+    @property
+    def known_context_window(self) -> int:
+        return self.engine.n_ctx
+
     def list_models(self) -> list[ModelInfo]:
         return [
             ModelInfo(id=self.model_path.name, loaded=self.engine._model is not None, context_length=self.engine.n_ctx)
@@ -295,8 +305,11 @@ class GPT4AllDirectClient(_DirectBase):
         self._check_overflow(text)
         return self._result(text, generation, scanner.stopped, request)
 
-    def stream(self, request: ChatRequest) -> Generator[ChatDelta, None, None]:
+    def stream(self, request: ChatRequest) -> ChatStream:
         """Tokens as the engine produces them (on a worker thread); closing stops the engine."""
+        return ChatStream(self._deltas(request), self.model)
+
+    def _deltas(self, request: ChatRequest) -> Generator[ChatDelta, None, None]:
         prompt, stops = self._prompt(request)
         scanner = StopScanner(stops)
         tokens: queue.Queue[Any] = queue.Queue()
@@ -353,11 +366,14 @@ class AsyncGPT4AllDirectClient(_DirectBase):
     async def embed(self, texts: list[str], model: str) -> EmbeddingResult:  # type: ignore[override]
         return _DirectBase.embed(self, texts, model)
 
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
+    def stream(self, request: ChatRequest) -> AsyncChatStream:  # type: ignore[override]
+        return AsyncChatStream(self._adeltas(request), self.model)
+
+    async def _adeltas(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
         loop = asyncio.get_running_loop()
         deltas: asyncio.Queue[Any] = asyncio.Queue()
         cancel = threading.Event()
-        sync_stream = GPT4AllDirectClient.stream(self, request)  # type: ignore[arg-type]
+        sync_stream = GPT4AllDirectClient._deltas(self, request)  # type: ignore[arg-type]
 
         def work() -> None:
             try:

@@ -55,6 +55,11 @@ class ChatProtocol(Protocol):
         """The request that stops a generation a consumer abandoned, where the server has one."""
         ...
 
+    @property
+    def counts_usage(self) -> bool:
+        """True where answers carry no usage and :meth:`usage_requests` counts the tokens."""
+        ...
+
     def usage_requests(self, request: ChatRequest, sent: HttpRequest, text: str) -> list[HttpRequest]:
         """Requests that count tokens where answers carry no usage (empty: nothing to do)."""
         ...

@@ -118,6 +118,11 @@ class KoboldProtocol:
             return None
         return HttpRequest("POST", ABORT, {"genkey": genkey}, from_root=True)
 
+    @property
+    def counts_usage(self) -> bool:
+        """KoboldCpp's extra API counts tokens; KoboldAI's own API has no usage at all."""
+        return bool(self.extra_api)
+
     def usage_requests(self, request: ChatRequest, sent: HttpRequest, text: str) -> list[HttpRequest]:
         """Token counts for the prompt and the answer (``special: false``: no BOS added)."""
         if not self.extra_api:

@@ -167,6 +167,8 @@ class OpenAIProtocol:
     def abort_request(self, sent: HttpRequest) -> HttpRequest | None:
         return None  # closing the connection is how OpenAI-style servers are told to stop
 
+    counts_usage = False  # answers carry usage where the server has it
+
     def usage_requests(self, request: ChatRequest, sent: HttpRequest, text: str) -> list[HttpRequest]:
         return []
 

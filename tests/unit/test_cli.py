@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from orbit_local.chat_stream import ChatStream
 from orbit_local.cli import _stream_answer, chat_loop, main, target_settings
 from orbit_local.client import ChatClient
 from orbit_local.doctor import run_checks
@@ -102,7 +103,7 @@ def test_ctrl_c_closes_the_stream_and_keeps_what_arrived() -> None:
     stream = _Stream()
     out = io.StringIO()
     try:
-        answer = _stream_answer(stream.deltas(), out)
+        answer = _stream_answer(ChatStream(stream.deltas(), "fake-model"), out)
     except KeyboardInterrupt:  # never let it reach pytest, which would stop the whole run
         pytest.fail("Ctrl-C during an answer escaped the chat")
     assert answer == "Once upon "

@@ -305,7 +305,7 @@ def test_tools_with_auto_choice_are_not_streamed_where_the_server_hangs() -> Non
     assert server.bodies()[-1]["stream"] is True
 
 
-def test_repeated_tool_names_in_stream_chunks_are_sent_once() -> None:
+def test_repeated_tool_names_in_stream_chunks_are_sent_once_and_the_servers_deltas_stay_as_sent() -> None:
     from orbit_local.accumulate import StreamAccumulator
     from orbit_local.types import ChatDelta, ToolCallChunk
 
@@ -314,9 +314,10 @@ def test_repeated_tool_names_in_stream_chunks_are_sent_once() -> None:
         ChatDelta(tool_call_chunks=[ToolCallChunk(index=0, id="c1", name="GetWeather", arguments='{"city": ')]),
         ChatDelta(tool_call_chunks=[ToolCallChunk(index=0, id="c1", name="GetWeather", arguments='"Paris"}')]),
     ]
-    for piece in pieces:
-        accumulated.add(piece)
-    assert [(c.id, c.name) for p in pieces for c in p.tool_call_chunks or []] == [("c1", "GetWeather"), (None, None)]
+    passed = [accumulated.add(piece) for piece in pieces]
+    assert [(c.id, c.name) for p in passed for c in p.tool_call_chunks or []] == [("c1", "GetWeather"), (None, None)]
+    assert [(c.id, c.name) for p in pieces for c in p.tool_call_chunks or []] == [("c1", "GetWeather")] * 2
+    assert passed[0] is pieces[0]  # nothing to rewrite: passed on as it came
     (call,) = accumulated.tool_calls()
     assert (call.id, call.name, call.arguments) == ("c1", "GetWeather", {"city": "Paris"})
 
