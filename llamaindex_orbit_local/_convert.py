@@ -26,6 +26,7 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
     ToolCallBlock,
 )
+from llama_index.core.llms.utils import parse_partial_json
 
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.content import text_of
@@ -198,12 +199,24 @@ def logprobs_of(entries: list[dict[str, Any]] | None) -> list[list[LogProb]] | N
     return shaped
 
 
+def _tool_call_block(call: ToolCall) -> ToolCallBlock:
+    """A tool call as LlamaIndex's block; while a call streams in, its arguments are the
+    partial JSON so far, read as far as it goes (``{}`` until then)."""
+    arguments: Any = call.arguments
+    if call.parse_error and call.raw_arguments:
+        try:
+            arguments = parse_partial_json(call.raw_arguments)
+        except ValueError:
+            arguments = {}
+    return ToolCallBlock(tool_call_id=call.id, tool_name=call.name, tool_kwargs=arguments)
+
+
 def assistant_message(text: str, reasoning: str | None, tool_calls: list[ToolCall]) -> ChatMessage:
     blocks: list[Any] = []
     if reasoning:
         blocks.append(ThinkingBlock(content=reasoning))
     blocks.append(TextBlock(text=text))
-    blocks.extend(ToolCallBlock(tool_call_id=c.id, tool_name=c.name, tool_kwargs=c.arguments) for c in tool_calls)
+    blocks.extend(_tool_call_block(call) for call in tool_calls)
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
 
 
@@ -217,11 +230,24 @@ def to_chat_response(result: ChatResult, provider: str) -> ChatResponse:
 
 
 def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatResponse:
-    """A streamed step: the text so far plus the new piece (the hot path).
+    """A streamed step: the message so far plus the new piece (the hot path).
 
-    Built with ``model_construct``: these objects are made here from known-good values, and
-    pydantic validation of four nested models per token was most of the per-token cost.
+    As llama-index-llms-openai streams: the message holds a ``ThinkingBlock`` with the
+    reasoning so far and ``ToolCallBlock``s with the tool calls so far, and the new piece of
+    reasoning is ``additional_kwargs["thinking_delta"]`` (what ``FunctionAgent`` puts on its
+    ``AgentStream`` events). A plain text step is built with ``model_construct``: these
+    objects are made here from known-good values, and pydantic validation of nested models per
+    token was most of the per-token cost.
     """
+    if delta.reasoning or delta.tool_call_chunks or accumulated.has_tool_calls or accumulated.reasoning:
+        message = assistant_message(accumulated.text, accumulated.reasoning, accumulated.tool_calls())
+        return ChatResponse(
+            message=message,
+            delta=delta.text,
+            raw=delta.raw,
+            logprobs=logprobs_of(delta.logprobs),
+            additional_kwargs={"thinking_delta": delta.reasoning} if delta.reasoning else {},
+        )
     message = ChatMessage.model_construct(
         role=MessageRole.ASSISTANT,
         additional_kwargs={},

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import Any
 
+from llama_index.core.base.llms.generic_utils import chat_response_to_completion_response, prompt_to_messages
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -42,12 +43,12 @@ from orbit_local.types import ChatRequest, ModelInfo
 
 
 def _as_completion(response: ChatResponse) -> CompletionResponse:
-    return CompletionResponse(
-        text=response.message.content or "",
-        delta=response.delta,
-        raw=response.raw,
-        additional_kwargs=response.additional_kwargs,
-    )
+    """LlamaIndex's own chat-to-completion conversion, keeping what it leaves out (the
+    streamed delta and the log-probabilities)."""
+    completion = chat_response_to_completion_response(response)
+    completion.delta = response.delta
+    completion.logprobs = response.logprobs
+    return completion
 
 
 class ServerTokenizer:
@@ -169,27 +170,44 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         )
 
     # ------------------------------------------------------------------ chat
+    # The public methods carry LlamaIndex's instrumentation (one event pair per call); they
+    # call the undecorated private ones, which completions reuse without a second pair.
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return await self._achat(messages, **kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._stream_chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        return await self._astream_chat(messages, **kwargs)
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.client
         model = client.resolve_model(kwargs.get("model"))
         result = client.chat(self._chat_request(messages, model, kwargs))
         return to_chat_response(result, self.provider_profile.name)
 
-    @llm_chat_callback()
-    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.async_client
         model = await client.resolve_model(kwargs.get("model"))
         result = await client.chat(self._chat_request(messages, model, kwargs))
         return to_chat_response(result, self.provider_profile.name)
 
-    @llm_chat_callback()
-    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         client = self.client
         model = client.resolve_model(kwargs.get("model"))
         request = self._chat_request(messages, model, kwargs)
 
         def gen() -> Generator[ChatResponse, None, None]:
+            # Closing this generator closes the client stream at once (which aborts the
+            # server-side generation where the API can).
             with client.stream(request) as stream:
                 for delta in stream:
                     yield stream_response(stream.accumulated, delta)
@@ -198,19 +216,15 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
 
         return gen()
 
-    @llm_chat_callback()
-    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+    async def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
         client = self.async_client
         model = await client.resolve_model(kwargs.get("model"))
         request = self._chat_request(messages, model, kwargs)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
-            # Closing this generator closes the client stream at once (which aborts the
-            # server-side generation where the API can).
             async with client.stream(request) as stream:
                 async for delta in stream:
                     yield stream_response(stream.accumulated, delta)
-            # The profile is read after the stream: with provider="auto" it is known only then.
             yield closing_response(stream.result(), self.provider_profile.name)
 
         return gen()
@@ -271,30 +285,24 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         ]
 
     # ------------------------------------------------------------ completion
-    # A completion is a one-message chat: these servers are chat models, and the chat
-    # endpoint applies the model's own template.
+    # A completion is a one-message chat (LlamaIndex's own prompt_to_messages): these servers
+    # are chat models, and the chat endpoint applies the model's own template. ``raw_prompt``
+    # lets prompt-only APIs (KoboldAI) send the prompt as it is.
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return _as_completion(
-            self.chat([ChatMessage(role=MessageRole.USER, content=prompt)], raw_prompt=prompt, **kwargs)
-        )
+        return _as_completion(self._chat(prompt_to_messages(prompt), raw_prompt=prompt, **kwargs))
 
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return _as_completion(
-            await self.achat([ChatMessage(role=MessageRole.USER, content=prompt)], raw_prompt=prompt, **kwargs)
-        )
+        return _as_completion(await self._achat(prompt_to_messages(prompt), raw_prompt=prompt, **kwargs))
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        responses = self.stream_chat([ChatMessage(role=MessageRole.USER, content=prompt)], raw_prompt=prompt, **kwargs)
-        return (_as_completion(r) for r in responses)
+        return (_as_completion(r) for r in self._stream_chat(prompt_to_messages(prompt), raw_prompt=prompt, **kwargs))
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
-        responses = await self.astream_chat(
-            [ChatMessage(role=MessageRole.USER, content=prompt)], raw_prompt=prompt, **kwargs
-        )
+        responses = await self._astream_chat(prompt_to_messages(prompt), raw_prompt=prompt, **kwargs)
 
         async def gen() -> AsyncGenerator[CompletionResponse, None]:
             async for response in responses:
