@@ -34,7 +34,7 @@ from orbit_local.config import (
     unknown_keywords_to_kwargs,
 )
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
-from orbit_local.protocols.openai import tool_spec_from_openai
+from orbit_local.protocols.common import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.tokens import count_tokens, token_ids
 from orbit_local.types import ChatRequest, ModelInfo

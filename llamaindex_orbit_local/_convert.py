@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import warnings
 from collections.abc import Sequence
 from io import IOBase
 from typing import Any
@@ -30,6 +29,7 @@ from llama_index.core.llms.utils import parse_partial_json
 
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.content import text_of
+from orbit_local.log import warn
 from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
 
 _ROLES: dict[MessageRole, str] = {
@@ -103,10 +103,9 @@ def content_parts(blocks: Sequence[Any]) -> list[ContentPart]:
         elif isinstance(block, (ToolCallBlock, ThinkingBlock)):
             continue
         elif isinstance(block, CachePoint):
-            warnings.warn(
+            warn(
                 "CachePoint blocks steer prompt caching of hosted APIs; local servers have none, so it is not sent",
                 UserWarning,
-                stacklevel=6,
             )
         else:
             parts.append(ContentPart("unsupported", label=type(block).__name__))

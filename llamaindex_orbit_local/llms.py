@@ -36,7 +36,7 @@ from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient, make_p
 from orbit_local.config import FromConfig, LazyClients, call_options, extra_body, generation_params
 from orbit_local.errors import OrbitLocalError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
-from orbit_local.protocols.openai import tool_spec_from_openai
+from orbit_local.protocols.common import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.tokens import count_tokens
 from orbit_local.types import ChatRequest, ModelInfo

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import warnings
 from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing, suppress
 from typing import Any, Protocol
@@ -30,7 +29,7 @@ from orbit_local.errors import (
     ServerError,
     ServerNotRunningError,
 )
-from orbit_local.log import logger
+from orbit_local.log import logger, warn
 from orbit_local.protocols.base import ChatProtocol
 from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
@@ -131,11 +130,10 @@ def warn_if_overflowing(request: ChatRequest, window: int, server: str) -> None:
         text_bytes = max(text_bytes, len(request.raw_prompt.encode()))
     lower_bound = text_bytes // _MAX_BYTES_PER_TOKEN + (request.params.max_tokens or 0)
     if lower_bound > window:
-        warnings.warn(
+        warn(
             f"{server}: this prompt needs at least ~{lower_bound} tokens (with max_tokens) but the loaded "
             f"context window is {window}; the server will truncate it or fail. Shorten it or load a larger context.",
             ContextOverflowWarning,
-            stacklevel=4,
         )
 
 

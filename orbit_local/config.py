@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import warnings
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +18,7 @@ from orbit_local.client import GENERIC, AsyncChatBackend, AsyncChatClient, ChatB
 from orbit_local.config_file import ServerBlock, load_config
 from orbit_local.discovery import cached
 from orbit_local.errors import OrbitLocalError
+from orbit_local.log import warn
 from orbit_local.providers import OPENAI_OPTIONAL_PARAMS, ProviderProfile, get_provider
 from orbit_local.types import GenerationParams
 
@@ -113,14 +113,13 @@ def unknown_keywords_to_kwargs(values: dict[str, Any], fields: set[str], into: s
     for key in [k for k in values if k not in fields]:
         close = difflib.get_close_matches(key, sorted(fields), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        warnings.warn(
+        warn(
             f"{key!r} is not a parameter of {owner}; it is sent to the server as {into}[{key!r}].{hint}",
             UserWarning,
-            stacklevel=5,
         )
         extra[key] = values.pop(key)
     for key in [k for k in extra if k in fields]:
-        warnings.warn(f"{key!r} is a parameter of {owner}: pass it directly, not in {into}", UserWarning, stacklevel=5)
+        warn(f"{key!r} is a parameter of {owner}: pass it directly, not in {into}", UserWarning)
         values.setdefault(key, extra.pop(key))
     values[into] = extra
     return values
@@ -174,10 +173,9 @@ def config_settings(cls: Any, block: ServerBlock, overrides: dict[str, Any]) -> 
         values["profile"] = {"max_input_tokens": values.pop("context_window")}
     unused = sorted(key for key in values if key not in fields)
     if unused:
-        warnings.warn(
+        warn(
             f"{block.name}: {', '.join(unused)} not used by {cls.__name__}",
             UserWarning,
-            stacklevel=3,
         )
     return {**{k: v for k, v in values.items() if k in fields}, **overrides}
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from orbit_local.errors import OrbitLocalError
+from orbit_local.log import warn
 from orbit_local.providers import ProviderProfile, get_provider
 
 BLOCK_PROVIDERS: dict[str, str] = {
@@ -363,9 +363,8 @@ def load_config(path: str | os.PathLike[str]) -> OrbitConfig:
         blocks[key] = _block(source, key, raw)
     for block in blocks.values():
         if block.enabled and block.unused:
-            warnings.warn(
+            warn(
                 f"{source}: {block.name}: {', '.join(block.unused)} steer ORBIT itself and are not used here",
                 UserWarning,
-                stacklevel=2,
             )
     return OrbitConfig(source, blocks, skipped)

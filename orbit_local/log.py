@@ -1,4 +1,4 @@
-"""The ``orbit_local`` logger: what the library did on the user's behalf.
+"""The ``orbit_local`` logger, and warnings that point at the user's own line.
 
 Retries (and their waits), aborted generations, emulated streams and parameters that were
 downgraded or not sent are logged at INFO, so a 30-second warm-up never passes without a
@@ -8,12 +8,48 @@ trace once logging is on. Messages name servers and URLs, never keys or headers.
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 
 logger = logging.getLogger("orbit_local")
 
+_INTERNAL_MODULES = (
+    "orbit_local",
+    "langchain_orbit_local",
+    "llamaindex_orbit_local",
+    "langchain_core",
+    "llama_index",
+    "llama_index_instrumentation",
+    "workflows",
+    "pydantic",
+    "asyncio",
+    "concurrent",
+    "contextlib",
+    "functools",
+    "threading",
+)
+"""Frames of these packages are skipped: a warning is about the user's call, whatever depth
+of our code and the frameworks' it went through (a fixed ``stacklevel`` breaks silently
+whenever that depth changes)."""
 
-def warn(message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
-    """Warn the caller and log the same line (a warning shows once; the log keeps every one)."""
+
+def _is_internal(module: str) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in _INTERNAL_MODULES)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside orbit-local and the frameworks, counted
+    from the function that calls this one."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and _is_internal(frame.f_globals.get("__name__", "")):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the user's line and log the same text (a warning shows once per line; the log
+    keeps every one)."""
     logger.info(message)
-    warnings.warn(message, category, stacklevel=stacklevel + 1)
+    warnings.warn(message, category, stacklevel=user_stacklevel())

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from orbit_local.protocols.openai import stable_tool_call_id
+from orbit_local.protocols.common import stable_tool_call_id
 from orbit_local.types import ChatResult, ToolCall
 
 _TAGGED = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)

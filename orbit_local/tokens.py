@@ -11,10 +11,10 @@ labelled as an estimate by whoever uses it.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 from orbit_local.errors import ProtocolError, UnsupportedFeatureError
+from orbit_local.log import warn
 from orbit_local.providers import ProviderProfile
 from orbit_local.types import HttpRequest
 
@@ -73,10 +73,9 @@ def count_tokens(client: Any, text: str, model: str | None) -> int:
         return int(tokenize(text, model)[1])
     except UnsupportedFeatureError:
         name = getattr(getattr(client, "profile", None), "display_name", "this server")
-        warnings.warn(
+        warn(
             f"{name} has no tokenizer endpoint: token counts are estimated ({CHARS_PER_TOKEN:g} characters a token)",
             TokenCountEstimateWarning,
-            stacklevel=3,
         )
         return estimate(text)
 

@@ -5,19 +5,19 @@
 error mapping, stream framing) lives in :class:`_TransportBase`, and each twin only awaits or
 doesn't.
 
-Retry policy: local servers load a model on the first request, refuse connections while
-they start, and answer 503 while busy (KoboldCpp serves one generation at a time). Those two
-failures — and only those — are retried with exponential back-off while the warm-up window
-lasts. A stream is never retried once it has yielded anything.
+Retries follow the one policy of :mod:`orbit_local.retry` (refused connections and 503s,
+during the warm-up window); each twin has one retry loop, which only sleeps. A stream is never
+retried once it has yielded anything.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import aclosing, closing
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -33,28 +33,21 @@ from orbit_local.errors import (
 from orbit_local.log import logger
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.providers import ProviderProfile
+from orbit_local.retry import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_WARMUP_TIMEOUT,
+    RETRY_STATUSES,
+    Retryable,
+    RetryPolicy,
+    RetryState,
+)
 from orbit_local.streams import SSEDecoder, SSEEvent
 from orbit_local.types import HttpRequest
 
+T = TypeVar("T")
+
 DEFAULT_TIMEOUT = 120.0
-DEFAULT_MAX_RETRIES = 10
-"""How many times a refused connection or a 503 is retried. With the back-off below (0.5 s
-doubling to 4 s) ten retries span 35.5 s, so by default ``warmup_timeout`` ends the warm-up,
-as its name promises; 0 turns retrying off."""
-DEFAULT_WARMUP_TIMEOUT = 30.0
-"""Seconds, from the first attempt, during which those retries may happen."""
-_RETRY_STATUSES = frozenset({503})
-_BACKOFF_START = 0.5
-_BACKOFF_CAP = 4.0
-
-
-class _Retryable(Exception):
-    """Internal: a failure the warm-up policy may retry."""
-
-    def __init__(self, error: OrbitLocalError, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after = retry_after
+__all__ = ["DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "DEFAULT_WARMUP_TIMEOUT", "AsyncTransport", "Transport"]
 
 
 class _TransportBase:
@@ -74,8 +67,7 @@ class _TransportBase:
         self.profile = profile
         self.base_url = base_url.rstrip("/")
         self.origin = _origin(self.base_url)
-        self.max_retries = max_retries
-        self.warmup_timeout = warmup_timeout
+        self.retry = RetryPolicy(max_retries, warmup_timeout)
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0) if timeout else 10.0)
         # A stream that sends only keep-alive comments for this long is treated as stuck.
         self.stream_idle_timeout = timeout
@@ -106,24 +98,20 @@ class _TransportBase:
             )
         return client.build_request(request.method, self.url(request), headers=headers, timeout=self.timeout)
 
-    def _retry_delay(self, attempt: int, started: float, failure: _Retryable) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` to give up."""
-        if attempt >= self.max_retries:
-            return None
-        remaining = self.warmup_timeout - (time.monotonic() - started)
-        if remaining <= 0:
-            return None
-        delay = min(_BACKOFF_START * 2.0**attempt, _BACKOFF_CAP)
-        if failure.retry_after is not None:
-            delay = max(delay, failure.retry_after)
-        delay = min(delay, remaining)
+    def _wait_or_give_up(self, state: RetryState, failure: Retryable, request: HttpRequest) -> float:
+        """Seconds to wait before trying ``request`` again; raises the failure's error
+        (annotated) when the policy gives up. Every retry is logged with its wait."""
+        step = state.next_delay(failure)
+        if step is None:
+            raise self.annotate(failure.error, request) from None
+        delay, remaining = step
         logger.info(
             "%s at %s: %s; retry %d of %d in %.1f s (%.0f s of the warm-up window left)",
             self.profile.display_name,
             self.base_url,
             failure.error.message,
-            attempt + 1,
-            self.max_retries,
+            state.attempt,
+            self.retry.max_retries,
             delay,
             remaining,
         )
@@ -153,8 +141,8 @@ class _TransportBase:
         if response.status_code < 400:
             return
         error = self._error_for_status(response, body)
-        if response.status_code in _RETRY_STATUSES or isinstance(error, ServerBusyError):
-            raise _Retryable(error, _retry_after(response))
+        if response.status_code in RETRY_STATUSES or isinstance(error, ServerBusyError):
+            raise Retryable(error, _retry_after(response))
         raise error
 
     def _decode_json(self, response: httpx.Response, body: bytes) -> Any:
@@ -328,28 +316,28 @@ class Transport(_TransportBase):
             self._client.close()
             self._client = None
 
-    def request_json(self, request: HttpRequest) -> Any:
-        """Send a request and return its decoded JSON body, retrying during warm-up."""
-        started = time.monotonic()
-        attempt = 0
+    def _retrying(self, request: HttpRequest, send: Callable[[HttpRequest], T]) -> T:
+        """``send(request)``, tried again as the retry policy says (the one sync retry loop)."""
+        state = self.retry.begin()
         while True:
             try:
-                return self._request_once(request)
-            except OrbitLocalError as error:
-                raise self.annotate(error, request) from error.__cause__
-            except _Retryable as failure:
-                delay = self._retry_delay(attempt, started, failure)
-                if delay is None:
-                    raise self.annotate(failure.error, request) from None
-                time.sleep(delay)
-                attempt += 1
+                return send(request)
+            except Retryable as failure:
+                time.sleep(self._wait_or_give_up(state, failure, request))
+
+    def request_json(self, request: HttpRequest) -> Any:
+        """Send a request and return its decoded JSON body, retrying during warm-up."""
+        try:
+            return self._retrying(request, self._request_once)
+        except OrbitLocalError as error:
+            raise self.annotate(error, request) from error.__cause__
 
     def _request_once(self, request: HttpRequest) -> Any:
         url = self.url(request)
         try:
             response = self.client.send(self._build(self.client, request, stream=False))
         except httpx.ConnectError as exc:
-            raise _Retryable(self._map_transport_error(exc, url)) from exc
+            raise Retryable(self._map_transport_error(exc, url)) from exc
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         body = response.content
@@ -358,18 +346,7 @@ class Transport(_TransportBase):
 
     def stream_events(self, request: HttpRequest) -> Generator[SSEEvent, None, None]:
         """Yield decoded events; retries happen only before the first event."""
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            try:
-                response = self._open_stream(request)
-                break
-            except _Retryable as failure:
-                delay = self._retry_delay(attempt, started, failure)
-                if delay is None:
-                    raise self.annotate(failure.error, request) from None
-                time.sleep(delay)
-                attempt += 1
+        response = self._retrying(request, self._open_stream)
         url = self.url(request)
         try:
             framer = _Framer(response)
@@ -391,7 +368,7 @@ class Transport(_TransportBase):
         try:
             response = self.client.send(self._build(self.client, request, stream=True), stream=True)
         except httpx.ConnectError as exc:
-            raise _Retryable(self._map_transport_error(exc, url)) from exc
+            raise Retryable(self._map_transport_error(exc, url)) from exc
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         if response.status_code >= 400:
@@ -424,29 +401,27 @@ class AsyncTransport(_TransportBase):
             await self._client.aclose()
             self._client = None
 
-    async def request_json(self, request: HttpRequest) -> Any:
-        import asyncio
-
-        started = time.monotonic()
-        attempt = 0
+    async def _retrying(self, request: HttpRequest, send: Callable[[HttpRequest], Awaitable[T]]) -> T:
+        """As the sync twin's: the one async retry loop."""
+        state = self.retry.begin()
         while True:
             try:
-                return await self._request_once(request)
-            except OrbitLocalError as error:
-                raise self.annotate(error, request) from error.__cause__
-            except _Retryable as failure:
-                delay = self._retry_delay(attempt, started, failure)
-                if delay is None:
-                    raise self.annotate(failure.error, request) from None
-                await asyncio.sleep(delay)
-                attempt += 1
+                return await send(request)
+            except Retryable as failure:
+                await asyncio.sleep(self._wait_or_give_up(state, failure, request))
+
+    async def request_json(self, request: HttpRequest) -> Any:
+        try:
+            return await self._retrying(request, self._request_once)
+        except OrbitLocalError as error:
+            raise self.annotate(error, request) from error.__cause__
 
     async def _request_once(self, request: HttpRequest) -> Any:
         url = self.url(request)
         try:
             response = await self.client.send(self._build(self.client, request, stream=False))
         except httpx.ConnectError as exc:
-            raise _Retryable(self._map_transport_error(exc, url)) from exc
+            raise Retryable(self._map_transport_error(exc, url)) from exc
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         body = response.content
@@ -454,20 +429,7 @@ class AsyncTransport(_TransportBase):
         return self._decode_json(response, body)
 
     async def stream_events(self, request: HttpRequest) -> AsyncGenerator[SSEEvent, None]:
-        import asyncio
-
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            try:
-                response = await self._open_stream(request)
-                break
-            except _Retryable as failure:
-                delay = self._retry_delay(attempt, started, failure)
-                if delay is None:
-                    raise self.annotate(failure.error, request) from None
-                await asyncio.sleep(delay)
-                attempt += 1
+        response = await self._retrying(request, self._open_stream)
         url = self.url(request)
         try:
             framer = _Framer(response)
@@ -493,7 +455,7 @@ class AsyncTransport(_TransportBase):
         try:
             response = await self.client.send(self._build(self.client, request, stream=True), stream=True)
         except httpx.ConnectError as exc:
-            raise _Retryable(self._map_transport_error(exc, url)) from exc
+            raise Retryable(self._map_transport_error(exc, url)) from exc
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         if response.status_code >= 400:

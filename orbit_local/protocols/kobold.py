@@ -20,8 +20,8 @@ from typing import Any
 
 from orbit_local.content import check_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
+from orbit_local.protocols.common import cut_mid_event
 from orbit_local.protocols.errors import error_in_payload
-from orbit_local.protocols.openai import cut_mid_event
 from orbit_local.protocols.params import add_options
 from orbit_local.protocols.shapes import typed_shapes
 from orbit_local.providers import ProviderProfile

@@ -13,18 +13,19 @@ chunk with ``content: null``; usage only in a trailing ``choices: []`` chunk; a 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from orbit_local.content import check_content, openai_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.log import warn
+from orbit_local.protocols.common import cut_mid_event, parse_arguments, stable_tool_call_id
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import ParameterNotSentWarning, add_options
 from orbit_local.protocols.shapes import typed_shapes
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import ThinkSplitter, split_think
+from orbit_local.stops import split_at_stop
 from orbit_local.streams import SSEEvent
 from orbit_local.types import (
     ChatDelta,
@@ -36,7 +37,6 @@ from orbit_local.types import (
     ModelInfo,
     ToolCall,
     ToolCallChunk,
-    ToolSpec,
     Usage,
 )
 
@@ -63,42 +63,6 @@ def parse_usage(raw: Any, *, reliable: bool = True, skip_zero: bool = False) -> 
     if skip_zero and prompt == 0 and completion == 0 and total == 0:
         return None
     return Usage(input_tokens=prompt, output_tokens=completion, total_tokens=total)
-
-
-def tool_spec_from_openai(tool: dict[str, Any]) -> ToolSpec:
-    """A neutral :class:`ToolSpec` from an OpenAI-format tool (``{"type": "function", ...}``)."""
-    function = tool.get("function", tool)
-    return ToolSpec(
-        name=function["name"],
-        description=function.get("description", ""),
-        parameters=function.get("parameters") or {"type": "object", "properties": {}},
-        strict=function.get("strict"),
-    )
-
-
-def stable_tool_call_id(name: str, arguments: str, index: int) -> str:
-    """A deterministic id for a tool call the server sent without one.
-
-    Deterministic (not random) so that replayed conversations send identical bodies.
-    """
-    digest = hashlib.sha1(f"{index}:{name}:{arguments}".encode()).hexdigest()[:16]
-    return f"call_{digest}"
-
-
-def parse_arguments(raw: Any) -> tuple[dict[str, Any], str, str | None]:
-    """``(arguments, raw_text, error)`` from a string or an object (KoboldCpp, Ollama)."""
-    if isinstance(raw, dict):
-        return raw, json.dumps(raw), None
-    text = "" if raw is None else str(raw)
-    if not text.strip():
-        return {}, text, None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        return {}, text, f"arguments are not valid JSON: {exc}"
-    if isinstance(value, dict):
-        return value, text, None
-    return {}, text, f"arguments are JSON but not an object: {text[:80]}"
 
 
 def _text_of(content: Any) -> str:
@@ -137,15 +101,6 @@ def _finish(value: Any) -> str | None:
     if value is None or value == "null" or value == "":
         return None
     return str(value)
-
-
-def _truncate_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
-    if not stop:
-        return text, False
-    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
-    if cut < 0:
-        return text, False
-    return text[:cut], True
 
 
 class OpenAIProtocol:
@@ -264,7 +219,6 @@ class OpenAIProtocol:
                 warn(
                     f"{profile.display_name} rejects {', '.join(sorted(user_dropped))}; not sent.",
                     ParameterNotSentWarning,
-                    stacklevel=4,
                 )
         return body
 
@@ -356,7 +310,6 @@ class OpenAIProtocol:
         warn(
             f"{self.profile.display_name} does not honour tool_choice={kind!r}; "
             f"sending {fallback or 'no tool_choice'} instead.",
-            stacklevel=5,
         )
         return fallback
 
@@ -449,7 +402,7 @@ class OpenAIProtocol:
         text = _text_of(message.get("content")) if message else _text_of(choice.get("text"))
         finish = _finish(choice.get("finish_reason"))
         if self.profile.client_side_stop and request is not None:
-            text, stopped = _truncate_at_stop(text, request.params.stop)
+            text, stopped = split_at_stop(text, request.params.stop or [])
             if stopped:
                 finish = "stop"
         reasoning = _reasoning_of(message)
@@ -639,16 +592,6 @@ class OpenAIStreamParser:
                 base_url=self._protocol.base_url,
                 hint="the server may have crashed or closed the connection; retry the request",
             )
-
-
-def cut_mid_event(profile: ProviderProfile, base_url: str) -> StreamInterruptedError:
-    """The body ended inside an event: the connection dropped mid-answer."""
-    return StreamInterruptedError(
-        "the stream ended in the middle of an event (the connection dropped mid-answer)",
-        provider=profile.display_name,
-        base_url=base_url,
-        hint="the server may have crashed or closed the connection; retry the request",
-    )
 
 
 def _choice_index(choice: Any) -> int:

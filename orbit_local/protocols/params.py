@@ -28,5 +28,4 @@ def add_options(body: dict[str, Any], options: dict[str, Any], profile: Provider
         warn(
             f"{profile.display_name} does not honour {', '.join(sorted(dropped))}; not sent.",
             ParameterNotSentWarning,
-            stacklevel=5,
         )
