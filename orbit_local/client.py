@@ -332,7 +332,14 @@ class ChatClient(_ClientBase):
         )
 
     def close(self) -> None:
+        """Close the connections this client opened (an injected httpx client stays open)."""
         self.transport.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def detect(self) -> None:
         """With ``provider="auto"``: fingerprint the server once and adopt its profile."""
@@ -518,7 +525,14 @@ class AsyncChatClient(_ClientBase):
         )
 
     async def aclose(self) -> None:
+        """Close the connections this client opened (an injected httpx client stays open)."""
         await self.transport.aclose()
+
+    async def __aenter__(self) -> AsyncChatClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def detect(self) -> None:
         """As the sync twin; the probes run concurrently and never block the loop."""

@@ -22,6 +22,9 @@ from orbit_local.log import warn
 from orbit_local.providers import OPENAI_OPTIONAL_PARAMS, ProviderProfile, get_provider
 from orbit_local.types import GenerationParams
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 PER_CALL_PARAMS = ("temperature", "max_tokens", "top_p", "seed")
 HANDLED_CALL_KEYWORDS = frozenset(
     {
@@ -263,3 +266,34 @@ class LazyClients:
         if self._async_client is None:
             self._async_client = self._new_async_client()
         return self._async_client
+
+    # ------------------------------------------------------------- lifetime
+    # ``with model:`` / ``async with model:`` close the connections the model opened; an
+    # httpx client passed in is its owner's to close. A closed model builds new clients if it
+    # is used again.
+    def close(self) -> None:
+        """Close the synchronous client's connections."""
+        client, self._client = self._client, None
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+
+    async def aclose(self) -> None:
+        """Close the asynchronous client's connections, and the synchronous one's."""
+        client, self._async_client = self._async_client, None
+        aclose = getattr(client, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,56 @@
+"""``with`` / ``async with`` close the connections a client or a model opened, and leave an
+httpx client that the user passed in open (it is theirs)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+import langchain_orbit_local as lc
+import llamaindex_orbit_local as li
+from orbit_local.client import AsyncChatClient, ChatClient
+
+BASE = "http://127.0.0.1:8080/v1"
+MODELS: list[Any] = [lc.ChatLlamaCpp, li.LlamaCpp, lc.LlamaCppEmbeddings, li.LlamaCppEmbedding]
+
+
+def test_client_with_block_closes_its_own_pool_but_not_an_injected_one() -> None:
+    with ChatClient("llamacpp", base_url=BASE) as client:
+        pool = client.transport.client  # built on first use, owned by the client
+    assert pool.is_closed
+    injected = httpx.Client()
+    with ChatClient("llamacpp", base_url=BASE, http_client=injected) as client:
+        assert client.transport.client is injected
+    assert not injected.is_closed
+    injected.close()
+
+
+def test_async_client_with_block_closes_its_pool() -> None:
+    async def run() -> httpx.AsyncClient:
+        async with AsyncChatClient("llamacpp", base_url=BASE) as client:
+            return client.transport.client
+
+    assert asyncio.run(run()).is_closed
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_model_with_block_closes_the_clients_it_built(cls: Any) -> None:
+    with cls(base_url=BASE, model="m") as model:
+        pool = model.client.transport.client
+    assert pool.is_closed
+    # Used again after the block, the model builds a fresh client instead of failing.
+    assert not model.client.transport.client.is_closed
+    model.close()
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_model_async_with_block_closes_both_clients(cls: Any) -> None:
+    async def run() -> tuple[httpx.Client, httpx.AsyncClient]:
+        async with cls(base_url=BASE, model="m") as model:
+            return model.client.transport.client, model.async_client.transport.client
+
+    sync_pool, async_pool = asyncio.run(run())
+    assert sync_pool.is_closed and async_pool.is_closed
