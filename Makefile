@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 STAMP := $(VENV)/.installed
 INSTALL := $(BIN)/python examples/_install.py
 
-.PHONY: demo test lint typecheck check record mutation clean
+.PHONY: demo test lint typecheck check record mutation bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ check: test lint typecheck
 # Record cassettes from a running server: make record PROVIDER=llama-cpp-python
 record: $(STAMP)
 	$(BIN)/python -m tests.recorder $(PROVIDER) $(RECORD_ARGS)
+
+# The hot-path benchmark (docs/benchmarks.md): a few minutes; BENCH_ARGS=--quick for a smoke run.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(INSTALL) bench
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Mutation testing of orbit_local (mutmut): minutes to an hour on 2 cores; results in mutants/.
 mutation: $(STAMP)

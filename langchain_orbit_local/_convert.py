@@ -21,8 +21,10 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.outputs import ChatGenerationChunk
 
 from orbit_local.content import text_of
+from orbit_local.prefilled import prefilled
 from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
 
 _ROLE_BY_TYPE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
@@ -234,12 +236,35 @@ def to_ai_message(result: ChatResult, *, provider: str) -> AIMessage:
     )
 
 
-def to_ai_chunk(delta: ChatDelta) -> AIMessageChunk:
-    """The content of one streamed delta (the hot path: keep it short).
+_MESSAGE = AIMessageChunk(content="")
+_GENERATION = ChatGenerationChunk(message=_MESSAGE)
+_CONTENT = frozenset({"content"})
+_MESSAGE_ONLY = frozenset({"message"})
+
+
+def _text_chunk(text: str) -> ChatGenerationChunk:
+    """``ChatGenerationChunk(message=AIMessageChunk(content=text))`` without validation (see
+    :mod:`orbit_local.prefilled`; ``tests/unit/test_hot_path.py`` keeps them equal)."""
+    message = prefilled(_MESSAGE, _CONTENT, {
+        "content": text, "additional_kwargs": {}, "response_metadata": {},
+        "tool_calls": [], "invalid_tool_calls": [], "tool_call_chunks": [],
+    })  # fmt: skip
+    return prefilled(_GENERATION, _MESSAGE_ONLY, {"text": text, "message": message})
+
+
+def to_generation_chunk(delta: ChatDelta) -> ChatGenerationChunk:
+    """The generation chunk of one streamed delta (the hot path: keep it short).
 
     Usage and response metadata are not put on per-token chunks: LangChain adds usage and
     concatenates strings when it merges chunks, so they travel once, on :func:`final_chunk`.
     """
+    if not (delta.tool_call_chunks or delta.reasoning or delta.logprobs):
+        return _text_chunk(delta.text)
+    return ChatGenerationChunk(message=to_ai_chunk(delta))
+
+
+def to_ai_chunk(delta: ChatDelta) -> AIMessageChunk:
+    """The message of a streamed delta that carries more than text."""
     if delta.tool_call_chunks:
         tool_chunks = [
             tool_call_chunk(name=c.name, args=c.arguments, id=c.id, index=c.index) for c in delta.tool_call_chunks

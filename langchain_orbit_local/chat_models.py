@@ -21,7 +21,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.utils import get_pydantic_field_names
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from langchain_orbit_local._convert import final_chunk, to_ai_chunk, to_ai_message, to_message
+from langchain_orbit_local._convert import final_chunk, to_ai_message, to_generation_chunk, to_message
 from langchain_orbit_local.errors import raises_native
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
 from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, ChatClient, is_auto
@@ -232,7 +232,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         model = client.resolve_model(kwargs.get("model"))
         with client.stream(self._chat_request(messages, stop, model, kwargs)) as stream:
             for delta in stream:
-                chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
+                chunk = to_generation_chunk(delta)
                 if run_manager is not None:
                     run_manager.on_llm_new_token(delta.text, chunk=chunk)
                 yield chunk
@@ -253,7 +253,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         model = await client.resolve_model(kwargs.get("model"))
         async with client.stream(self._chat_request(messages, stop, model, kwargs)) as stream:
             async for delta in stream:
-                chunk = ChatGenerationChunk(message=to_ai_chunk(delta))
+                chunk = to_generation_chunk(delta)
                 if run_manager is not None:
                     await run_manager.on_llm_new_token(delta.text, chunk=chunk)
                 yield chunk

@@ -30,6 +30,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.content import text_of
 from orbit_local.log import warn
+from orbit_local.prefilled import prefilled
 from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
 
 _ROLES: dict[MessageRole, str] = {
@@ -228,15 +229,23 @@ def to_chat_response(result: ChatResult, provider: str) -> ChatResponse:
     )
 
 
+_TEXT = TextBlock(text="")
+_MESSAGE = ChatMessage(role=MessageRole.ASSISTANT, blocks=[_TEXT])
+_RESPONSE = ChatResponse(message=_MESSAGE, delta="")
+_TEXT_ONLY = frozenset({"text"})
+_ROLE_AND_BLOCKS = frozenset({"role", "blocks"})
+_MESSAGE_AND_DELTA = frozenset({"message", "delta", "raw", "logprobs", "additional_kwargs"})
+
+
 def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatResponse:
     """A streamed step: the message so far plus the new piece (the hot path).
 
     As llama-index-llms-openai streams: the message holds a ``ThinkingBlock`` with the
     reasoning so far and ``ToolCallBlock``s with the tool calls so far, and the new piece of
     reasoning is ``additional_kwargs["thinking_delta"]`` (what ``FunctionAgent`` puts on its
-    ``AgentStream`` events). A plain text step is built with ``model_construct``: these
-    objects are made here from known-good values, and pydantic validation of nested models per
-    token was most of the per-token cost.
+    ``AgentStream`` events). A plain text step is built without validation
+    (:mod:`orbit_local.prefilled`): validating three nested models per token was most of the
+    per-token cost.
     """
     if delta.reasoning or delta.tool_call_chunks or accumulated.has_tool_calls or accumulated.reasoning:
         message = assistant_message(accumulated.text, accumulated.reasoning, accumulated.tool_calls())
@@ -247,18 +256,15 @@ def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatRes
             logprobs=logprobs_of(delta.logprobs),
             additional_kwargs={"thinking_delta": delta.reasoning} if delta.reasoning else {},
         )
-    message = ChatMessage.model_construct(
-        role=MessageRole.ASSISTANT,
-        additional_kwargs={},
-        blocks=[TextBlock.model_construct(block_type="text", text=accumulated.text)],
-    )
-    return ChatResponse.model_construct(
-        message=message,
-        delta=delta.text,
-        raw=delta.raw,
-        logprobs=logprobs_of(delta.logprobs) if delta.logprobs else None,
-        additional_kwargs={},
-    )
+    return prefilled(_RESPONSE, _MESSAGE_AND_DELTA, {
+        "message": prefilled(_MESSAGE, _ROLE_AND_BLOCKS, {
+            "additional_kwargs": {}, "blocks": [prefilled(_TEXT, _TEXT_ONLY, {"text": accumulated.text})],
+        }),
+        "delta": delta.text,
+        "raw": delta.raw,
+        "logprobs": logprobs_of(delta.logprobs) if delta.logprobs else None,
+        "additional_kwargs": {},
+    })  # fmt: skip
 
 
 def closing_response(result: ChatResult, provider: str) -> ChatResponse:

@@ -23,7 +23,7 @@ from orbit_local.errors import ProtocolError, StreamInterruptedError, Unsupporte
 from orbit_local.protocols.common import cut_mid_event
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import add_options
-from orbit_local.protocols.shapes import typed_shapes
+from orbit_local.protocols.shapes import SHAPE_ERRORS, shape_error, typed_shapes
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import split_think
 from orbit_local.stops import StopScanner, split_at_stop
@@ -227,34 +227,40 @@ class KoboldStreamParser:
         self._protocol = protocol
         self._scanner = StopScanner(stops)
 
-    @typed_shapes("a stream frame")
     def feed(self, event: SSEEvent) -> ChatDelta | None:
-        if self.done:
-            return None
+        """One event as a delta (``None``: nothing to pass on). Shape errors in a frame are
+        caught inline (see :mod:`orbit_local.protocols.shapes`): this runs once per token."""
         try:
-            payload = json.loads(event.data)
-        except ValueError:
-            if event.truncated:
-                raise cut_mid_event(self._protocol.profile, self._protocol.base_url) from None
-            raise ProtocolError(
-                f"a stream frame is not JSON: {event.data[:120]!r}",
-                provider=self._protocol.profile.display_name,
-                base_url=self._protocol.base_url,
-            ) from None
-        if event.event == "json" or (isinstance(payload, dict) and "results" in payload):
-            # A whole generate answer where a stream was asked for.
-            result = self._protocol.parse_chat(payload, None)
-            payload = {"token": result.text, "finish_reason": result.finish_reason or "stop"}
-        self._protocol._check(payload)
-        emitted = self._scanner.feed(str(payload.get("token") or ""))
-        if self._scanner.stopped:
-            self.done = True
-            return ChatDelta(text=emitted, finish_reason="stop", raw=payload)
-        finish = payload.get("finish_reason")
-        if finish not in (None, "null", ""):
-            self.done = True
-            return ChatDelta(text=emitted + self._scanner.flush(), finish_reason=str(finish), raw=payload)
-        return ChatDelta(text=emitted, raw=payload) if emitted else None
+            if self.done:
+                return None
+            try:
+                payload = json.loads(event.data)
+            except ValueError:
+                if event.truncated:
+                    raise cut_mid_event(self._protocol.profile, self._protocol.base_url) from None
+                raise ProtocolError(
+                    f"a stream frame is not JSON: {event.data[:120]!r}",
+                    provider=self._protocol.profile.display_name,
+                    base_url=self._protocol.base_url,
+                ) from None
+            if event.event == "json" or (isinstance(payload, dict) and "results" in payload):
+                # A whole generate answer where a stream was asked for.
+                result = self._protocol.parse_chat(payload, None)
+                payload = {"token": result.text, "finish_reason": result.finish_reason or "stop"}
+            self._protocol._check(payload)
+            emitted = self._scanner.feed(str(payload.get("token") or ""))
+            if self._scanner.stopped:
+                self.done = True
+                return ChatDelta(text=emitted, finish_reason="stop", raw=payload)
+            finish = payload.get("finish_reason")
+            if finish not in (None, "null", ""):
+                self.done = True
+                return ChatDelta(text=emitted + self._scanner.flush(), finish_reason=str(finish), raw=payload)
+            return ChatDelta(text=emitted, raw=payload) if emitted else None
+        except ProtocolError:
+            raise
+        except SHAPE_ERRORS as exc:
+            raise shape_error("a stream frame", self, exc) from exc
 
     def finish(self) -> None:
         if not self.done:

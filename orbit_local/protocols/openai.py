@@ -22,7 +22,7 @@ from orbit_local.log import warn
 from orbit_local.protocols.common import cut_mid_event, parse_arguments, stable_tool_call_id
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import ParameterNotSentWarning, add_options
-from orbit_local.protocols.shapes import typed_shapes
+from orbit_local.protocols.shapes import SHAPE_ERRORS, shape_error, typed_shapes
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import ThinkSplitter, split_think
 from orbit_local.stops import split_at_stop
@@ -524,64 +524,70 @@ class OpenAIStreamParser:
         self._reliable = protocol.profile.usage_reliable
         self._think: ThinkSplitter | None = None  # made on the first "<" in content
 
-    @typed_shapes("a stream frame")
     def feed(self, event: SSEEvent) -> ChatDelta | None:
-        data = event.data
-        if data == "[DONE]":
-            self.done = True
-            return None
-        if not data or data.isspace():
-            return None
+        """One event as a delta (``None``: nothing to pass on). Shape errors in a frame are
+        caught inline (see :mod:`orbit_local.protocols.shapes`): this runs once per token."""
         try:
-            payload = json.loads(data)
-        except ValueError:
-            if event.truncated:
-                raise cut_mid_event(self._protocol.profile, self._protocol.base_url) from None
-            raise self._protocol._protocol_error(f"a stream frame is not JSON: {data[:120]!r}", None) from None
-        if not isinstance(payload, dict):
-            raise self._protocol._protocol_error("a stream frame is not a JSON object", payload)
-        if "choices" not in payload:
-            self._protocol._raise_if_error(payload)
-        delta = ChatDelta(model=payload.get("model"), id=payload.get("id"), raw=payload)
-        choices = payload.get("choices")
-        if choices:
-            choice = choices[0]
-            if choice.get("logprobs"):
-                delta.logprobs = token_logprobs(choice["logprobs"])
-            body = choice.get("delta") or choice.get("message") or {}
-            content = body.get("content")
-            if content:
-                text = content if isinstance(content, str) else _text_of(content)
-                if self._think is None and "<" in text:
-                    self._think = ThinkSplitter()
-                if self._think is None:
-                    delta.text = text
-                else:
-                    delta.text, delta.reasoning = self._think.feed(text)
-            reasoning = _reasoning_of(body)
-            if reasoning:
-                delta.reasoning += reasoning
-            raw_calls = body.get("tool_calls")
-            if raw_calls:
-                delta.tool_call_chunks = _tool_call_chunks(raw_calls)
-            finish = _finish(choice.get("finish_reason"))
-            if finish is not None:
-                delta.finish_reason = finish
-                self._finished = True
-                if self._think is not None:
-                    text, thought = self._think.flush()
-                    delta.text += text
-                    delta.reasoning += thought
-        usage = payload.get("usage")
-        if usage:
-            delta.usage = parse_usage(usage, reliable=self._reliable, skip_zero=True)
-        fingerprint = payload.get("system_fingerprint")
-        if fingerprint:
-            delta.system_fingerprint = fingerprint
-        timings = payload.get("timings")
-        if timings:
-            delta.timings = timings
-        return delta
+            data = event.data
+            if data == "[DONE]":
+                self.done = True
+                return None
+            if not data or data.isspace():
+                return None
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                if event.truncated:
+                    raise cut_mid_event(self._protocol.profile, self._protocol.base_url) from None
+                raise self._protocol._protocol_error(f"a stream frame is not JSON: {data[:120]!r}", None) from None
+            if not isinstance(payload, dict):
+                raise self._protocol._protocol_error("a stream frame is not a JSON object", payload)
+            if "choices" not in payload:
+                self._protocol._raise_if_error(payload)
+            delta = ChatDelta(model=payload.get("model"), id=payload.get("id"), raw=payload)
+            choices = payload.get("choices")
+            if choices:
+                choice = choices[0]
+                if choice.get("logprobs"):
+                    delta.logprobs = token_logprobs(choice["logprobs"])
+                body = choice.get("delta") or choice.get("message") or {}
+                content = body.get("content")
+                if content:
+                    text = content if isinstance(content, str) else _text_of(content)
+                    if self._think is None and "<" in text:
+                        self._think = ThinkSplitter()
+                    if self._think is None:
+                        delta.text = text
+                    else:
+                        delta.text, delta.reasoning = self._think.feed(text)
+                reasoning = _reasoning_of(body)
+                if reasoning:
+                    delta.reasoning += reasoning
+                raw_calls = body.get("tool_calls")
+                if raw_calls:
+                    delta.tool_call_chunks = _tool_call_chunks(raw_calls)
+                finish = _finish(choice.get("finish_reason"))
+                if finish is not None:
+                    delta.finish_reason = finish
+                    self._finished = True
+                    if self._think is not None:
+                        text, thought = self._think.flush()
+                        delta.text += text
+                        delta.reasoning += thought
+            usage = payload.get("usage")
+            if usage:
+                delta.usage = parse_usage(usage, reliable=self._reliable, skip_zero=True)
+            fingerprint = payload.get("system_fingerprint")
+            if fingerprint:
+                delta.system_fingerprint = fingerprint
+            timings = payload.get("timings")
+            if timings:
+                delta.timings = timings
+            return delta
+        except ProtocolError:
+            raise
+        except SHAPE_ERRORS as exc:
+            raise shape_error("a stream frame", self, exc) from exc
 
     def finish(self) -> None:
         if not self.done and not self._finished:

@@ -14,11 +14,28 @@ from typing import Any, TypeVar, cast
 from orbit_local.errors import ProtocolError
 
 F = TypeVar("F", bound=Callable[..., Any])
-_SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError)
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError)
+"""What plain dict and list access raises on a body of the wrong shape."""
+
+
+def shape_error(what: str, parser: Any, exc: Exception) -> ProtocolError:
+    """The typed error for a shape error ``exc`` in ``what``, naming the parser's server."""
+    protocol = getattr(parser, "_protocol", parser)  # a stream parser holds its protocol
+    owner = getattr(protocol, "profile", None)
+    return ProtocolError(
+        f"{what} has an unexpected shape ({type(exc).__name__}: {exc})",
+        provider=getattr(owner, "display_name", None),
+        base_url=getattr(protocol, "base_url", None),
+        hint="the server's answer does not follow its API; check the server version",
+    )
 
 
 def typed_shapes(what: str) -> Callable[[F], F]:
-    """Decorate a parser method: shape errors in ``what`` become a ProtocolError."""
+    """Decorate a parser method: shape errors in ``what`` become a ProtocolError.
+
+    Stream parsers' ``feed`` runs once per token and catches the same errors inline (a
+    ``try`` costs nothing until it catches; a wrapper call costs on every token).
+    """
 
     def decorate(method: F) -> F:
         @functools.wraps(method)
@@ -27,16 +44,8 @@ def typed_shapes(what: str) -> Callable[[F], F]:
                 return method(self, *args, **kwargs)
             except ProtocolError:
                 raise
-            except _SHAPE_ERRORS as exc:
-                protocol = getattr(self, "_protocol", self)  # a stream parser holds its protocol
-                owner = getattr(protocol, "profile", None)
-                base_url = getattr(protocol, "base_url", None)
-                raise ProtocolError(
-                    f"{what} has an unexpected shape ({type(exc).__name__}: {exc})",
-                    provider=getattr(owner, "display_name", None),
-                    base_url=base_url,
-                    hint="the server's answer does not follow its API; check the server version",
-                ) from exc
+            except SHAPE_ERRORS as exc:
+                raise shape_error(what, self, exc) from exc
 
         return cast("F", wrapper)
 

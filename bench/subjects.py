@@ -1,0 +1,272 @@
+"""What the benchmark measures: raw httpx, the two framework floors, ChatOpenAI, OpenAILike and
+orbit-local in both frameworks, each behind the same small interface.
+
+A subject answers four questions against the loopback server: one call, one stream of ``n``
+tokens (returning how many content tokens arrived, so a wrong answer cannot pass as a fast
+one), the time to its first token, and an async stream for the throughput run. The floors do
+no I/O at all: they yield chunks built before timing through the framework's own machinery,
+which is what any integration pays on top of its HTTP work.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+PROMPT = "hi"
+Stream = Callable[[int], int]
+
+
+@dataclass
+class Subject:
+    name: str
+    framework: str  # "langchain", "llamaindex" or "" (raw httpx)
+    call: Callable[[], Any]
+    stream: Stream
+    first_token: Callable[[], float]  # seconds to the first content token
+    astream: Callable[[int], Any] | None = None  # coroutine: content tokens of one async stream
+
+
+def _count(texts: Iterator[str]) -> int:
+    return sum(1 for text in texts if text)
+
+
+def _first(texts: Iterator[str]) -> float:
+    started = time.perf_counter()
+    for text in texts:
+        if text:
+            return time.perf_counter() - started
+    raise AssertionError("no token arrived")
+
+
+async def _acount(texts: AsyncIterator[str]) -> int:
+    return sum([1 async for text in texts if text])
+
+
+def _subject(
+    name: str,
+    framework: str,
+    call: Callable[[], Any],
+    texts: Callable[[int], Iterator[str]],
+    atexts: Callable[[int], AsyncIterator[str]],
+) -> Subject:
+    """A subject from its call and its token streams (each token's text, in order)."""
+    return Subject(
+        name,
+        framework,
+        call=call,
+        stream=lambda n: _count(texts(n)),
+        first_token=lambda: _first(texts(200)),
+        astream=lambda n: _acount(atexts(n)),
+    )
+
+
+# ----------------------------------------------------------------------------- raw httpx
+def raw_httpx(base_url: str) -> Subject:
+    client = httpx.Client()
+    aclient = httpx.AsyncClient(limits=httpx.Limits(max_connections=256))
+    url = base_url + "/chat/completions"
+
+    def body(tokens: int, stream: bool) -> dict[str, Any]:
+        messages = [{"role": "user", "content": PROMPT}]
+        return {"model": "bench-model", "messages": messages, "stream": stream, "max_tokens": tokens}
+
+    def texts(tokens: int) -> Iterator[str]:
+        with client.stream("POST", url, json=body(tokens, True)) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    for choice in json.loads(line[6:])["choices"]:
+                        yield choice["delta"].get("content") or ""
+
+    async def atexts(tokens: int) -> AsyncIterator[str]:
+        async with aclient.stream("POST", url, json=body(tokens, True)) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    for choice in json.loads(line[6:])["choices"]:
+                        yield choice["delta"].get("content") or ""
+
+    return _subject("raw httpx", "", lambda: client.post(url, json=body(200, False)).json(), texts, atexts)
+
+
+# ------------------------------------------------------------------------------ LangChain
+def _langchain(name: str, make: Callable[[int], Any]) -> Subject:
+    models = {n: make(n) for n in (200, 2000)}
+
+    def texts(n: int) -> Iterator[str]:
+        return (chunk.content for chunk in models[n].stream(PROMPT))
+
+    async def atexts(n: int) -> AsyncIterator[str]:
+        async for chunk in models[n].astream(PROMPT):
+            yield chunk.content
+
+    return _subject(name, "langchain", lambda: models[200].invoke(PROMPT), texts, atexts)
+
+
+def langchain_floor() -> Subject:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+    answer = ChatResult(generations=[ChatGeneration(message=AIMessage(content="Hello there."))])
+
+    def chunks(n: int) -> list[ChatGenerationChunk]:
+        ready = [ChatGenerationChunk(message=AIMessageChunk(content=f" tok{i}")) for i in range(n)]
+        usage = {"input_tokens": 9, "output_tokens": n, "total_tokens": n + 9}
+        return [*ready, ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))]
+
+    prepared = {n: chunks(n) for n in (200, 2000)}
+
+    class FloorChat(BaseChatModel):
+        """Ready answers through BaseChatModel: the framework's own cost, no I/O."""
+
+        tokens: int = 200
+
+        @property
+        def _llm_type(self) -> str:
+            return "floor"
+
+        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+            return answer
+
+        def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            for chunk in prepared[self.tokens]:
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+
+        async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            for chunk in prepared[self.tokens]:
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+
+    return _langchain("LangChain floor", lambda n: FloorChat(tokens=n))
+
+
+def chat_openai(base_url: str) -> Subject:
+    from langchain_openai import ChatOpenAI
+
+    return _langchain(
+        "ChatOpenAI",
+        lambda n: ChatOpenAI(base_url=base_url, api_key="bench", model="bench-model", max_tokens=n, max_retries=0),
+    )
+
+
+def orbit_langchain(base_url: str) -> Subject:
+    from langchain_orbit_local import ChatOrbitLocal
+
+    return _langchain(
+        "orbit-local (LangChain)",
+        lambda n: ChatOrbitLocal(provider="openai-compatible", base_url=base_url, model="bench-model", max_tokens=n),
+    )
+
+
+# ----------------------------------------------------------------------------- LlamaIndex
+def _llamaindex(name: str, make: Callable[[int], Any]) -> Subject:
+    from llama_index.core.base.llms.types import ChatMessage
+
+    models = {n: make(n) for n in (200, 2000)}
+    messages = [ChatMessage(role="user", content=PROMPT)]
+
+    def texts(n: int) -> Iterator[str]:
+        return (response.delta or "" for response in models[n].stream_chat(messages))
+
+    async def atexts(n: int) -> AsyncIterator[str]:
+        async for response in await models[n].astream_chat(messages):
+            yield response.delta or ""
+
+    return _subject(name, "llamaindex", lambda: models[200].chat(messages), texts, atexts)
+
+
+def llamaindex_floor() -> Subject:
+    from llama_index.core.base.llms.types import (
+        ChatMessage,
+        ChatResponse,
+        CompletionResponse,
+        LLMMetadata,
+        MessageRole,
+    )
+    from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+    from llama_index.core.llms.custom import CustomLLM
+
+    def responses(n: int) -> list[ChatResponse]:
+        out, text = [], ""
+        for i in range(n):
+            text += f" tok{i}"
+            out.append(ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=f" tok{i}"))
+        return out
+
+    prepared = {n: responses(n) for n in (200, 2000)}
+    answer = ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content="Hello there."))
+
+    class FloorLLM(CustomLLM):
+        """Ready answers through LlamaIndex's decorators: the framework's own cost, no I/O."""
+
+        tokens: int = 200
+
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(is_chat_model=True, model_name="floor")
+
+        @llm_chat_callback()
+        def chat(self, messages: Any, **kwargs: Any) -> ChatResponse:
+            return answer
+
+        @llm_chat_callback()
+        def stream_chat(self, messages: Any, **kwargs: Any) -> Any:
+            return (response for response in prepared[self.tokens])
+
+        @llm_chat_callback()
+        async def astream_chat(self, messages: Any, **kwargs: Any) -> Any:
+            async def gen() -> Any:
+                for response in prepared[self.tokens]:
+                    yield response
+
+            return gen()
+
+        @llm_completion_callback()
+        def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+            return CompletionResponse(text="Hello there.")
+
+        @llm_completion_callback()
+        def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+            return iter([CompletionResponse(text="Hello there.", delta="Hello there.")])
+
+    return _llamaindex("LlamaIndex floor", lambda n: FloorLLM(tokens=n))
+
+
+def openai_like(base_url: str) -> Subject:
+    from llama_index.llms.openai_like import OpenAILike
+
+    return _llamaindex(
+        "OpenAILike",
+        lambda n: OpenAILike(
+            api_base=base_url, api_key="bench", model="bench-model", is_chat_model=True, max_tokens=n, max_retries=0
+        ),
+    )
+
+
+def orbit_llamaindex(base_url: str) -> Subject:
+    from llamaindex_orbit_local import OrbitLocal
+
+    return _llamaindex(
+        "orbit-local (LlamaIndex)",
+        lambda n: OrbitLocal(provider="openai-compatible", base_url=base_url, model="bench-model", max_tokens=n),
+    )
+
+
+def all_subjects(base_url: str) -> list[Subject]:
+    return [
+        raw_httpx(base_url),
+        langchain_floor(),
+        llamaindex_floor(),
+        chat_openai(base_url),
+        orbit_langchain(base_url),
+        openai_like(base_url),
+        orbit_llamaindex(base_url),
+    ]
