@@ -64,7 +64,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     """Body fields sent with every request, as ``ChatOpenAI``'s: a constructor keyword that is
     no field lands here (with a warning that names the closest field)."""
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
 
     _client: ChatBackend | None = PrivateAttr(default=None)
     _async_client: AsyncChatBackend | None = PrivateAttr(default=None)

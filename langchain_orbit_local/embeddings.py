@@ -33,7 +33,7 @@ class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, ConnectionSettings, Embe
     """Texts per request."""
     http_async_client: Any = Field(default=None, exclude=True)
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
 
     _client: ChatBackend | None = PrivateAttr(default=None)
     _async_client: AsyncChatBackend | None = PrivateAttr(default=None)

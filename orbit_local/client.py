@@ -13,9 +13,7 @@ import os
 import threading
 from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing, suppress
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orbit_local.accumulate import deltas_from_result
 from orbit_local.chat_stream import AsyncChatStream, ChatStream
@@ -45,6 +43,9 @@ from orbit_local.transport import (
     _TransportBase,
 )
 from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, HttpRequest, ModelInfo, Usage
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class ChatBackend(Protocol):

@@ -21,12 +21,16 @@ import asyncio
 import json
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from orbit_local._lazy import lazy_module
 from orbit_local.providers import ProviderProfile, get_provider, list_providers
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")
 
 DETECT_TIMEOUT = 2.0
 """Seconds one probe may take. Local servers answer in milliseconds; a stuck one must not

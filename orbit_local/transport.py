@@ -17,10 +17,9 @@ import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import aclosing, closing
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import httpx
-
+from orbit_local._lazy import lazy_module
 from orbit_local.errors import (
     OrbitLocalError,
     ProtocolError,
@@ -43,6 +42,11 @@ from orbit_local.retry import (
 )
 from orbit_local.streams import SSEDecoder, SSEEvent
 from orbit_local.types import HttpRequest
+
+if TYPE_CHECKING:
+    import httpx
+else:
+    httpx = lazy_module("httpx")
 
 T = TypeVar("T")
 
