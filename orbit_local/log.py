@@ -37,19 +37,18 @@ def _is_internal(module: str) -> bool:
     return any(module == name or module.startswith(name + ".") for name in _INTERNAL_MODULES)
 
 
-def user_stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside orbit-local and the frameworks, counted
-    from the function that calls this one."""
-    frame = sys._getframe(1)
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the user's line and log the same text (a warning shows once per line; the log
+    keeps every one).
+
+    The line is the first frame outside orbit-local and the frameworks, counted from this
+    function's own frame (the one that calls ``warnings.warn``), so no wrapper in between can
+    shift it.
+    """
+    logger.info(message)
+    frame = sys._getframe(0)
     level = 1
     while frame.f_back is not None and _is_internal(frame.f_globals.get("__name__", "")):
         frame = frame.f_back
         level += 1
-    return level
-
-
-def warn(message: str, category: type[Warning] = UserWarning) -> None:
-    """Warn at the user's line and log the same text (a warning shows once per line; the log
-    keeps every one)."""
-    logger.info(message)
-    warnings.warn(message, category, stacklevel=user_stacklevel())
+    warnings.warn(message, category, stacklevel=level)
