@@ -27,6 +27,7 @@ _INTERNAL_MODULES = (
     "contextlib",
     "functools",
     "threading",
+    "mutmut",  # mutation testing runs our functions through its trampoline
 )
 """Frames of these packages are skipped: a warning is about the user's call, whatever depth
 of our code and the frameworks' it went through (a fixed ``stacklevel`` breaks silently
