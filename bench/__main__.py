@@ -10,8 +10,10 @@ httpx plus the framework's own floor: no client can do better), and writes
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import platform
+import signal
 import socket
 import subprocess
 import sys
@@ -88,6 +90,7 @@ def run(quick: bool) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where a stuck run is
     parser = argparse.ArgumentParser(description="orbit-local's hot-path benchmark")
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke run")
     parser.add_argument("--from-json", type=Path, help="redraw the table and chart from saved results")

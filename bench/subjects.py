@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +37,18 @@ def _count(texts: Iterator[str]) -> int:
     return sum(1 for text in texts if text)
 
 
-def _first(texts: Iterator[str]) -> float:
+def _first(texts: Generator[str, None, None]) -> float:
+    """Seconds to the first token. The rest of the stream is read too, untimed: abandoning it
+    leaves llama-index-llms-openai's inner openai stream to the garbage collector, which can
+    then close a connection pool in the middle of another request and deadlock."""
     started = time.perf_counter()
+    first: float | None = None
     for text in texts:
-        if text:
-            return time.perf_counter() - started
-    raise AssertionError("no token arrived")
+        if text and first is None:
+            first = time.perf_counter() - started
+    if first is None:
+        raise AssertionError("no token arrived")
+    return first
 
 
 async def _acount(texts: AsyncIterator[str]) -> int:
@@ -52,7 +59,7 @@ def _subject(
     name: str,
     framework: str,
     call: Callable[[], Any],
-    texts: Callable[[int], Iterator[str]],
+    texts: Callable[[int], Generator[str, None, None]],
     atexts: Callable[[int], AsyncIterator[str]],
 ) -> Subject:
     """A subject from its call and its token streams (each token's text, in order)."""
@@ -76,7 +83,7 @@ def raw_httpx(base_url: str) -> Subject:
         messages = [{"role": "user", "content": PROMPT}]
         return {"model": "bench-model", "messages": messages, "stream": stream, "max_tokens": tokens}
 
-    def texts(tokens: int) -> Iterator[str]:
+    def texts(tokens: int) -> Generator[str, None, None]:
         with client.stream("POST", url, json=body(tokens, True)) as response:
             for line in response.iter_lines():
                 if line.startswith("data: ") and line != "data: [DONE]":
@@ -97,8 +104,10 @@ def raw_httpx(base_url: str) -> Subject:
 def _langchain(name: str, make: Callable[[int], Any]) -> Subject:
     models = {n: make(n) for n in (200, 2000)}
 
-    def texts(n: int) -> Iterator[str]:
-        return (chunk.content for chunk in models[n].stream(PROMPT))
+    def texts(n: int) -> Generator[str, None, None]:
+        with closing(models[n].stream(PROMPT)) as stream:
+            for chunk in stream:
+                yield chunk.content
 
     async def atexts(n: int) -> AsyncIterator[str]:
         async for chunk in models[n].astream(PROMPT):
@@ -173,8 +182,10 @@ def _llamaindex(name: str, make: Callable[[int], Any]) -> Subject:
     models = {n: make(n) for n in (200, 2000)}
     messages = [ChatMessage(role="user", content=PROMPT)]
 
-    def texts(n: int) -> Iterator[str]:
-        return (response.delta or "" for response in models[n].stream_chat(messages))
+    def texts(n: int) -> Generator[str, None, None]:
+        with closing(models[n].stream_chat(messages)) as stream:
+            for response in stream:
+                yield response.delta or ""
 
     async def atexts(n: int) -> AsyncIterator[str]:
         async for response in await models[n].astream_chat(messages):
