@@ -668,3 +668,23 @@ async def test_an_owned_async_client_is_closed_and_a_lent_one_is_not() -> None:
     await borrower.aclose()
     assert not lent.is_closed and borrower.client is lent
     await lent.aclose()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b'{"choices": [{"message": {"content": "caf\xe9"}, "finish_reason": "stop"}]}'),
+        ("text/event-stream", 'data: {"choices": [{"delta": {"content": "caf'.encode() + "é".encode()[:1]),
+    ],
+    ids=["invalid-byte-in-a-json-answer", "stream-ends-inside-a-character"],
+)
+@TWINS
+def test_bytes_that_end_up_not_utf8_are_a_typed_error_never_replaced(kind: str, content_type: str, body: bytes) -> None:
+    """docs/reliability.md: bytes that are not UTF-8, whole or streamed, are a ProtocolError and
+    nothing is replaced with U+FFFD — also when a server answers a stream request with one JSON
+    body, and when the body stops in the middle of a multi-byte character."""
+    twin = Twin(kind, replies(httpx.Response(200, content=body, headers={"content-type": content_type})))
+    with pytest.raises(ProtocolError) as info:
+        twin.events(CHAT)
+    assert "not UTF-8" in info.value.message and BASE + "/chat/completions" in info.value.message
+    assert (info.value.provider, info.value.url) == ("LM Studio", BASE + "/chat/completions")
