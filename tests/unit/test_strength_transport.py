@@ -674,7 +674,7 @@ async def test_an_owned_async_client_is_closed_and_a_lent_one_is_not() -> None:
     ("content_type", "body"),
     [
         ("application/json", b'{"choices": [{"message": {"content": "caf\xe9"}, "finish_reason": "stop"}]}'),
-        ("text/event-stream", 'data: {"choices": [{"delta": {"content": "caf'.encode() + "é".encode()[:1]),
+        ("text/event-stream", b'data: {"choices": [{"delta": {"content": "caf' + "é".encode()[:1]),
     ],
     ids=["invalid-byte-in-a-json-answer", "stream-ends-inside-a-character"],
 )
