@@ -24,6 +24,7 @@ FULL = ChatResult(
     tool_calls=[
         ToolCall(id="call_a", name="get_weather", arguments={"city": "Oslo"}, raw_arguments='{"city": "Oslo"}'),
         ToolCall(id="call_b", name="get_time", arguments={}, raw_arguments="{}"),
+        ToolCall(id="call_c", name="list_cities", arguments={}),  # a server that sent no arguments at all
     ],
     usage=Usage(input_tokens=12, output_tokens=5, total_tokens=17),
     id="chatcmpl-9",

@@ -7,6 +7,8 @@ let a stop sequence or a think tag through — that is the promise these helpers
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from orbit_local.reasoning import ThinkSplitter, split_think
@@ -118,6 +120,7 @@ def test_split_think_handles_several_and_unclosed_blocks(text: str, answer: str,
         ("<think>a < b</think>so b", "so b", "a < b"),
         ("Sent</think>After", "SentAfter", ""),  # a stray closing tag in a stream: only the tag goes
         ("<think>x</think></think>y", "y", "x"),
+        ("a</think>b</think>c", "abc", ""),  # every stray closing tag goes, in order
     ],
 )
 def test_a_streamed_think_block_splits_alike_at_every_chunk_size(text: str, answer: str, reasoning: str) -> None:
@@ -137,6 +140,7 @@ def test_a_streamed_think_block_splits_alike_at_every_chunk_size(text: str, answ
 
 
 def test_a_held_partial_tag_is_flushed_to_the_side_it_was_on() -> None:
+    assert ThinkSplitter().feed("a <b>bold") == ("a <b>bold", "")  # nothing held that begins no tag
     outside = ThinkSplitter()
     assert outside.feed("answer <thi") == ("answer ", "")
     assert outside.flush() == ("<thi", "")
@@ -164,7 +168,7 @@ NAMES = ["get_weather", "get_time"]
         ('{"name": "get_weather", "parameters": {"city": "Rome"}}', [("get_weather", {"city": "Rome"})]),
         ('<tool_call>{"name": "nope", "arguments": {}}</tool_call><tool_call>{"name": "get_time", '
          '"arguments": {}}</tool_call>', [("get_time", {})]),
-        ('<tool_call>not json</tool_call><tool_call>{"name": "get_time", "arguments": {}}</tool_call>',
+        ('<tool_call>{not json}</tool_call><tool_call>{"name": "get_time", "arguments": {}}</tool_call>',
          [("get_time", {})]),
     ],
 )  # fmt: skip
@@ -173,7 +177,17 @@ def test_calls_in_text_are_recovered_in_order(text: str, calls: list[tuple[str, 
     assert [(c.name, c.arguments) for c in result.tool_calls] == calls
     assert (result.text, result.finish_reason) == ("", "tool_calls")
     assert len({c.id for c in result.tool_calls}) == len(calls)
-    assert all(c.raw_arguments is not None and c.parse_error is None for c in result.tool_calls)
+    assert all(json.loads(c.raw_arguments) == c.arguments and c.parse_error is None for c in result.tool_calls)
+
+
+def test_a_recovered_calls_id_is_stable_and_depends_on_what_it_calls() -> None:
+    def recovered_id(text: str) -> str:
+        return recover_tool_calls(ChatResult(text=text, finish_reason="stop"), NAMES).tool_calls[0].id
+
+    time_call = '{"name": "get_time", "arguments": {}}'
+    assert recovered_id(time_call) == recovered_id(time_call)  # replays send identical bodies
+    assert recovered_id(time_call) != recovered_id('{"name": "get_weather", "arguments": {}}')
+    assert recovered_id(time_call) != recovered_id('{"name": "get_time", "arguments": {"tz": "UTC"}}')
 
 
 @pytest.mark.parametrize(

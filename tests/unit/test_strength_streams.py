@@ -114,3 +114,13 @@ def test_a_multibyte_character_split_across_chunks_is_decoded_once() -> None:
     raw = "data: ✓\n\n".encode()
     events = [event for byte in raw for event in decoder.feed(bytes([byte]))]
     assert [e.data for e in events] == ["✓"]
+
+
+def test_cr_only_line_ends_dispatch_each_event_as_soon_as_it_is_complete() -> None:
+    """A stream is read as it arrives: an event whose blank line has come is not held back until
+    more bytes (or the end of the body) arrive, whatever the line ends."""
+    decoder = SSEDecoder()
+    assert [e.data for e in decoder.feed(b"data: a\r\rdata: b")] == ["a"]
+    assert [e.data for e in decoder.feed(b"\r\r")] == []  # the last CR may still be half a CRLF
+    assert [e.data for e in decoder.feed(b"data: c")] == ["b"]  # ...it was not: b is complete
+    assert [e.data for e in decoder.flush()] == ["c"]
