@@ -251,20 +251,27 @@ def test_auto_detection_runs_once() -> None:
     assert len(origin.seen) == probes + 2
 
 
+@pytest.mark.parametrize("from_env", [False, True], ids=["base_url", "ORBIT_LOCAL_BASE_URL"])
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_auto_with_nothing_at_the_url_says_how_to_point_it(kind: str) -> None:
+def test_auto_with_nothing_at_the_url_says_how_to_point_it(
+    kind: str, from_env: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("[Errno 111] Connection refused")
 
     base = "http://127.0.0.1:8999/v1"
+    given: str | None = base + "/"  # a trailing slash is not part of the base URL
+    if from_env:
+        monkeypatch.setenv("ORBIT_LOCAL_BASE_URL", base + "/")
+        given = None
     with pytest.raises(ServerNotRunningError) as info:
         if kind == "sync":
-            ChatClient("auto", base_url=base, http_client=httpx.Client(transport=httpx.MockTransport(refuse))).chat(
+            ChatClient("auto", base_url=given, http_client=httpx.Client(transport=httpx.MockTransport(refuse))).chat(
                 REQUEST
             )
         else:
             client = AsyncChatClient(
-                "auto", base_url=base, http_client=httpx.AsyncClient(transport=httpx.MockTransport(refuse))
+                "auto", base_url=given, http_client=httpx.AsyncClient(transport=httpx.MockTransport(refuse))
             )
             run(client.chat(REQUEST))
     error = info.value
@@ -433,3 +440,27 @@ def test_a_failed_chat_keeps_the_request_it_was() -> None:
     with pytest.raises(OrbitLocalError) as info:
         ChatClient("llama-cpp-python", base_url="http://127.0.0.1:8000/v1", http_client=origin.client()).chat(REQUEST)
     assert (info.value.method, info.value.url) == ("POST", "http://127.0.0.1:8000/v1/chat/completions")
+
+
+@pytest.mark.parametrize(
+    ("provider", "base"),
+    [("gpt4all", "http://127.0.0.1:4891/v1"), ("koboldai", "http://127.0.0.1:5001")],
+)
+def test_what_a_server_cannot_do_is_refused_naming_its_url(provider: str, base: str) -> None:
+    """docs/errors.md: embeddings on GPT4All (and KoboldAI's own API) are an UnsupportedFeatureError
+    that, like every error, names the server and the URL."""
+    from orbit_local.errors import UnsupportedFeatureError
+
+    client = ChatClient(provider, base_url=base, http_client=FakeServer().client())
+    with pytest.raises(UnsupportedFeatureError) as info:
+        client.embed(["hello"], "m")
+    assert info.value.base_url == base and f" at {base}: " in str(info.value)
+
+
+def test_a_profile_with_an_unknown_wire_protocol_is_refused_by_name() -> None:
+    from orbit_local.client import make_protocol
+
+    profile = dataclasses.replace(get_provider("vllm"), protocol="grpc")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="vLLM") as info:
+        make_protocol(profile, "http://127.0.0.1:8000/v1")
+    assert "'grpc'" in str(info.value)

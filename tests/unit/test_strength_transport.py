@@ -23,6 +23,7 @@ from orbit_local.errors import (
     ProtocolError,
     RequestTimeoutError,
     ServerBusyError,
+    ServerError,
     ServerNotRunningError,
     StreamInterruptedError,
     StreamTimeoutError,
@@ -688,3 +689,16 @@ def test_bytes_that_end_up_not_utf8_are_a_typed_error_never_replaced(kind: str, 
         twin.events(CHAT)
     assert "not UTF-8" in info.value.message and BASE + "/chat/completions" in info.value.message
     assert (info.value.provider, info.value.url) == ("LM Studio", BASE + "/chat/completions")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["request", "stream"])
+@TWINS
+def test_an_error_page_that_is_not_utf8_is_still_a_typed_error_keeping_the_page(kind: str, stream: bool) -> None:
+    """A proxy's 502 page in Latin-1 is a diagnostic, not an answer: it is kept (with U+FFFD where
+    bytes are not UTF-8) in a typed ServerError, never an encoding crash."""
+    page = "<html><body>Passerelle erronée</body></html>".encode("latin-1")
+    response = httpx.Response(502, headers={"content-type": "text/html"}, stream=Chunks(page))
+    twin = Twin(kind, replies(response))
+    with pytest.raises(ServerError) as info:
+        twin.events(CHAT) if stream else twin.request_json(CHAT)
+    assert info.value.status_code == 502 and "Passerelle erron" in (info.value.body or "")
