@@ -31,6 +31,7 @@ from orbit_local.discovery import FoundServer, forget
 from orbit_local.errors import (
     ModelNotFoundError,
     OrbitLocalError,
+    ServerBusyError,
     ServerError,
     ServerNotRunningError,
 )
@@ -297,12 +298,17 @@ def test_auto_without_a_url_names_the_default_ports_it_tried(kind: str, monkeypa
     assert "ORBIT_LOCAL_BASE_URL" in (error.hint or "")
 
 
-def test_async_auto_without_a_url_adopts_the_first_server(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_auto_without_a_url_adopts_the_first_server(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     server = FakeServer()
     found = FoundServer(get_provider("llamacpp"), "http://127.0.0.1:8080/v1", ["m"], "b6000", "GET /props")
     monkeypatch.setattr("orbit_local.client.first_server", lambda: found)
-    client = AsyncChatClient("auto", http_client=server.async_client())
-    assert run(client.chat(REQUEST)).text == "Hello there."
+    if kind == "sync":
+        client: Any = ChatClient("auto", http_client=server.client())
+        assert client.chat(REQUEST).text == "Hello there."
+    else:
+        client = AsyncChatClient("auto", http_client=server.async_client())
+        assert run(client.chat(REQUEST)).text == "Hello there."
     assert client.profile.name == "llamacpp" and client.base_url == "http://127.0.0.1:8080/v1"
     assert str(server.requests[-1].url) == "http://127.0.0.1:8080/v1/chat/completions"
 
@@ -356,15 +362,29 @@ def test_a_server_error_from_the_right_profile_gets_no_extra_hint(kind: str) -> 
 # --- headers, keys and token counting in the async twin -----------------------------------------
 
 
-def test_async_client_sends_its_key_and_headers() -> None:
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_the_client_hands_its_key_headers_timeout_and_retry_policy_to_the_wire(kind: str) -> None:
+    loading = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+
+    def build(server: FakeServer, **kwargs: Any) -> Any:
+        base = "http://127.0.0.1:8080/v1"
+        if kind == "sync":
+            return ChatClient("localai", base_url=base, http_client=server.client(), **kwargs)
+        return AsyncChatClient("localai", base_url=base, http_client=server.async_client(), **kwargs)
+
+    def chat(client: Any) -> Any:
+        return client.chat(REQUEST) if kind == "sync" else run(client.chat(REQUEST))
+
     server = FakeServer()
-    client = AsyncChatClient(
-        "localai", base_url="http://127.0.0.1:8080/v1", api_key="sk-1", headers={"X-Team": "blue"},
-        http_client=server.async_client(),
-    )  # fmt: skip
-    run(client.chat(REQUEST))
+    chat(build(server, api_key="sk-1", headers={"X-Team": "blue"}, timeout=7.0))
     sent = server.requests[-1]
     assert sent.headers["authorization"] == "Bearer sk-1" and sent.headers["x-team"] == "blue"
+    assert sent.extensions["timeout"]["read"] == 7.0
+    for settings in ({"max_retries": 0}, {"max_retries": 5, "warmup_timeout": 0.0}):
+        busy = FakeServer(queue=[httpx.Response(503, json=loading)] * 3)
+        with pytest.raises(ServerBusyError):
+            chat(build(busy, **settings))
+        assert len(busy.requests) == 1, settings  # no retry: not allowed, or no window left
 
 
 class Tokenizer:
@@ -464,3 +484,22 @@ def test_a_profile_with_an_unknown_wire_protocol_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="vLLM") as info:
         make_protocol(profile, "http://127.0.0.1:8000/v1")
     assert "'grpc'" in str(info.value)
+
+
+def test_koboldcpp_is_told_the_context_it_reported_unless_the_request_names_one() -> None:
+    """KoboldAI's generate API takes max_context_length (providers/koboldcpp.md); the client sends
+    what /api/extra/true_max_context_length reported, and warns, naming the server, when a
+    prompt cannot fit it."""
+    server = FakeServer()
+    client = ChatClient("koboldai", base_url="http://127.0.0.1:5001", http_client=server.client())
+
+    def sent_context() -> int:
+        bodies = [json.loads(r.content) for r in server.requests if r.url.path == "/api/v1/generate"]
+        return int(bodies[-1]["max_context_length"])
+
+    client.chat(REQUEST)
+    assert sent_context() == 2048
+    client.chat(dataclasses.replace(REQUEST, messages=list(REQUEST.messages), context_window=1024))
+    assert sent_context() == 1024
+    with pytest.warns(ContextOverflowWarning, match="KoboldAI"):
+        client.chat(dataclasses.replace(REQUEST, messages=[Message(role="user", content="x" * 20_000)]))
