@@ -295,7 +295,7 @@ class _Framer:
         if self._sse is not None:
             return self._sse.flush()
         assert self._json_body is not None
-        body = b"".join(self._json_body).decode(errors="replace")
+        body = b"".join(self._json_body).decode()  # strict, as the SSE decoder: nothing replaced
         return [SSEEvent(data=body, event="json")] if body.strip() else []
 
 
@@ -359,11 +359,12 @@ class Transport(_TransportBase):
                 with closing(cast("Generator[bytes, None, None]", response.iter_bytes())) as chunks:
                     for chunk in chunks:
                         yield from self._events(framer, chunk, url, progress)
+                tail = framer.flush()  # may still find bytes that are not UTF-8
             except (httpx.HTTPError, UnicodeDecodeError) as exc:
                 raise self.annotate(self._stream_failure(exc, url), request) from exc
             except OrbitLocalError as error:
                 raise self.annotate(error, request) from error.__cause__
-            yield from framer.flush()
+            yield from tail
         finally:
             response.close()
 
@@ -445,11 +446,12 @@ class AsyncTransport(_TransportBase):
                     async for chunk in chunks:
                         for event in self._events(framer, chunk, url, progress):
                             yield event
+                tail = framer.flush()  # may still find bytes that are not UTF-8
             except (httpx.HTTPError, UnicodeDecodeError) as exc:
                 raise self.annotate(self._stream_failure(exc, url), request) from exc
             except OrbitLocalError as error:
                 raise self.annotate(error, request) from error.__cause__
-            for event in framer.flush():
+            for event in tail:
                 yield event
         finally:
             await response.aclose()
