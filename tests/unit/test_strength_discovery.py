@@ -54,19 +54,19 @@ def _fresh_cache() -> None:
 @pytest.mark.parametrize(
     ("answers", "profile", "evidence", "version"),
     [
-        ({"koboldcpp": ok({"result": "KoboldCpp", "version": "1.76"})}, "koboldai", "/api/extra/version", "1.76"),
-        ({"lemonade": ok({"status": "ok", "model_loaded": None, "version": "11.7.0"})}, "lemonade", "/api/v1/health",
+        ({"koboldcpp": ok({"result": "KoboldCpp", "version": "1.76"})}, "koboldai", "GET /api/extra/version", "1.76"),
+        ({"lemonade": ok({"status": "ok", "model_loaded": None, "version": "11.7.0"})}, "lemonade", "GET /api/v1/health",
          "11.7.0"),
-        ({"lmstudio": ok({"data": [{"id": "m", "compatibility_type": "gguf"}]})}, "lmstudio", "/api/v0/models", None),
-        ({"lmstudio": ok(LMSTUDIO_MODELS)}, "lmstudio", "/api/v0/models", None),
-        ({"localai": ok("OK"), "vllm": ok({"version": "v2.20.1"})}, "localai", "/readyz", "v2.20.1"),
-        ({"localai": Answer(503, {"status": "starting"})}, "localai", "/readyz", None),  # still loading
-        ({"localai": Answer(299, "")}, "localai", "/readyz", None),
-        ({"llamacpp": ok({"default_generation_settings": {}, "build_info": "b6000"})}, "llamacpp", "/props", "b6000"),
-        ({"vllm": ok({"version": "0.11.0"}), "models": ok(VLLM_LIST)}, "vllm", "/version", "0.11.0"),
-        ({"vllm": ok({"version": 11})}, "vllm", "/version", "11"),  # no model list: nothing says otherwise
-        ({"ollama": ok({"version": "0.32.15"})}, "ollama", "/api/version", "0.32.15"),
-        ({"models": ok({"data": [{"id": "m", "owned_by": "fastchat"}]})}, "fastchat", "owned_by 'fastchat'", None),
+        ({"lmstudio": ok({"data": [{"id": "m", "compatibility_type": "gguf"}]})}, "lmstudio", "GET /api/v0/models", None),
+        ({"lmstudio": ok(LMSTUDIO_MODELS)}, "lmstudio", "GET /api/v0/models", None),
+        ({"localai": ok("OK"), "vllm": ok({"version": "v2.20.1"})}, "localai", "GET /readyz", "v2.20.1"),
+        ({"localai": Answer(503, {"status": "starting"})}, "localai", "GET /readyz", None),  # still loading
+        ({"localai": Answer(299, "")}, "localai", "GET /readyz", None),
+        ({"llamacpp": ok({"default_generation_settings": {}, "build_info": "b6000"})}, "llamacpp", "GET /props", "b6000"),
+        ({"vllm": ok({"version": "0.11.0"}), "models": ok(VLLM_LIST)}, "vllm", "GET /version", "0.11.0"),
+        ({"vllm": ok({"version": 11})}, "vllm", "GET /version", "11"),  # no model list: nothing says otherwise
+        ({"ollama": ok({"version": "0.32.15"})}, "ollama", "GET /api/version", "0.32.15"),
+        ({"models": ok({"data": [{"id": "m", "owned_by": "fastchat"}]})}, "fastchat", "GET /v1/models says owned_by 'fastchat'", None),
     ],
 )  # fmt: skip
 def test_each_rule_names_the_answer_that_decided(
@@ -90,6 +90,7 @@ def test_each_rule_names_the_answer_that_decided(
         ({"lemonade": ok({"model_loaded": None}), "ollama": ok({"version": "1"})}, "ollama"),  # no status
         ({"lmstudio": ok({"data": [{"id": "m"}, "x"]}), "ollama": ok({"version": "1"})}, "ollama"),  # no states
         ({"lmstudio": ok({"data": "m"}), "ollama": ok({"version": "1"})}, "ollama"),
+        ({"localai": ok({"error": "Unexpected endpoint"}), "ollama": ok({"version": "1"})}, "ollama"),
         ({"localai": Answer(503, {"status": "loading"}), "ollama": ok({"version": "1"})}, "ollama"),
         ({"localai": Answer(503, "starting"), "ollama": ok({"version": "1"})}, "ollama"),
         ({"localai": Answer(300, ""), "ollama": ok({"version": "1"})}, "ollama"),
@@ -129,7 +130,7 @@ def test_without_a_fingerprint_the_port_or_the_openai_model_list_decides() -> No
 
 
 def test_owned_by_picks_the_server_even_among_other_owners() -> None:
-    models = ok({"data": [{"id": "a", "owned_by": "someone"}, {"id": "b", "owned_by": "humanity"}, {"id": "c"}, "d"]})
+    models = ok({"data": [{"id": "a", "owned_by": "aardvark"}, {"id": "b", "owned_by": "humanity"}, {"id": "c"}, "d"]})
     decided = decide(models=models)
     assert decided is not None and decided[0] == "gpt4all" and "'humanity'" in decided[1]
     models = ok({"data": [{"id": "a", "owned_by": "koboldcpp"}]})  # KoboldCpp's native API comes first
@@ -249,6 +250,7 @@ class _Ollama(BaseHTTPRequestHandler):
         body = bodies.get(self.path)
         self.send_response(200 if body else 404)
         self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body or b"")))
         self.end_headers()
         self.wfile.write(body or b"")
 
@@ -275,17 +277,29 @@ def _closed_port() -> int:
 
 
 @pytest.mark.enable_socket
-def test_discover_and_first_server_find_a_real_listener(ollama_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    for profile in list_providers():
-        monkeypatch.setenv(profile.env_base_url, f"http://127.0.0.1:{_closed_port()}/v1")
-    assert first_server(timeout=0.5) is None
+def test_discover_finds_a_real_listener(ollama_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"http://127.0.0.1:{ollama_port}"
-    (found,) = discover(timeout=0.5, urls=[f"http://127.0.0.1:{_closed_port()}", url])
+    (found,) = discover(timeout=5.0, urls=[f"http://127.0.0.1:{_closed_port()}", url])
     assert (found.profile.name, found.base_url, found.version) == ("ollama", f"{url}/v1", "0.32.15")
     assert found.models == ["llama3.2:1b"]
-    forget()
     monkeypatch.setenv("OLLAMA_BASE_URL", f"{url}/v1")
-    first = first_server(timeout=0.5)
-    assert first is not None and first.profile.name == "ollama" and first.base_url == f"{url}/v1"
-    (only,) = discover(timeout=0.5, profiles=[get_provider("ollama")])
+    # the same server under another name (another origin) for LM Studio: only the profiles asked for are tried
+    monkeypatch.setenv("LMSTUDIO_BASE_URL", f"http://localhost:{ollama_port}/v1")
+    (only,) = discover(timeout=5.0, profiles=[get_provider("ollama")])
     assert only.base_url == f"{url}/v1"
+    assert len(discover(timeout=5.0, profiles=[get_provider("ollama"), get_provider("lmstudio")])) == 2
+
+
+@pytest.mark.enable_socket
+def test_discovery_says_what_runs_now_not_what_was_cached(ollama_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{ollama_port}"
+    # an earlier detection on this origin found llama.cpp; since then Ollama took the port
+    earlier = identify(url, client=httpx.Client(transport=httpx.MockTransport(Recorder(LLAMACPP))))
+    assert earlier is not None and earlier.profile.name == "llamacpp"
+    (found,) = discover(timeout=5.0, urls=[url])
+    assert found.profile.name == "ollama"
+    assert cached(url) is found  # and the cache now says so too
+    identify(url, client=httpx.Client(transport=httpx.MockTransport(Recorder(LLAMACPP))), refresh=True)
+    monkeypatch.setenv("LMSTUDIO_BASE_URL", f"{url}/v1")  # the first candidate first_server tries
+    first = first_server(timeout=5.0)
+    assert first is not None and first.profile.name == "ollama" and first.base_url == f"{url}/v1"
