@@ -21,6 +21,9 @@ import llamaindex_orbit_local as li
 from orbit_local.log import warn
 
 HERE = os.path.abspath(__file__)
+# Warnings point at the user's line (stacklevel). Under mutmut every library function runs through a
+# trampoline that adds stack frames, so where a warning points can only be checked in a plain run.
+PLAIN_RUN = "MUTANT_UNDER_TEST" not in os.environ
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +80,8 @@ def test_settings_a_class_cannot_take_are_named_at_the_callers_line(tmp_path: Pa
         lc.LMStudioEmbeddings.from_config(path)
     (warning,) = caught
     assert "max_tokens, temperature" in str(warning.message) and "LMStudioEmbeddings" in str(warning.message)
-    assert (warning.filename, warning.lineno) == (HERE, _line_of("lc.LMStudioEmbeddings.from_config(path)\n"))
+    if PLAIN_RUN:
+        assert (warning.filename, warning.lineno) == (HERE, _line_of("lc.LMStudioEmbeddings.from_config(path)\n"))
 
 
 def _line_of(code: str) -> int:
@@ -102,7 +106,8 @@ def test_a_misspelled_keyword_is_sent_with_a_warning_at_the_users_line(build, ke
         assert message.endswith(f"[{key!r}].")  # no guess when nothing is close
     else:
         assert message.endswith(hint)
-    assert warning.filename == HERE  # the line that built the model, not the library
+    if PLAIN_RUN:
+        assert warning.filename == HERE  # the line that built the model, not the library
 
 
 LLAMACPP_ROUTES = {
@@ -150,5 +155,6 @@ def test_warn_logs_and_points_past_the_library(caplog: pytest.LogCaptureFixture)
         _library_call()
     (warning,) = caught
     assert warning.category is UserWarning
-    assert (warning.filename, warning.lineno) == (HERE, _line_of("_library_call()\n"))
+    if PLAIN_RUN:
+        assert (warning.filename, warning.lineno) == (HERE, _line_of("_library_call()\n"))
     assert [r.getMessage() for r in caplog.records] == ["llama.cpp server does not honour tool_choice='named'"]
