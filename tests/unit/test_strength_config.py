@@ -110,6 +110,16 @@ def test_a_misspelled_keyword_is_sent_with_a_warning_at_the_users_line(build, ke
         assert warning.filename == HERE  # the line that built the model, not the library
 
 
+def test_a_field_given_inside_model_kwargs_is_moved_out_with_a_warning() -> None:
+    with pytest.warns(UserWarning) as caught:
+        model = lc.ChatLMStudio(model_kwargs={"temperature": 0.3, "top_k": 40})
+    assert model.temperature == 0.3 and model.model_kwargs == {"top_k": 40}
+    (warning,) = [w for w in caught if "'temperature'" in str(w.message)]
+    assert "pass it directly" in str(warning.message) and warning.category is UserWarning
+    if PLAIN_RUN:
+        assert warning.filename == HERE
+
+
 LLAMACPP_ROUTES = {
     "/props": {"default_generation_settings": {"n_ctx": 2048}, "build_info": "b6000"},
     "/v1/models": {"object": "list", "data": [{"id": "smollm2", "owned_by": "llamacpp"}]},

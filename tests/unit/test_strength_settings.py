@@ -18,7 +18,8 @@ from orbit_local.settings import ChatSettings, check_base_url
 @pytest.mark.parametrize(
     ("url", "prefix", "problem", "fix"),
     [
-        ("localhost:1234", "/v1", "has no scheme", "'http://localhost:1234/v1'"),
+        ("localhost:1234", None, "has no scheme", "'http://localhost:1234/v1'"),  # /v1 unless told otherwise
+        ("XPS-13:1234", "/v1", "has no scheme", "'http://XPS-13:1234/v1'"),  # the host as the user wrote it
         ("localhost:1234/v1/", "/v1", "has no scheme", "'http://localhost:1234/v1/'"),  # a path is kept
         ("//box:8080", "/v1", "has no scheme", "'http://box:8080/v1'"),
         ("localhost:13305", "/api/v1", "has no scheme", "'http://localhost:13305/api/v1'"),
@@ -28,9 +29,9 @@ from orbit_local.settings import ChatSettings, check_base_url
         ("http://box:port/v1", "/v1", "has a bad port", "'http://localhost:8080/v1'"),
     ],
 )
-def test_a_bad_base_url_says_what_to_write(url: str, prefix: str, problem: str, fix: str) -> None:
+def test_a_bad_base_url_says_what_to_write(url: str, prefix: str | None, problem: str, fix: str) -> None:
     with pytest.raises(ValueError) as info:
-        check_base_url(url, prefix)
+        check_base_url(url) if prefix is None else check_base_url(url, prefix)
     message = str(info.value)
     assert message.startswith(f"base_url {url!r} {problem}") and fix in message
 
