@@ -8,6 +8,7 @@ is named in a warning) and from the warnings' own promise: they point at the use
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import warnings
@@ -19,6 +20,7 @@ import pytest
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
 from orbit_local.log import warn
+from tests.fakes import FakeServer
 
 HERE = os.path.abspath(__file__)
 # Warnings point at the user's line (stacklevel). Under mutmut every library function runs through a
@@ -168,3 +170,27 @@ def test_warn_logs_and_points_past_the_library(caplog: pytest.LogCaptureFixture)
     if PLAIN_RUN:
         assert (warning.filename, warning.lineno) == (HERE, _line_of("_library_call()\n"))
     assert [r.getMessage() for r in caplog.records] == ["llama.cpp server does not honour tool_choice='named'"]
+
+
+@pytest.mark.parametrize("field", ["model", "model_name"])
+def test_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch, field: str) -> None:
+    """docs/configuration.md: an argument, then the environment variable."""
+    monkeypatch.setenv("LMSTUDIO_API_KEY", "sk-env")
+    monkeypatch.setenv("LMSTUDIO_MODEL", "env-model")
+    model = lc.ChatLMStudio(api_key="sk-arg", **{field: "arg-model"})
+    assert model.api_key is not None and model.api_key.get_secret_value() == "sk-arg"
+    assert model.model == "arg-model"
+    unset = lc.ChatLMStudio()
+    assert unset.api_key is not None and unset.api_key.get_secret_value() == "sk-env"
+    assert unset.model == "env-model"
+
+
+def test_the_key_and_per_call_stop_reach_the_server() -> None:
+    server = FakeServer()
+    chat = lc.ChatLMStudio(base_url="http://127.0.0.1:1234/v1", api_key="sk-local", http_client=server.client())
+    chat.invoke("hi")
+    llm = li.LMStudio(base_url="http://127.0.0.1:1234/v1", api_key="sk-local", http_client=server.client())
+    llm.complete("hi", stop=["###"])
+    chats = [r for r in server.requests if r.url.path.endswith("/chat/completions")]
+    assert [r.headers.get("authorization") for r in chats] == ["Bearer sk-local"] * 2
+    assert json.loads(chats[-1].content)["stop"] == ["###"]
