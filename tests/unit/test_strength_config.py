@@ -1,0 +1,196 @@
+"""Settings resolution shared by both adapters: ``from_config``, misspelled keywords, detection.
+
+What is promised comes from ``docs/configuration.md`` (arguments, then environment, then the
+file; embeddings classes take the block's ``embedding_model``; a setting a class has no field for
+is named in a warning) and from the warnings' own promise: they point at the user's line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import httpx
+import pytest
+
+import langchain_orbit_local as lc
+import llamaindex_orbit_local as li
+from orbit_local.log import warn
+from tests.fakes import FakeServer
+
+HERE = os.path.abspath(__file__)
+# Warnings point at the user's line (stacklevel). Under mutmut every library function runs through a
+# trampoline that adds stack frames, so where a warning points can only be checked in a plain run.
+PLAIN_RUN = "MUTANT_UNDER_TEST" not in os.environ
+
+
+@pytest.fixture(autouse=True)
+def _no_server_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.endswith(("_BASE_URL", "_API_KEY", "_MODEL")):
+            monkeypatch.delenv(key, raising=False)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "inference.yaml"
+    path.write_text(text)
+    return path
+
+
+BLOCKS = """
+lm_studio: {enabled: false, model: chat-a}
+office:
+  provider: lmstudio
+  enabled: true
+  base_url: "http://office:1234"
+  model: chat-b
+  embedding_model: embed-b
+fastchat: {enabled: true, base_url: "http://127.0.0.1:8001"}
+"""
+
+
+def test_from_config_picks_the_named_block_or_the_first_for_the_class(tmp_path: Path) -> None:
+    path = write(tmp_path, BLOCKS)
+    assert lc.ChatLMStudio.from_config(path).model == "chat-b"  # the first enabled LM Studio block
+    assert lc.ChatLMStudio.from_config(path, "lm_studio").model == "chat-a"  # the named one, even disabled
+    assert li.LMStudio.from_config(path, name="lm_studio").model == "chat-a"
+    generic = lc.ChatOrbitLocal.from_config(path)  # any server: the first enabled block
+    assert (generic.provider, generic.base_url) == ("lmstudio", "http://office:1234/v1")
+    assert li.OrbitLocal.from_config(path, "fastchat").provider == "fastchat"
+
+
+def test_embeddings_take_the_embedding_model_never_the_chat_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, BLOCKS)
+    assert lc.LMStudioEmbeddings.from_config(path).model == "embed-b"
+    assert lc.LMStudioEmbeddings.from_config(path, "lm_studio").model is None  # a chat model is no embedder
+    only_embed = tmp_path / "embed.yaml"
+    only_embed.write_text("vllm:\n  enabled: true\n  embedding_model: bge-small\n")
+    assert li.VLLMEmbedding.from_config(only_embed).model_name == "bge-small"
+    monkeypatch.setenv("LMSTUDIO_MODEL", "from-env")  # the environment beats the file here too
+    assert lc.LMStudioEmbeddings.from_config(path).model == "from-env"
+
+
+def test_settings_a_class_cannot_take_are_named_at_the_callers_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "lm_studio:\n  enabled: true\n  temperature: 0.2\n  max_tokens: 64\n  embedding_model: e\n")
+    with pytest.warns(UserWarning) as caught:
+        lc.LMStudioEmbeddings.from_config(path)
+    (warning,) = caught
+    assert "max_tokens, temperature" in str(warning.message) and "LMStudioEmbeddings" in str(warning.message)
+    if PLAIN_RUN:
+        assert (warning.filename, warning.lineno) == (HERE, _line_of("lc.LMStudioEmbeddings.from_config(path)\n"))
+
+
+def _line_of(code: str) -> int:
+    with open(HERE) as source:
+        return next(n for n, line in enumerate(source, 1) if line.strip() == code.strip())
+
+
+@pytest.mark.parametrize(
+    ("build", "key", "hint"),
+    [
+        (lambda: lc.ChatLMStudio(temprature=0.1), "temprature", "Did you mean 'temperature'?"),
+        (lambda: lc.ChatVLLM(max_tokenz=5), "max_tokenz", "Did you mean 'max_tokens'?"),
+        (lambda: lc.ChatLMStudio(qqqq=1), "qqqq", None),
+    ],
+)
+def test_a_misspelled_keyword_is_sent_with_a_warning_at_the_users_line(build, key: str, hint: str | None) -> None:  # type: ignore[no-untyped-def]
+    with pytest.warns(UserWarning) as caught:
+        build()
+    (warning,) = [w for w in caught if key in str(w.message)]
+    message = str(warning.message)
+    if hint is None:
+        assert message.endswith(f"[{key!r}].")  # no guess when nothing is close
+    else:
+        assert message.endswith(hint)
+    if PLAIN_RUN:
+        assert warning.filename == HERE  # the line that built the model, not the library
+
+
+def test_a_field_given_inside_model_kwargs_is_moved_out_with_a_warning() -> None:
+    with pytest.warns(UserWarning) as caught:
+        model = lc.ChatLMStudio(model_kwargs={"temperature": 0.3, "top_k": 40})
+    assert model.temperature == 0.3 and model.model_kwargs == {"top_k": 40}
+    (warning,) = [w for w in caught if "'temperature'" in str(w.message)]
+    assert "pass it directly" in str(warning.message) and warning.category is UserWarning
+    if PLAIN_RUN:
+        assert warning.filename == HERE
+
+
+LLAMACPP_ROUTES = {
+    "/props": {"default_generation_settings": {"n_ctx": 2048}, "build_info": "b6000"},
+    "/v1/models": {"object": "list", "data": [{"id": "smollm2", "owned_by": "llamacpp"}]},
+}
+
+
+def _answer(request: httpx.Request) -> httpx.Response:
+    body = LLAMACPP_ROUTES.get(request.url.path)
+    return httpx.Response(200, json=body) if body is not None else httpx.Response(404, text="")
+
+
+def _refuse(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("refused", request=request)
+
+
+def test_auto_detects_the_server_once_asked() -> None:
+    sync = httpx.Client(transport=httpx.MockTransport(_answer))
+    model = lc.ChatOrbitLocal(base_url="http://127.0.0.1:8080/v1", http_client=sync)
+    assert model.provider_profile.name == "openai-compatible"  # nothing asked yet: no I/O
+    assert model.detect_provider().name == "llamacpp"
+    llm = li.OrbitLocal(base_url="http://127.0.0.1:8081/v1", async_http_client=httpx.AsyncClient(
+        transport=httpx.MockTransport(_answer)))  # fmt: skip
+    assert asyncio.run(llm.adetect_provider()).name == "llamacpp"
+
+
+def test_nothing_answering_yet_leaves_the_generic_profile_without_raising() -> None:
+    model = lc.ChatOrbitLocal(
+        base_url="http://127.0.0.1:8082/v1", http_client=httpx.Client(transport=httpx.MockTransport(_refuse))
+    )
+    assert model.detect_provider().name == "openai-compatible"
+    llm = lc.ChatOrbitLocal(base_url="http://127.0.0.1:8083/v1", http_async_client=httpx.AsyncClient(
+        transport=httpx.MockTransport(_refuse)))  # fmt: skip
+    assert asyncio.run(llm.adetect_provider()).name == "openai-compatible"
+
+
+def _library_call() -> None:
+    warn("llama.cpp server does not honour tool_choice='named'")
+
+
+def test_warn_logs_and_points_past_the_library(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="orbit_local"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _library_call()
+    (warning,) = caught
+    assert warning.category is UserWarning
+    if PLAIN_RUN:
+        assert (warning.filename, warning.lineno) == (HERE, _line_of("_library_call()\n"))
+    assert [r.getMessage() for r in caplog.records] == ["llama.cpp server does not honour tool_choice='named'"]
+
+
+@pytest.mark.parametrize("field", ["model", "model_name"])
+def test_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch, field: str) -> None:
+    """docs/configuration.md: an argument, then the environment variable."""
+    monkeypatch.setenv("LMSTUDIO_API_KEY", "sk-env")
+    monkeypatch.setenv("LMSTUDIO_MODEL", "env-model")
+    model = lc.ChatLMStudio(api_key="sk-arg", **{field: "arg-model"})
+    assert model.api_key is not None and model.api_key.get_secret_value() == "sk-arg"
+    assert model.model == "arg-model"
+    unset = lc.ChatLMStudio()
+    assert unset.api_key is not None and unset.api_key.get_secret_value() == "sk-env"
+    assert unset.model == "env-model"
+
+
+def test_the_key_and_per_call_stop_reach_the_server() -> None:
+    server = FakeServer()
+    chat = lc.ChatLMStudio(base_url="http://127.0.0.1:1234/v1", api_key="sk-local", http_client=server.client())
+    chat.invoke("hi")
+    llm = li.LMStudio(base_url="http://127.0.0.1:1234/v1", api_key="sk-local", http_client=server.client())
+    llm.complete("hi", stop=["###"])
+    chats = [r for r in server.requests if r.url.path.endswith("/chat/completions")]
+    assert [r.headers.get("authorization") for r in chats] == ["Bearer sk-local"] * 2
+    assert json.loads(chats[-1].content)["stop"] == ["###"]
