@@ -90,6 +90,9 @@ HTTP_CASES = [
      '{"error":{"code":400,"message":"request (4390 tokens) exceeds the available context size (4096 tokens), '
      'try increasing it","type":"exceed_context_size_error","n_prompt_tokens":4390,"n_ctx":4096}}',
      ContextOverflowError, "4390 tokens"),
+    ("localai.md: unknown stored response", "localai", 404,
+     '{"error":{"message":"response not found: resp_1","param":"id","type":"not_found"}}',
+     BadRequestError, "resp_1"),
     ("llamacpp.md: /slots?fail_on_no_slot=1", "llamacpp", 503,
      '{"error":{"code":503,"message":"no slot available","type":"unavailable_error"}}', ServerBusyError, "no slot"),
 ]  # fmt: skip
@@ -192,7 +195,10 @@ def test_an_error_frame_in_a_stream_takes_the_status_the_server_repeats_in_it() 
         found = error_in_payload(llamacpp, URL, {"error": {"code": code, "message": "Oops."}})
         assert type(found) is cls, code
     # the real status wins when there is one
-    assert type(error_in_payload(llamacpp, URL, {"error": {"code": 503, "message": "Oops."}}, 400)) is BadRequestError
+    rejected = error_in_payload(llamacpp, URL, {"error": {"code": 503, "message": "Oops."}}, 400)
+    assert type(rejected) is BadRequestError
+    assert rejected.status_code == 400
+    assert rejected.hint is not None and "extra_body" in rejected.hint
 
 
 def test_an_error_inside_a_200_keeps_the_servers_body_and_words() -> None:
@@ -224,11 +230,17 @@ def test_an_error_without_a_message_says_so() -> None:
         ({"object": "error"}, "", ""),
         ({"detail": {"error": {"message": "", "type": "invalid_request_error", "code": "invalid_api_key"}}}, "",
          "invalid_request_error invalid_api_key"),
+        ({"detail": {"error": {"message": "Invalid API key", "code": "invalid_api_key"}}}, "Invalid API key",
+         "invalid_api_key"),
+        ({"detail": {"error": {"message": "Invalid API key"}}}, "Invalid API key", ""),
         ({"detail": {"error": "Unauthorized", "type": "unauthorized"}}, "Unauthorized", "unauthorized"),
+        ({"detail": {"type": "bad_input"}}, "", "bad_input"),
+        ({"detail": {"msg": "No LLaVA model loaded"}}, "No LLaVA model loaded", ""),
         ({"detail": {"msg": "Error parsing input.", "error": "x", "type": "bad_input"}}, "Error parsing input.",
          "bad_input"),
         ({"detail": "Method Not Allowed"}, "Method Not Allowed", ""),
         ({"text": "**NETWORK ERROR**", "error_code": 50002}, "**NETWORK ERROR**", "50002"),
+        ({"text": "", "error_code": 50001}, "", "50001"),
     ],
 )  # fmt: skip
 def test_every_envelope_gives_its_message_and_its_type_and_code(payload: dict, message: str, tags: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 from orbit_local.errors import UnsupportedFeatureError
 from orbit_local.protocols.openai import OpenAIProtocol, tool_spec_from_openai
 from orbit_local.providers import get_provider
-from orbit_local.types import ChatRequest, GenerationParams, Message, ToolSpec
+from orbit_local.types import ChatRequest, GenerationParams, Message, ToolCall, ToolSpec
 
 URL = "http://127.0.0.1:9/v1"
 USER = [Message(role="user", content="hi")]
@@ -187,3 +187,122 @@ def test_object_arguments_are_sent_back_as_the_same_json() -> None:
     history = [*USER, Message(role="assistant", tool_calls=[call])]
     sent = protocol.chat_request(ChatRequest(model="m", messages=history, tools=[ADD]), stream=False).json or {}
     assert json.loads(sent["messages"][1]["tool_calls"][0]["function"]["arguments"]) == {"a": 1}
+
+
+# ---------------------------------------------------------------------- the body itself
+def test_zero_is_a_value_not_an_absence() -> None:
+    params = GenerationParams(temperature=0.0, top_p=0.0, seed=0, max_tokens=0)
+    body = send("vllm", ChatRequest(model="m", messages=USER, params=params))
+    assert (body["temperature"], body["top_p"], body["seed"], body["max_tokens"]) == (0.0, 0.0, 0, 0)
+
+
+def test_fastchat_gets_a_bounded_max_tokens_unless_the_caller_chose_one() -> None:
+    # FastChat's unset max_tokens means "up to the whole context" (providers/fastchat.md).
+    assert isinstance(send("fastchat", ChatRequest(model="m", messages=USER))["max_tokens"], int)
+    chosen = ChatRequest(model="m", messages=USER, params=GenerationParams(max_tokens=7))
+    assert send("fastchat", chosen)["max_tokens"] == 7
+    assert "max_tokens" not in send("vllm", ChatRequest(model="m", messages=USER))
+
+
+def test_stop_sequences_are_sent_as_a_list() -> None:
+    body = send("vllm", ChatRequest(model="m", messages=USER, params=GenerationParams(stop=["\n\n", "User:"])))
+    assert body["stop"] == ["\n\n", "User:"]
+
+
+def test_streaming_asks_for_usage_only_where_honoured_and_wanted() -> None:
+    plain = ChatRequest(model="m", messages=USER)
+    assert send("vllm", plain, stream=True)["stream"] is True
+    assert send("vllm", plain, stream=True)["stream_options"] == {"include_usage": True}
+    assert "stream" not in send("vllm", plain)
+    unwanted = ChatRequest(model="m", messages=USER, stream_usage=False)
+    assert "stream_options" not in send("vllm", unwanted, stream=True)
+
+
+def test_several_answers_cannot_be_streamed() -> None:
+    # FastChat honours n, and streams several choices one after another (providers/fastchat.md).
+    one = ChatRequest(model="m", messages=USER, params=GenerationParams(options={"n": 1}))
+    assert send("fastchat", one, stream=True)["n"] == 1
+    two = ChatRequest(model="m", messages=USER, params=GenerationParams(options={"n": 2}))
+    assert send("fastchat", two)["n"] == 2
+    with pytest.raises(UnsupportedFeatureError) as caught:
+        send("fastchat", two, stream=True)
+    assert (caught.value.provider, caught.value.base_url) == ("FastChat", URL)
+    assert "n=2" in caught.value.message
+    assert caught.value.hint is not None and "n=1" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("params", "extra", "named"),
+    [
+        (GenerationParams(seed=3), {}, "seed"),
+        (GenerationParams(), {"top_k": 4}, "top_k"),
+        (GenerationParams(options={"logit_bias": {"1": 5}}), {}, "logit_bias"),
+    ],
+)
+def test_gpt4all_drops_keys_it_rejects_and_names_each(params: GenerationParams, extra: dict, named: str) -> None:
+    # GPT4All's server rejects every key it does not know (providers/gpt4all.md).
+    body, said = quietly("gpt4all", ChatRequest(model="m", messages=USER, params=params, extra_body=extra))
+    assert named not in body
+    assert any("GPT4All" in line and named in line and "not sent" in line for line in said)
+
+
+def test_gpt4all_names_every_dropped_key_in_one_warning() -> None:
+    request = ChatRequest(model="m", messages=USER, params=GenerationParams(seed=1), extra_body={"top_k": 4})
+    _, said = quietly("gpt4all", request)
+    assert [line for line in said if "seed" in line and "top_k" in line]
+
+
+def test_messages_keep_names_tool_ids_and_tool_calls() -> None:
+    call = ToolCall(id="call_9", name="add", arguments={"a": 1})
+    history = [
+        Message(role="user", content="hi", name="alice"),
+        Message(role="assistant", content="", tool_calls=[call]),
+        Message(role="tool", content="2", tool_call_id="call_9", name="add"),
+    ]
+    sent = send("vllm", ChatRequest(model="m", messages=history, tools=[ADD]))["messages"]
+    assert sent[0] == {"role": "user", "content": "hi", "name": "alice"}
+    assert sent[1]["tool_calls"] == [
+        {"id": "call_9", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
+    ]
+    assert sent[2] == {"role": "tool", "content": "2", "tool_call_id": "call_9"}
+    # GPT4All rejects unknown keys, "name" included
+    assert send("gpt4all", ChatRequest(model="m", messages=history[:1]))["messages"] == [
+        {"role": "user", "content": "hi"}
+    ]
+
+
+def test_raw_arguments_are_sent_back_exactly_as_the_model_wrote_them() -> None:
+    call = ToolCall(id="c1", name="add", arguments={"a": 1}, raw_arguments='{"a":1}')
+    sent = send("vllm", ChatRequest(model="m", messages=[*USER, Message(role="assistant", tool_calls=[call])]))
+    assert sent["messages"][1]["tool_calls"][0]["function"]["arguments"] == '{"a":1}'
+
+
+def test_tool_history_becomes_text_where_the_server_has_no_tools() -> None:
+    # FastChat: a "tool" role is a 500, and tool_calls are ignored (providers/fastchat.md).
+    call = ToolCall(id="c7", name="add", arguments={"a": 1})
+    history = [
+        *USER,
+        Message(role="assistant", content="Adding.", tool_calls=[call]),
+        Message(role="tool", content="42", tool_call_id="c7"),
+        Message(role="tool", content="43"),
+    ]
+    sent = send("fastchat", ChatRequest(model="m", messages=history))["messages"]
+    assistant, result, anonymous = sent[1], sent[2], sent[3]
+    assert "tool_calls" not in assistant
+    assert assistant["content"].startswith("Adding.")
+    assert 'add({"a": 1})' in assistant["content"]
+    assert result["role"] == "user" and "c7" in result["content"] and result["content"].endswith("42")
+    assert anonymous["role"] == "user" and anonymous["content"].endswith("43") and "None" not in anonymous["content"]
+    bare = send("fastchat", ChatRequest(model="m", messages=[*USER, Message(role="assistant", tool_calls=[call])]))
+    assert bare["messages"][1]["content"].startswith("[")
+
+
+def test_honoured_options_are_sent_and_the_rest_named_in_order() -> None:
+    options = {"user": "u1", "presence_penalty": 0.5, "logprobs": True, "frequency_penalty": 0.1}
+    body, said = quietly("fastchat", ChatRequest(model="m", messages=USER, params=GenerationParams(options=options)))
+    # FastChat honours n, penalties and user; logprobs are ignored (providers/fastchat.md)
+    assert (body["user"], body["presence_penalty"], body["frequency_penalty"]) == ("u1", 0.5, 0.1)
+    assert "logprobs" not in body
+    assert [line for line in said if line.startswith("FastChat") and "logprobs" in line]
+    _, said = quietly("gpt4all", ChatRequest(model="m", messages=USER, params=GenerationParams(options=options)))
+    assert any("frequency_penalty, logprobs, presence_penalty" in line for line in said)
