@@ -111,6 +111,7 @@ def test_http_errors_are_classified_and_keep_the_servers_words(
     assert type(error) is cls
     assert (error.provider, error.base_url, error.status_code, error.body) == (profile.display_name, URL, status, body)
     assert error.server_message is not None and words in error.server_message
+    assert not error.server_message.startswith("{")  # the server's words, not its JSON
     assert words in str(error) and profile.display_name in str(error) and URL in str(error)
 
 

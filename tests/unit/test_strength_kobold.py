@@ -132,9 +132,11 @@ def test_no_embeddings_on_the_generate_api() -> None:
     with pytest.raises(UnsupportedFeatureError) as caught:
         koboldcpp().embeddings_request(["a"], "m")
     assert (caught.value.provider, caught.value.base_url) == ("KoboldAI", URL)
-    assert "embeddings" in caught.value.message
-    with pytest.raises(UnsupportedFeatureError):
+    assert "KoboldAI" in caught.value.message and "embeddings" in caught.value.message
+    with pytest.raises(UnsupportedFeatureError) as parsed:
         koboldcpp().parse_embeddings({"data": []})
+    assert parsed.value.provider == "KoboldAI"
+    assert "KoboldAI" in parsed.value.message
 
 
 def test_tools_are_refused_naming_the_openai_side() -> None:
@@ -143,8 +145,9 @@ def test_tools_are_refused_naming_the_openai_side() -> None:
     with pytest.raises(UnsupportedFeatureError) as caught:
         koboldcpp().chat_request(ChatRequest(model="m", messages=USER, tools=[ToolSpec(name="f")]), stream=False)
     assert (caught.value.provider, caught.value.base_url) == ("KoboldAI", URL)
-    assert "tool calling" in caught.value.message
-    assert caught.value.hint is not None and "koboldcpp-openai" in caught.value.hint
+    assert "generate API" in caught.value.message and "tool calling" in caught.value.message
+    assert caught.value.hint is not None
+    assert "ChatOrbitLocal(provider='koboldcpp-openai')" in caught.value.hint
 
 
 def test_errors_and_null_answers_are_typed() -> None:
@@ -156,7 +159,7 @@ def test_errors_and_null_answers_are_typed() -> None:
     with pytest.raises(ProtocolError) as caught:
         koboldcpp().parse_chat(None, None)
     assert (caught.value.provider, caught.value.base_url) == ("KoboldAI", URL)
-    assert "wrong type" in caught.value.message
+    assert "KoboldCpp" in caught.value.message and "wrong type" in caught.value.message
     not_an_error = {"error": None, "results": [{"text": "Hi"}]}
     assert koboldcpp().parse_chat(not_an_error, None).text == "Hi"
 
@@ -167,7 +170,7 @@ def test_a_stream_that_ends_before_its_last_event_names_server_url_and_retry() -
     with pytest.raises(StreamInterruptedError) as caught:
         parser.finish()
     assert (caught.value.provider, caught.value.base_url) == ("KoboldAI", URL)
-    assert "null" in caught.value.message
+    assert "KoboldCpp" in caught.value.message and "null" in caught.value.message
     assert caught.value.hint is not None and "retry" in caught.value.hint
     ended = koboldcpp().stream_parser(ChatRequest(model="m", messages=USER))
     ended.feed(SSEEvent(json.dumps({"token": "Hi", "finish_reason": "stop"})))
@@ -179,3 +182,17 @@ def test_stream_stops_include_the_templates_end_of_turn() -> None:
     delta = parser.feed(SSEEvent(json.dumps({"token": "Hi<|im_end|>more", "finish_reason": "null"})))
     assert delta is not None and (delta.text, delta.finish_reason) == ("Hi", "stop")
     assert parser.done
+
+
+def test_sampling_headers_and_refusals_reach_the_request() -> None:
+    params = GenerationParams(top_p=0.9)
+    request = ChatRequest(model="m", messages=USER, params=params, extra_headers={"Authorization": "Bearer pw"})
+    sent = koboldcpp().chat_request(request, stream=False)
+    assert (sent.json or {})["top_p"] == 0.9
+    assert sent.headers == {"Authorization": "Bearer pw"}  # KoboldCpp --password (koboldcpp.md)
+    from orbit_local.types import ContentPart
+
+    image = Message(role="user", parts=[ContentPart("image", url="https://i")])
+    with pytest.raises(UnsupportedFeatureError) as caught:
+        koboldcpp().chat_request(ChatRequest(model="m", messages=[image]), stream=False)
+    assert (caught.value.provider, caught.value.base_url) == ("KoboldAI", URL)

@@ -167,6 +167,7 @@ def choice(**fields: object) -> dict:
         (choice(text="Hi"), "Hi"),  # the legacy /completions shape
         (choice(message={"content": [{"type": "text", "text": "H"}, {"type": "output_text", "text": "i"}]}), "Hi"),
         (choice(message={"content": ["junk", {"type": "image_url"}, {"type": "text", "text": "Hi"}]}), "Hi"),
+        (choice(message={"content": [{"type": "text"}, {"type": "text", "text": "Hi"}]}), "Hi"),
         (choice(message={"content": None}), ""),
         (choice(message={"content": 42}), "42"),
         (choice(), ""),
@@ -338,3 +339,47 @@ def test_an_answer_of_the_wrong_shape_is_a_protocol_error_naming_server_url_and_
     assert error.message.startswith(what)
     assert error.hint is not None and "server version" in error.hint
     assert isinstance(error.__cause__, (TypeError, AttributeError, ValueError))
+
+
+def test_any_parser_decorated_at_run_time_turns_shape_errors_into_protocol_errors() -> None:
+    from orbit_local.protocols.shapes import typed_shapes
+
+    class Reader:
+        profile = get_provider("shimmy")
+        base_url = URL
+
+        @typed_shapes("the widget answer")
+        def read(self, payload: dict) -> int:
+            return int(payload["count"])
+
+    assert Reader().read({"count": "3"}) == 3
+    with pytest.raises(ProtocolError) as caught:
+        Reader().read({})
+    assert (caught.value.provider, caught.value.base_url) == ("Shimmy", URL)
+    assert caught.value.message.startswith("the widget answer")
+
+
+def test_an_answer_cut_inside_its_thinking_is_all_reasoning() -> None:
+    # max_tokens reached before </think>: nothing of the answer was written yet
+    result = protocol().parse_chat({"choices": [{"message": {"content": "<think>2+2 is"}, "finish_reason": "length"}]})
+    assert (result.text, result.reasoning, result.finish_reason) == ("", "2+2 is", "length")
+
+
+def test_a_choice_that_is_not_an_object_is_a_protocol_error_keeping_the_body() -> None:
+    payload = {"choices": ["Hi"]}
+    with pytest.raises(ProtocolError) as caught:
+        protocol().parse_chat(payload)
+    assert "JSON object" in caught.value.message
+    assert caught.value.body is not None and json.loads(caught.value.body) == payload
+
+
+def test_a_bare_list_of_model_ids_is_a_model_list() -> None:
+    assert [m.id for m in protocol().parse_models(["smollm2", {"id": "qwen"}, 7])] == ["smollm2", "qwen"]
+
+
+def test_usage_is_trusted_unless_the_server_is_known_to_invent_it() -> None:
+    from orbit_local.protocols.openai import parse_usage
+
+    usage = parse_usage({"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6})
+    assert usage is not None and usage.total_tokens == 6
+    assert parse_usage({"prompt_tokens": 5}, reliable=False) is None

@@ -13,6 +13,7 @@ import pytest
 
 from orbit_local.errors import UnsupportedFeatureError
 from orbit_local.protocols.openai import OpenAIProtocol, tool_spec_from_openai
+from orbit_local.protocols.params import ParameterNotSentWarning
 from orbit_local.providers import get_provider
 from orbit_local.types import ChatRequest, GenerationParams, Message, ToolCall, ToolSpec
 
@@ -248,8 +249,18 @@ def test_gpt4all_drops_keys_it_rejects_and_names_each(params: GenerationParams, 
 
 def test_gpt4all_names_every_dropped_key_in_one_warning() -> None:
     request = ChatRequest(model="m", messages=USER, params=GenerationParams(seed=1), extra_body={"top_k": 4})
-    _, said = quietly("gpt4all", request)
-    assert [line for line in said if "seed" in line and "top_k" in line]
+    with pytest.warns(ParameterNotSentWarning, match="seed, top_k"):
+        send("gpt4all", request)
+
+
+def test_a_strict_server_never_drops_a_setting_in_silence() -> None:
+    # a profile made from GPT4All's for a build that also rejects top_p (profiles are data)
+    strict = get_provider("gpt4all").with_overrides(allowed_request_keys=frozenset({"model", "messages"}))
+    request = ChatRequest(model="m", messages=USER, params=GenerationParams(top_p=0.5, seed=2))
+    with pytest.warns(ParameterNotSentWarning, match="seed, top_p") as caught:
+        body = OpenAIProtocol(strict, URL).chat_request(request, stream=False).json or {}
+    assert set(body) == {"model", "messages"}
+    assert all("max_tokens" not in str(w.message) for w in caught)  # not the caller's: not named
 
 
 def test_messages_keep_names_tool_ids_and_tool_calls() -> None:

@@ -74,6 +74,10 @@ def test_an_answer_without_ids_or_count_is_a_protocol_error_naming_the_server(pr
     with pytest.raises(ProtocolError) as caught:
         parse_tokens(get_provider(provider), answer)
     assert caught.value.provider == get_provider(provider).display_name
+    if isinstance(answer, dict):
+        assert str(answer) in caught.value.message  # the answer is shown
+    else:
+        assert "JSON object" in caught.value.message
 
 
 def test_an_answer_from_a_server_without_a_tokenizer_is_refused() -> None:
@@ -92,8 +96,10 @@ class Counting:
     def __init__(self, answer: tuple[list[int] | None, int] | None, name: str = "KoboldAI") -> None:
         self.answer = answer
         self.profile = get_provider(name)
+        self.models: list[str | None] = []
 
     def tokenize(self, text: str, model: str | None) -> tuple[list[int] | None, int]:
+        self.models.append(model)
         if self.answer is None:
             raise UnsupportedFeatureError("no tokenizer endpoint")
         return self.answer
@@ -109,12 +115,30 @@ def test_count_uses_the_server_and_falls_back_to_a_named_estimate() -> None:
         assert count_tokens(object(), "x" * 8, None) == 2
 
 
+def test_the_model_is_passed_to_the_tokenizer() -> None:
+    # vLLM, LocalAI and llama-cpp-python tokenize with the named model
+    server = Counting(([7, 8], 2), "vllm")
+    assert count_tokens(server, "Hello", "qwen") == 2
+    assert token_ids(server, "Hello", "qwen") == [7, 8]
+    assert server.models == ["qwen", "qwen"]
+
+
+class Anonymous:
+    def tokenize(self, text: str, model: str | None) -> tuple[list[int] | None, int]:
+        return None, 2
+
+
 def test_ids_come_only_from_the_server() -> None:
     assert token_ids(Counting(([7, 8], 2)), "Hello", None) == [7, 8]
+    with pytest.raises(UnsupportedFeatureError) as anonymous:
+        token_ids(Anonymous(), "Hello", None)
+    assert anonymous.value.provider is None
+    assert "ids" in anonymous.value.message
     with pytest.raises(UnsupportedFeatureError) as caught:
         token_ids(Counting((None, 2)), "Hello", None)
     assert caught.value.provider == "KoboldAI"
     assert caught.value.hint is not None and "get_num_tokens" in caught.value.hint
     with pytest.raises(UnsupportedFeatureError) as caught:
         token_ids(object(), "Hello", None)
+    assert "no tokenizer endpoint" in caught.value.message
     assert caught.value.hint is not None and "estimate" in caught.value.hint
