@@ -124,3 +124,9 @@ def test_audio_that_is_neither_wav_nor_mp3_is_refused_before_sending(mime: str |
 def test_raw_parts_pass_whatever_the_server_lists() -> None:
     part = ContentPart("raw", raw={"type": "input_audio", "input_audio": {"data": "x", "format": "wav"}})
     assert sent("lmstudio", user(ContentPart("text", text="a"), part))[0]["content"][1] == part.raw
+
+
+def test_a_text_part_first_does_not_let_the_media_after_it_through() -> None:
+    # GPT4All takes text only (providers/gpt4all.md)
+    error = refusal("gpt4all", user(ContentPart("text", text="Look:"), ContentPart("image", url="https://i")))
+    assert "'image'" in error.message

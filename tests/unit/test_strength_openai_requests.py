@@ -276,6 +276,9 @@ def test_messages_keep_names_tool_ids_and_tool_calls() -> None:
         {"id": "call_9", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
     ]
     assert sent[2] == {"role": "tool", "content": "2", "tool_call_id": "call_9"}
+    # a tool result without an id is sent without one, never as null
+    anonymous = send("vllm", ChatRequest(model="m", messages=[*USER, Message(role="tool", content="2")]))
+    assert anonymous["messages"][1] == {"role": "tool", "content": "2"}
     # GPT4All rejects unknown keys, "name" included
     assert send("gpt4all", ChatRequest(model="m", messages=history[:1]))["messages"] == [
         {"role": "user", "content": "hi"}
