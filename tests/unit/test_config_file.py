@@ -6,7 +6,6 @@ everywhere, ``/api/v1`` for Lemonade), not from the profiles under test.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
 from orbit_local.config_file import ConfigError, load_config
+from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed-inference.yaml"
 SHARED_SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "missing-local-inference-providers.md"
@@ -33,19 +33,6 @@ EXPECTED: dict[str, tuple[type, type, str, str | None]] = {
     "shimmy": (lc.ChatShimmy, li.Shimmy, "http://localhost:11435/v1", "gemma-3-1b-it-q4-0"),
     "ollama": (lc.ChatOllama, li.Ollama, "http://localhost:11434/v1", "llama3.2:1b"),
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_server_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.endswith(("_BASE_URL", "_API_KEY", "_MODEL")):
-            monkeypatch.delenv(key, raising=False)
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "inference.yaml"
-    path.write_text(text)
-    return path
 
 
 def test_every_seed_block_is_read() -> None:

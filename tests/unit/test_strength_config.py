@@ -21,21 +21,9 @@ import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
 from orbit_local.log import warn
 from tests.fakes import FakeServer
+from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 
 HERE = os.path.abspath(__file__)
-
-
-@pytest.fixture(autouse=True)
-def _no_server_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.endswith(("_BASE_URL", "_API_KEY", "_MODEL")):
-            monkeypatch.delenv(key, raising=False)
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "inference.yaml"
-    path.write_text(text)
-    return path
 
 
 BLOCKS = """

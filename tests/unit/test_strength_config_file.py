@@ -15,13 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from orbit_local.config_file import ConfigError, OrbitConfig, load_config
-
-
-@pytest.fixture(autouse=True)
-def _no_server_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.endswith(("_BASE_URL", "_API_KEY", "_MODEL")):
-            monkeypatch.delenv(key, raising=False)
+from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 
 
 def load(tmp_path: Path, text: str) -> OrbitConfig:
