@@ -40,3 +40,21 @@ def test_a_cut_stream_raises_with_the_text_that_arrived() -> None:
     with pytest.raises(StreamInterruptedError) as caught:
         list(stream)
     assert caught.value.partial_text == "Once upon"
+
+
+def test_a_name_split_across_chunks_keeps_its_pieces_while_a_repeated_id_is_dropped() -> None:
+    from orbit_local.accumulate import StreamAccumulator
+    from orbit_local.types import ChatDelta, ToolCallChunk
+
+    accumulated = StreamAccumulator()
+    sent = [
+        ChatDelta(tool_call_chunks=[ToolCallChunk(index=0, id="c1", name="Get", arguments="")]),
+        ChatDelta(tool_call_chunks=[ToolCallChunk(index=0, id="c1", name="Weather", arguments="{}")]),
+        ChatDelta(tool_call_chunks=[ToolCallChunk(index=0, id=None, name="GetWeather", arguments="")]),
+    ]
+    passed = [accumulated.add(delta) for delta in sent]
+    pieces = [(c.id, c.name) for delta in passed for c in delta.tool_call_chunks or []]
+    # LangChain concatenates what it is given: "Get" + "Weather", one id.
+    assert pieces == [("c1", "Get"), (None, "Weather"), (None, None)]
+    (call,) = accumulated.tool_calls()
+    assert (call.id, call.name, call.arguments) == ("c1", "GetWeather", {})
