@@ -14,7 +14,7 @@ from langchain_orbit_local import ChatKoboldAI
 from llamaindex_orbit_local import KoboldAI
 from orbit_local.client import AsyncChatClient, ChatClient
 from orbit_local.errors import ProtocolError, ServerBusyError, StreamInterruptedError, UnsupportedFeatureError
-from orbit_local.protocols.kobold import KoboldProtocol
+from orbit_local.protocols.kobold import KoboldProtocol, KoboldStreamParser
 from orbit_local.providers import get_provider
 from orbit_local.stops import split_at_stop, unsafe_tail
 from orbit_local.streams import SSEEvent
@@ -244,3 +244,26 @@ def test_llamaindex_metadata_uses_the_true_context() -> None:
     llm = KoboldAI(base_url=BASE, http_client=server.client())
     assert llm.metadata.context_window == 2048
     assert paths(server) == ["/api/extra/true_max_context_length"]
+
+
+def _stream_parser() -> KoboldStreamParser:
+    protocol = KoboldProtocol(get_provider("koboldai"), "http://127.0.0.1:5001/v1")
+    protocol.apply_probe({"result": "KoboldCpp", "version": "1.76"})
+    request = ChatRequest(model="m", messages=[Message(role="user", content="hi")])
+    return protocol.stream_parser(request)
+
+
+def test_a_stream_frame_that_is_not_json_is_a_protocol_error_naming_the_server_and_url() -> None:
+    parser = _stream_parser()
+    with pytest.raises(ProtocolError, match="not JSON") as caught:
+        parser.feed(SSEEvent(data="<html>busy</html>"))
+    assert caught.value.provider == "KoboldAI" and caught.value.base_url == "http://127.0.0.1:5001/v1"
+
+
+def test_a_whole_generate_answer_inside_a_stream_is_read_as_the_answer() -> None:
+    # A server that answers a stream request with one generate body ({"results": [...]}).
+    parser = _stream_parser()
+    whole = {"results": [{"text": "Hi there", "finish_reason": "length"}]}
+    delta = parser.feed(SSEEvent(data=json.dumps(whole)))
+    assert delta is not None and (delta.text, delta.finish_reason) == ("Hi there", "length")
+    assert parser.done
