@@ -29,8 +29,8 @@ class _StreamResult:
 
     __slots__ = ("accumulated", "model")
 
-    def __init__(self, model: str) -> None:
-        self.accumulated = StreamAccumulator()
+    def __init__(self, model: str, accumulated: StreamAccumulator | None) -> None:
+        self.accumulated = accumulated if accumulated is not None else StreamAccumulator()
         self.model = model
         """The model the request named: the answer's model where the server names none."""
 
@@ -47,14 +47,15 @@ class _StreamResult:
         return result
 
 
-
 class ChatStream(_StreamResult):
     """A synchronous streamed answer: iterate for deltas, then read :meth:`result`."""
 
     __slots__ = ("_deltas",)
 
-    def __init__(self, deltas: Generator[ChatDelta, None, None], model: str) -> None:
-        super().__init__(model)
+    def __init__(
+        self, deltas: Generator[ChatDelta, None, None], model: str, accumulated: StreamAccumulator | None = None
+    ) -> None:
+        super().__init__(model, accumulated)
         self._deltas = deltas
 
     def __iter__(self) -> ChatStream:
@@ -86,8 +87,10 @@ class AsyncChatStream(_StreamResult):
 
     __slots__ = ("_deltas",)
 
-    def __init__(self, deltas: AsyncGenerator[ChatDelta, None], model: str) -> None:
-        super().__init__(model)
+    def __init__(
+        self, deltas: AsyncGenerator[ChatDelta, None], model: str, accumulated: StreamAccumulator | None = None
+    ) -> None:
+        super().__init__(model, accumulated)
         self._deltas = deltas
 
     def __aiter__(self) -> AsyncChatStream:

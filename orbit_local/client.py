@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
-from orbit_local.accumulate import deltas_from_result
+from orbit_local.accumulate import StreamAccumulator, deltas_from_result
 from orbit_local.chat_stream import AsyncChatStream, ChatStream
 from orbit_local.discovery import FoundServer, aidentify, candidate_urls, first_server, identify
 from orbit_local.errors import (
@@ -440,9 +440,12 @@ class ChatClient(_ClientBase):
         Closing the stream early closes the HTTP stream; where the server has an abort call
         (KoboldCpp) the generation is aborted too, so the server stops generating.
         """
-        return ChatStream(self._deltas(request), request.model)
+        accumulated = StreamAccumulator()
+        return ChatStream(self._deltas(request, accumulated), request.model, accumulated)
 
-    def _deltas(self, request: ChatRequest) -> Generator[ChatDelta, None, None]:
+    def _deltas(self, request: ChatRequest, accumulated: StreamAccumulator) -> Generator[ChatDelta, None, None]:
+        """The raw deltas. ``accumulated`` is the stream's own accumulator (it has folded in every
+        delta by the time this generator resumes), read for token counting after the stream."""
         request = self._prepare(request)
         if not self.protocol.streams_natively(request):
             self._log_emulated(request)
@@ -450,16 +453,12 @@ class ChatClient(_ClientBase):
             return
         parser = self.protocol.stream_parser(request)
         sent = self.protocol.chat_request(request, stream=True)
-        counting = self.protocol.counts_usage
-        text: list[str] = []
         events = self.transport.stream_events(sent)
         try:
             with closing(events):
                 for event in events:
                     delta = parser.feed(event)
                     if delta is not None:
-                        if counting:
-                            text.append(delta.text)
                         yield delta
                     if parser.done:
                         break
@@ -471,8 +470,8 @@ class ChatClient(_ClientBase):
         finally:
             if not parser.done:
                 self._abort(sent)
-        if counting:
-            usage = self._count_usage(request, sent, "".join(text))
+        if self.protocol.counts_usage:
+            usage = self._count_usage(request, sent, accumulated.text)
             if usage is not None:
                 yield ChatDelta(usage=usage)
 
@@ -628,9 +627,10 @@ class AsyncChatClient(_ClientBase):
 
     def stream(self, request: ChatRequest) -> AsyncChatStream:
         """As the sync twin: an :class:`AsyncChatStream`."""
-        return AsyncChatStream(self._deltas(request), request.model)
+        accumulated = StreamAccumulator()
+        return AsyncChatStream(self._deltas(request, accumulated), request.model, accumulated)
 
-    async def _deltas(self, request: ChatRequest) -> AsyncGenerator[ChatDelta, None]:
+    async def _deltas(self, request: ChatRequest, accumulated: StreamAccumulator) -> AsyncGenerator[ChatDelta, None]:
         request = await self._prepare(request)
         if not self.protocol.streams_natively(request):
             self._log_emulated(request)
@@ -639,16 +639,12 @@ class AsyncChatClient(_ClientBase):
             return
         parser = self.protocol.stream_parser(request)
         sent = self.protocol.chat_request(request, stream=True)
-        counting = self.protocol.counts_usage
-        text: list[str] = []
         events = self.transport.stream_events(sent)
         try:
             async with aclosing(events):
                 async for event in events:
                     delta = parser.feed(event)
                     if delta is not None:
-                        if counting:
-                            text.append(delta.text)
                         yield delta
                     if parser.done:
                         break
@@ -660,8 +656,8 @@ class AsyncChatClient(_ClientBase):
         finally:
             if not parser.done:
                 await self._abort(sent)
-        if counting:
-            usage = await self._count_usage(request, sent, "".join(text))
+        if self.protocol.counts_usage:
+            usage = await self._count_usage(request, sent, accumulated.text)
             if usage is not None:
                 yield ChatDelta(usage=usage)
 
