@@ -50,7 +50,7 @@ bench: $(BENCH_STAMP)
 
 # Mutation testing of orbit_local (mutmut): minutes to an hour on 2 cores; results in mutants/.
 mutation: $(STAMP)
-	PATH=$(BIN):$$PATH $(BIN)/mutmut run --max-children 2 || true
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/mutmut run --max-children 2 || true
 	$(BIN)/mutmut results
 
 clean:

@@ -283,8 +283,10 @@ def to_ai_chunk(delta: ChatDelta) -> AIMessageChunk:
 
 
 def final_chunk(result: ChatResult, *, provider: str) -> AIMessageChunk:
-    """The closing chunk: usage, finish reason, model and timings of the whole stream
-    (its :class:`~orbit_local.types.ChatResult`), exactly once per stream."""
+    """The closing chunk: usage, finish reason, model, timings and the server's id of the whole
+    stream (its :class:`~orbit_local.types.ChatResult`), exactly once per stream. The id makes
+    the merged message's ``id`` the server's, as ``invoke`` gives it (LangChain prefers a
+    provider's id to its own ``lc_run-`` ones when chunks are added)."""
     return AIMessageChunk(
         content="",
         usage_metadata=usage_metadata(result.usage),
@@ -294,6 +296,8 @@ def final_chunk(result: ChatResult, *, provider: str) -> AIMessageChunk:
             finish_reason=result.finish_reason,
             system_fingerprint=result.system_fingerprint,
             timings=result.timings,
+            response_id=result.id,
         ),
+        id=result.id,
         chunk_position="last",
     )

@@ -248,7 +248,10 @@ class KoboldStreamParser:
                 result = self._protocol.parse_chat(payload, None)
                 payload = {"token": result.text, "finish_reason": result.finish_reason or "stop"}
             self._protocol._check(payload)
-            emitted = self._scanner.feed(str(payload.get("token") or ""))
+            token = payload.get("token") or ""
+            if not isinstance(token, str):  # text is never made up from a list or a number
+                raise TypeError(f"its token is {type(token).__name__}, not text")
+            emitted = self._scanner.feed(token)
             if self._scanner.stopped:
                 self.done = True
                 return ChatDelta(text=emitted, finish_reason="stop", raw=payload)

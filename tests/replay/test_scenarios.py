@@ -7,9 +7,12 @@ missing cassette fails without reaching the network.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from pydantic import BaseModel, Field
@@ -107,7 +110,34 @@ def test_llamaindex_complete(target: Target) -> None:
 
 
 # ------------------------------------------------------------------------ stream
-def test_langchain_stream(target: Target) -> None:
+def recorded_stream(cassette_dir: str, test_name: str) -> dict[str, Any]:
+    """What the recorded server said about its streamed answer, read from the cassette itself
+    (not from the code under test): the id, model and system fingerprint of its chunks, and the
+    last ``timings`` (llama-server and Lemonade send them on the final chunk)."""
+    recording = yaml.safe_load((Path(cassette_dir) / f"{test_name}.yaml").read_text(encoding="utf-8"))
+    chunks: list[dict[str, Any]] = []
+    for interaction in recording["interactions"]:
+        headers = {k.lower(): v for k, v in interaction["response"]["headers"].items()}
+        if "text/event-stream" not in str(headers.get("content-type")):
+            continue
+        for line in interaction["response"]["body"]["string"].splitlines():
+            data = line[len("data:") :].strip() if line.startswith("data:") else ""
+            if data and data != "[DONE]":
+                chunks.append(json.loads(data))
+    assert chunks, f"{test_name}: the recording holds no streamed chunk"
+
+    def first(key: str) -> Any:
+        return next((c[key] for c in chunks if c.get(key)), None)
+
+    return {
+        "id": first("id"),
+        "model": first("model"),
+        "system_fingerprint": first("system_fingerprint"),
+        "timings": next((c["timings"] for c in reversed(chunks) if c.get("timings")), None),
+    }
+
+
+def test_langchain_stream(target: Target, vcr_cassette_dir: str) -> None:
     chunks = list(chat(target).stream(QUESTION))
     pieces = len([c for c in chunks if c.content])
     assert pieces > 1 if target.multi_chunk_stream else pieces >= 1, "the server should stream"
@@ -117,9 +147,18 @@ def test_langchain_stream(target: Target) -> None:
     assert "Paris" in full.text
     assert full.response_metadata["finish_reason"] in ("stop", "length")
     assert_usage(target, full.usage_metadata, streamed=True)
+    # Nothing the server said about the answer is lost on the way: as invoke() gives it.
+    said = recorded_stream(vcr_cassette_dir, "test_langchain_stream")
+    meta = full.response_metadata
+    assert meta.get("id") == said["id"]
+    if said["id"]:
+        assert full.id == said["id"]
+    assert meta["model_name"] == (said["model"] or target.chat_model)
+    assert meta.get("system_fingerprint") == said["system_fingerprint"]
+    assert meta.get("timings") == said["timings"]
 
 
-def test_llamaindex_stream(target: Target) -> None:
+def test_llamaindex_stream(target: Target, vcr_cassette_dir: str) -> None:
     responses = list(llm(target).stream_chat([ChatMessage(role=MessageRole.USER, content=QUESTION)]))
     pieces = len([r for r in responses if r.delta])
     assert pieces > 1 if target.multi_chunk_stream else pieces >= 1
@@ -127,6 +166,12 @@ def test_llamaindex_stream(target: Target) -> None:
     assert "Paris" in text
     assert responses[-1].message.content == text
     assert_usage(target, li_usage(responses[-1].additional_kwargs), streamed=True)
+    said = recorded_stream(vcr_cassette_dir, "test_llamaindex_stream")
+    kwargs = responses[-1].additional_kwargs
+    assert kwargs.get("id") == said["id"]
+    assert kwargs["model"] == (said["model"] or target.chat_model)
+    assert kwargs.get("system_fingerprint") == said["system_fingerprint"]
+    assert kwargs.get("timings") == said["timings"]
 
 
 async def test_langchain_astream(target: Target) -> None:

@@ -156,10 +156,12 @@ def _closed_port() -> int:
 
 @pytest.mark.enable_socket
 def test_discover_answers_none_quickly_when_nothing_runs() -> None:
-    """The real thing over loopback: every candidate port refuses, and the answer comes at once."""
+    """The real thing over loopback: every candidate port refuses, and the answer comes without
+    waiting out the probe timeout. The timeout is long (20 s) so the bound says "did not wait"
+    and holds on a loaded machine, not how fast the machine is."""
     urls = [f"http://127.0.0.1:{_closed_port()}/v1" for _ in range(12)]
     started = time.monotonic()
-    assert discover(urls=urls) == []
-    assert time.monotonic() - started < 1.0
+    assert discover(timeout=20.0, urls=urls) == []
+    assert time.monotonic() - started < 10.0
 
 

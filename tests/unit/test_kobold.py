@@ -267,3 +267,61 @@ def test_a_whole_generate_answer_inside_a_stream_is_read_as_the_answer() -> None
     delta = parser.feed(SSEEvent(data=json.dumps(whole)))
     assert delta is not None and (delta.text, delta.finish_reason) == ("Hi there", "length")
     assert parser.done
+
+
+def _stream_parser_with_stop(stop: str) -> KoboldStreamParser:
+    protocol = KoboldProtocol(get_provider("koboldai"), "http://127.0.0.1:5001/v1")
+    protocol.apply_probe({"result": "KoboldCpp", "version": "1.76"})
+    request = ChatRequest(
+        model="m", messages=[Message(role="user", content="hi")], params=GenerationParams(stop=[stop])
+    )
+    return protocol.stream_parser(request)
+
+
+def test_a_whole_answer_that_names_no_finish_reason_ends_the_stream_as_stopped() -> None:
+    # The generate shape without a finish reason ({"results": [{"text": ...}]}, as KoboldAI
+    # United answers and /api/extra/generate/check reads): the answer is whole, so it stopped.
+    parser = _stream_parser()
+    delta = parser.feed(SSEEvent(data='{"results": [{"text": "Paris."}]}', event="json"))
+    assert delta is not None and (delta.text, delta.finish_reason) == ("Paris.", "stop")
+    assert parser.done
+
+
+def test_a_json_body_that_is_no_generate_answer_is_a_protocol_error_not_a_cut_stream() -> None:
+    parser = _stream_parser()
+    with pytest.raises(ProtocolError, match="no results") as caught:
+        parser.feed(SSEEvent(data='{"status": "ok"}', event="json"))
+    assert not isinstance(caught.value, StreamInterruptedError)  # nothing was cut: retrying will not help
+
+
+def test_every_delta_keeps_the_frame_the_server_sent() -> None:
+    # LlamaIndex hands each streamed step's raw frame to the user (ChatResponse.raw).
+    frames = [
+        {"token": "1. Red", "finish_reason": "null"},  # the shapes of ../shared/providers/koboldcpp.md
+        {"token": " Yellow", "finish_reason": "null"},
+        {"token": "", "finish_reason": "stop"},
+    ]
+    parser = _stream_parser()
+    deltas = [parser.feed(SSEEvent(data=json.dumps(frame), event="message")) for frame in frames]
+    assert [d.raw if d else None for d in deltas] == frames
+    assert [d.text if d else None for d in deltas] == ["1. Red", " Yellow", ""]
+
+
+def test_a_frame_held_back_as_a_possible_stop_yields_nothing_and_the_stopping_frame_keeps_its_raw() -> None:
+    parser = _stream_parser_with_stop("END")
+    held = {"token": "Done EN", "finish_reason": "null"}
+    first = parser.feed(SSEEvent(data=json.dumps(held), event="message"))
+    assert first is not None and first.text == "Done "  # "EN" may start the stop sequence
+    assert parser.feed(SSEEvent(data=json.dumps({"token": "", "finish_reason": "null"}), event="message")) is None
+    stopping = {"token": "D and more", "finish_reason": "null"}
+    last = parser.feed(SSEEvent(data=json.dumps(stopping), event="message"))
+    assert last is not None and (last.text, last.finish_reason, last.raw) == ("", "stop", stopping)
+    assert parser.done
+
+
+@pytest.mark.parametrize("token", [["a"], {"text": "a"}, 5])
+def test_a_token_that_is_not_text_is_a_protocol_error_naming_the_server_and_url(token: object) -> None:
+    parser = _stream_parser()
+    with pytest.raises(ProtocolError, match="stream frame has an unexpected shape") as caught:
+        parser.feed(SSEEvent(data=json.dumps({"token": token, "finish_reason": "null"}), event="message"))
+    assert caught.value.provider == "KoboldAI" and caught.value.base_url == "http://127.0.0.1:5001/v1"

@@ -54,3 +54,21 @@ def test_model_async_with_block_closes_both_clients(cls: Any) -> None:
 
     sync_pool, async_pool = asyncio.run(run())
     assert sync_pool.is_closed and async_pool.is_closed
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_closing_a_model_that_never_connected_or_closing_twice_is_harmless(cls: Any) -> None:
+    # `with Model(...) as m:` around code that never calls it, or close() in two cleanup paths.
+    with cls(base_url=BASE, model="m"):
+        pass
+    model = cls(base_url=BASE, model="m")
+    model.close()
+    model.close()
+
+    async def run() -> None:
+        async with cls(base_url=BASE, model="m"):
+            pass
+        await model.aclose()
+        await model.aclose()
+
+    asyncio.run(run())

@@ -383,3 +383,28 @@ def test_usage_is_trusted_unless_the_server_is_known_to_invent_it() -> None:
     usage = parse_usage({"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6})
     assert usage is not None and usage.total_tokens == 6
     assert parse_usage({"prompt_tokens": 5}, reliable=False) is None
+
+
+@pytest.mark.parametrize("data", ["", " ", "\t \r\n"])
+def test_blank_stream_frames_are_keep_alives_and_are_skipped(data: str) -> None:
+    # An SSE event with an empty data buffer carries nothing (the SSE spec dispatches none);
+    # servers behind proxies send blank data as keep-alives.
+    parser = protocol().stream_parser(ChatRequest(model="m", messages=USER))
+    assert parser.feed(SSEEvent(data)) is None
+    assert not parser.done
+
+
+def test_a_stream_frame_that_is_not_an_object_is_a_protocol_error_keeping_the_frame() -> None:
+    parser = protocol().stream_parser(ChatRequest(model="m", messages=USER))
+    with pytest.raises(ProtocolError, match="stream frame is not a JSON object") as caught:
+        parser.feed(SSEEvent('["Hel", "lo"]'))
+    assert caught.value.body is not None and json.loads(caught.value.body) == ["Hel", "lo"]
+    assert (caught.value.provider, caught.value.base_url) == ("llama.cpp server", URL)
+
+
+def test_streamed_content_parts_become_the_text_of_their_text_parts() -> None:
+    # The content-part list of the chat-completions format, in a chunk's delta.
+    parser = protocol("openai-compatible").stream_parser(ChatRequest(model="m", messages=USER))
+    frame = {"choices": [{"index": 0, "delta": {"content": [{"type": "text", "text": "Hi"}, {"type": "image_url"}]}}]}
+    delta = parser.feed(SSEEvent(json.dumps(frame)))
+    assert delta is not None and delta.text == "Hi"
