@@ -325,3 +325,4 @@ def test_a_token_that_is_not_text_is_a_protocol_error_naming_the_server_and_url(
     with pytest.raises(ProtocolError, match="stream frame has an unexpected shape") as caught:
         parser.feed(SSEEvent(data=json.dumps({"token": token, "finish_reason": "null"}), event="message"))
     assert caught.value.provider == "KoboldAI" and caught.value.base_url == "http://127.0.0.1:5001/v1"
+    assert f"token is {type(token).__name__}, not text" in caught.value.message  # what was wrong
