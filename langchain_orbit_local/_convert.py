@@ -182,27 +182,20 @@ def usage_metadata(usage: Usage | None) -> UsageMetadata | None:
     )
 
 
-def response_metadata(
-    provider: str,
-    *,
-    model: str | None,
-    finish_reason: str | None = None,
-    system_fingerprint: str | None = None,
-    timings: dict[str, Any] | None = None,
-    response_id: str | None = None,
-    logprobs: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    meta: dict[str, Any] = {"model_provider": provider, "model_name": model}
-    if logprobs:
-        meta["logprobs"] = {"content": logprobs}  # as ChatOpenAI keeps them
-    if finish_reason is not None:
-        meta["finish_reason"] = finish_reason
-    if system_fingerprint:
-        meta["system_fingerprint"] = system_fingerprint
-    if timings:
-        meta["timings"] = timings
-    if response_id:
-        meta["id"] = response_id
+def response_metadata(result: ChatResult, provider: str, *, logprobs: bool = True) -> dict[str, Any]:
+    """What an answer says about itself, as LangChain's ``response_metadata``. A stream's
+    closing chunk leaves the logprobs out (``logprobs=False``): they went out per chunk."""
+    meta: dict[str, Any] = {"model_provider": provider, "model_name": result.model}
+    if logprobs and result.logprobs:
+        meta["logprobs"] = {"content": result.logprobs}  # as ChatOpenAI keeps them
+    if result.finish_reason is not None:
+        meta["finish_reason"] = result.finish_reason
+    if result.system_fingerprint:
+        meta["system_fingerprint"] = result.system_fingerprint
+    if result.timings:
+        meta["timings"] = result.timings
+    if result.id:
+        meta["id"] = result.id
     return meta
 
 
@@ -223,15 +216,7 @@ def to_ai_message(result: ChatResult, *, provider: str) -> AIMessage:
         tool_calls=calls,
         invalid_tool_calls=invalid,
         usage_metadata=usage_metadata(result.usage),
-        response_metadata=response_metadata(
-            provider,
-            model=result.model,
-            finish_reason=result.finish_reason,
-            system_fingerprint=result.system_fingerprint,
-            timings=result.timings,
-            response_id=result.id,
-            logprobs=result.logprobs,
-        ),
+        response_metadata=response_metadata(result, provider),
         id=result.id,
     )
 
@@ -290,14 +275,7 @@ def final_chunk(result: ChatResult, *, provider: str) -> AIMessageChunk:
     return AIMessageChunk(
         content="",
         usage_metadata=usage_metadata(result.usage),
-        response_metadata=response_metadata(
-            provider,
-            model=result.model,
-            finish_reason=result.finish_reason,
-            system_fingerprint=result.system_fingerprint,
-            timings=result.timings,
-            response_id=result.id,
-        ),
+        response_metadata=response_metadata(result, provider, logprobs=False),
         id=result.id,
         chunk_position="last",
     )

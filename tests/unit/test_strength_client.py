@@ -107,6 +107,16 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+def chatted(kind: str, provider: str, server: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """A sync or async client over ``server`` (an ``Origin`` or ``FakeServer``), and its answer
+    to ``REQUEST``: the twin clients go through the same test."""
+    if kind == "sync":
+        client: Any = ChatClient(provider, http_client=server.client(), **kwargs)
+        return client, client.chat(REQUEST)
+    client = AsyncChatClient(provider, http_client=server.async_client(), **kwargs)
+    return client, run(client.chat(REQUEST))
+
+
 # --- the default model ------------------------------------------------------------------------
 
 
@@ -213,12 +223,7 @@ def test_auto_adopts_the_server_found_and_its_key(kind: str, monkeypatch: pytest
     monkeypatch.setenv("LOCALAI_API_KEY", "from-env")
     origin = Origin(LOCALAI)
     base = "http://127.0.0.1:8080/v1"
-    if kind == "sync":
-        client: Any = ChatClient("auto", base_url=base, http_client=origin.client())
-        result = client.chat(REQUEST)
-    else:
-        client = AsyncChatClient("auto", base_url=base, http_client=origin.async_client())
-        result = run(client.chat(REQUEST))
+    client, result = chatted(kind, "auto", origin, base_url=base)
     assert result.text == "Hello there."
     assert client.profile.name == "localai" and client.auto is False
     assert client.detected is not None and client.detected.profile.name == "localai"
@@ -232,12 +237,7 @@ def test_auto_keeps_an_explicit_key_and_sends_it_while_detecting(kind: str, monk
     monkeypatch.setenv("LOCALAI_API_KEY", "from-env")
     origin = Origin(LOCALAI, key="explicit")  # a protected server: probes without the key get 401
     base = "http://127.0.0.1:8080/v1"
-    if kind == "sync":
-        client: Any = ChatClient("auto", base_url=base, api_key="explicit", http_client=origin.client())
-        client.chat(REQUEST)
-    else:
-        client = AsyncChatClient("auto", base_url=base, api_key="explicit", http_client=origin.async_client())
-        run(client.chat(REQUEST))
+    client, _ = chatted(kind, "auto", origin, base_url=base, api_key="explicit")
     assert client.profile.name == "localai"
     assert {r.headers.get("authorization") for r in origin.seen} == {"Bearer explicit"}
 
@@ -303,12 +303,8 @@ def test_auto_without_a_url_adopts_the_first_server(kind: str, monkeypatch: pyte
     server = FakeServer()
     found = FoundServer(get_provider("llamacpp"), "http://127.0.0.1:8080/v1", ["m"], "b6000", "GET /props")
     monkeypatch.setattr("orbit_local.client.first_server", lambda: found)
-    if kind == "sync":
-        client: Any = ChatClient("auto", http_client=server.client())
-        assert client.chat(REQUEST).text == "Hello there."
-    else:
-        client = AsyncChatClient("auto", http_client=server.async_client())
-        assert run(client.chat(REQUEST)).text == "Hello there."
+    client, result = chatted(kind, "auto", server)
+    assert result.text == "Hello there."
     assert client.profile.name == "llamacpp" and client.base_url == "http://127.0.0.1:8080/v1"
     assert str(server.requests[-1].url) == "http://127.0.0.1:8080/v1/chat/completions"
 
@@ -324,11 +320,7 @@ def test_a_server_error_names_the_profile_that_fits_probing_with_the_key(kind: s
     origin = Origin(LLAMA_CPP_PYTHON, chat=lambda body: httpx.Response(500, json=SCHEMA_500), key="k")
     base = "http://127.0.0.1:8000/v1"
     with pytest.raises(ServerError) as info:
-        if kind == "sync":
-            ChatClient("openai-compatible", base_url=base, api_key="k", http_client=origin.client()).chat(REQUEST)
-        else:
-            client = AsyncChatClient("openai-compatible", base_url=base, api_key="k", http_client=origin.async_client())
-            run(client.chat(REQUEST))
+        chatted(kind, "openai-compatible", origin, base_url=base, api_key="k")
     hint = info.value.hint or ""
     assert "llama-cpp-python" in hint and base in hint
 
@@ -339,10 +331,7 @@ def test_an_error_that_is_no_quirk_is_not_explained_by_probing(kind: str) -> Non
     origin = Origin(LLAMA_CPP_PYTHON, chat=lambda body: not_found)
     base = "http://127.0.0.1:8000/v1"
     with pytest.raises(ModelNotFoundError) as info:
-        if kind == "sync":
-            ChatClient("openai-compatible", base_url=base, http_client=origin.client()).chat(REQUEST)
-        else:
-            run(AsyncChatClient("openai-compatible", base_url=base, http_client=origin.async_client()).chat(REQUEST))
+        chatted(kind, "openai-compatible", origin, base_url=base)
     assert "llama-cpp-python" not in (info.value.hint or "")
     assert [r.method for r in origin.seen] == ["POST"]  # no fingerprint probes
 
@@ -352,10 +341,7 @@ def test_a_server_error_from_the_right_profile_gets_no_extra_hint(kind: str) -> 
     origin = Origin(LLAMA_CPP_PYTHON, chat=lambda body: httpx.Response(500, json=SCHEMA_500))
     base = "http://127.0.0.1:8000/v1"
     with pytest.raises(ServerError) as info:
-        if kind == "sync":
-            ChatClient("llama-cpp-python", base_url=base, http_client=origin.client()).chat(REQUEST)
-        else:
-            run(AsyncChatClient("llama-cpp-python", base_url=base, http_client=origin.async_client()).chat(REQUEST))
+        chatted(kind, "llama-cpp-python", origin, base_url=base)
     assert "provider=" not in (info.value.hint or "")
 
 
