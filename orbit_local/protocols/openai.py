@@ -369,8 +369,14 @@ class OpenAIProtocol:
         for index, raw in enumerate(raw_calls):
             if not isinstance(raw, dict):
                 continue
-            function = raw.get("function") or {}
-            name = function.get("name") or ""
+            function = raw.get("function")
+            if not isinstance(function, dict) or not function.get("name"):
+                # A call with no function (or no name) cannot be run; passing it on as a call
+                # named "" only moves the failure into the user's tool loop.
+                raise self._protocol_error(
+                    f"tool call {index} has no function name (function: {json.dumps(function)[:80]})", raw_calls
+                )
+            name = str(function["name"])
             arguments, raw_text, error = parse_arguments(function.get("arguments"))
             call_id = raw.get("id")
             if call_id is None:
@@ -397,7 +403,11 @@ class OpenAIProtocol:
     def _choice_result(self, choice: Any, payload: dict[str, Any], request: ChatRequest | None) -> ChatResult:
         if not isinstance(choice, dict):
             raise self._protocol_error("a choice is not a JSON object", payload)
-        message = choice.get("message") or choice.get("delta") or {}
+        message = _message_of(choice)
+        if message is None:
+            raise self._protocol_error(
+                f"a choice has no message object (message: {json.dumps(choice.get('message'))[:80]})", payload
+            )
         # "text": the legacy /completions shape, which some servers answer with.
         text = _text_of(message.get("content")) if message else _text_of(choice.get("text"))
         finish = _finish(choice.get("finish_reason"))
@@ -550,7 +560,9 @@ class OpenAIStreamParser:
                 choice = choices[0]
                 if choice.get("logprobs"):
                     delta.logprobs = token_logprobs(choice["logprobs"])
-                body = choice.get("delta") or choice.get("message") or {}
+                body = _delta_of(choice)
+                if body is None:
+                    raise self._protocol._protocol_error("a stream chunk's choice has a null delta", payload)
                 content = body.get("content")
                 if content:
                     text = content if isinstance(content, str) else _text_of(content)
@@ -566,6 +578,10 @@ class OpenAIStreamParser:
                 raw_calls = body.get("tool_calls")
                 if raw_calls:
                     delta.tool_call_chunks = _tool_call_chunks(raw_calls)
+                    if delta.tool_call_chunks is None:
+                        raise self._protocol._protocol_error(
+                            "a streamed tool-call delta has a null function", payload
+                        )
                 finish = _finish(choice.get("finish_reason"))
                 if finish is not None:
                     delta.finish_reason = finish
@@ -622,12 +638,40 @@ def token_logprobs(value: Any) -> list[dict[str, Any]] | None:
     return None
 
 
-def _tool_call_chunks(raw_calls: list[Any]) -> list[ToolCallChunk]:
-    chunks = []
+def _object_at(choice: dict[str, Any], keys: tuple[str, str], default: dict[str, Any] | None) -> Any:
+    """The first of ``keys`` the choice has; ``None`` when that value is null (no answer at
+    all), ``default`` when it has neither. Another non-object value is returned as it is and
+    fails as a shape error where it is read."""
+    for key in keys:
+        if key in choice:
+            return choice[key]
+    return default
+
+
+def _message_of(choice: dict[str, Any]) -> Any:
+    """A whole answer's ``message`` (or ``delta``, from servers that answer a plain request
+    with a chunk); ``{}`` for the legacy ``text`` shape; ``None`` for ``"message": null`` or a
+    choice with nothing to read."""
+    return _object_at(choice, ("message", "delta"), {} if "text" in choice else None)
+
+
+def _delta_of(choice: dict[str, Any]) -> Any:
+    """A stream chunk's ``delta`` (or ``message``); ``{}`` for a chunk with neither (a bare
+    ``finish_reason``); ``None`` for ``"delta": null``."""
+    return _object_at(choice, ("delta", "message"), {})
+
+
+def _tool_call_chunks(raw_calls: list[Any]) -> list[ToolCallChunk] | None:
+    """The tool-call fragments of one delta; ``None`` when a fragment says ``"function":
+    null``. A fragment without ``function`` carries only its index or id, which later
+    fragments complete."""
+    chunks: list[ToolCallChunk] = []
     for position, raw in enumerate(raw_calls):
         if not isinstance(raw, dict):
             continue
-        function = raw.get("function") or {}
+        function = raw.get("function", {})
+        if function is None:
+            return None
         arguments = function.get("arguments")
         if isinstance(arguments, dict):
             arguments = json.dumps(arguments)

@@ -170,7 +170,6 @@ def choice(**fields: object) -> dict:
         (choice(message={"content": [{"type": "text"}, {"type": "text", "text": "Hi"}]}), "Hi"),
         (choice(message={"content": None}), ""),
         (choice(message={"content": 42}), "42"),
-        (choice(), ""),
     ],
 )
 def test_answer_text_in_every_shape_servers_send(payload: dict, text: str) -> None:
@@ -294,11 +293,14 @@ def test_tool_calls_in_odd_shapes() -> None:
     payload = answer(
         "junk",
         {"id": 365174485, "function": {"name": "a", "arguments": "{}"}},  # LM Studio: numeric ids
-        {"id": "c2"},  # no function at all
-        {"id": "c3", "function": None},
     )
     calls = protocol().parse_chat(payload).tool_calls
-    assert [(c.id, c.name, c.arguments) for c in calls] == [("365174485", "a", {}), ("c2", "", {}), ("c3", "", {})]
+    assert [(c.id, c.name, c.arguments) for c in calls] == [("365174485", "a", {})]
+    # A call with no function, or "function": null, has no name to run: a protocol error
+    # (tests/unit/test_malformed_answers.py), not a call named "".
+    for nameless in ({"id": "c2"}, {"id": "c3", "function": None}):
+        with pytest.raises(ProtocolError):
+            protocol().parse_chat(answer(nameless))
     assert protocol().parse_chat(answer()).tool_calls == []
     not_a_list = {"choices": [{"message": {"content": "x", "tool_calls": {"id": "c"}}, "finish_reason": "stop"}]}
     assert protocol().parse_chat(not_a_list).tool_calls == []

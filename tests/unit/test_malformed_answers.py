@@ -1,0 +1,92 @@
+"""Answers whose message, delta or tool-call function is null are protocol errors, never an
+empty answer or a call named "" (step 9: right under real use)."""
+
+from __future__ import annotations
+
+import pytest
+
+from orbit_local.errors import ProtocolError
+from orbit_local.protocols.openai import OpenAIProtocol
+from orbit_local.providers import get_provider
+from orbit_local.streams import SSEEvent
+
+URL = "http://127.0.0.1:1234/v1"
+
+
+def protocol() -> OpenAIProtocol:
+    return OpenAIProtocol(get_provider("lmstudio"), URL)
+
+
+def answer(choice: dict) -> dict:
+    return {"id": "chatcmpl-1", "object": "chat.completion", "model": "m", "choices": [choice]}
+
+
+def assert_names_server(error: ProtocolError) -> None:
+    assert "LM Studio" in str(error)
+    assert URL in str(error)
+
+
+def test_message_null_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        protocol().parse_chat(answer({"index": 0, "message": None, "finish_reason": "stop"}))
+    assert_names_server(caught.value)
+
+
+def test_choice_without_message_or_text_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError):
+        protocol().parse_chat(answer({"index": 0, "finish_reason": "stop"}))
+
+
+def test_tool_call_with_function_null_is_a_protocol_error() -> None:
+    message = {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": None}]}
+    with pytest.raises(ProtocolError) as caught:
+        protocol().parse_chat(answer({"index": 0, "message": message, "finish_reason": "tool_calls"}))
+    assert_names_server(caught.value)
+
+
+def test_tool_call_without_name_is_a_protocol_error() -> None:
+    call = {"id": "c1", "type": "function", "function": {"arguments": "{}"}}
+    message = {"role": "assistant", "content": "", "tool_calls": [call]}
+    with pytest.raises(ProtocolError):
+        protocol().parse_chat(answer({"index": 0, "message": message, "finish_reason": "tool_calls"}))
+
+
+def test_well_formed_tool_call_still_parses() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
+    message = {"role": "assistant", "content": "", "tool_calls": [call]}
+    result = protocol().parse_chat(answer({"index": 0, "message": message, "finish_reason": "tool_calls"}))
+    assert [(c.name, c.arguments) for c in result.tool_calls] == [("add", {"a": 1})]
+
+
+def test_legacy_text_choice_still_parses() -> None:
+    result = protocol().parse_chat(answer({"index": 0, "text": "hello", "finish_reason": "stop"}))
+    assert result.text == "hello"
+
+
+def frame(choice: dict) -> SSEEvent:
+    import json
+
+    return SSEEvent(data=json.dumps({"id": "c", "object": "chat.completion.chunk", "model": "m", "choices": [choice]}))
+
+
+def test_streamed_delta_null_is_a_protocol_error() -> None:
+    parser = protocol().stream_parser(None)  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError) as caught:
+        parser.feed(frame({"index": 0, "delta": None}))
+    assert_names_server(caught.value)
+
+
+def test_streamed_function_null_is_a_protocol_error() -> None:
+    parser = protocol().stream_parser(None)  # type: ignore[arg-type]
+    delta = {"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": None}]}
+    with pytest.raises(ProtocolError) as caught:
+        parser.feed(frame({"index": 0, "delta": delta}))
+    assert_names_server(caught.value)
+
+
+def test_streamed_fragment_without_function_and_bare_finish_are_fine() -> None:
+    parser = protocol().stream_parser(None)  # type: ignore[arg-type]
+    first = parser.feed(frame({"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1"}]}}))
+    assert first is not None and first.tool_call_chunks is not None and first.tool_call_chunks[0].id == "c1"
+    last = parser.feed(frame({"index": 0, "finish_reason": "tool_calls"}))
+    assert last is not None and last.finish_reason == "tool_calls"
