@@ -105,7 +105,10 @@ class ProviderProfile:
     """Content blocks the chat API takes besides text (``image``, ``audio``, ``file``); any
     other block is refused before sending."""
     string_content: bool = False
-    """Message content must be one string (GPT4All): text parts are joined on new lines."""
+    """Text-only message content must be one string: its text parts are joined on new lines.
+    GPT4All parses content as a string; llama-cpp-python's default chat templates need one
+    (a list of text parts is an HTTP 500). Parts with media are still sent as parts where the
+    server takes media (``content_kinds``)."""
     tokenize: TokenizeEndpoint | None = None
     """The server's tokenizer endpoint, for exact token counts (``None``: estimates only)."""
     json_schema: bool = True
@@ -370,6 +373,7 @@ register(
             {"logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "user"}
         ),  # n is accepted but only one choice comes back
         tokenize=TokenizeEndpoint("/extras/tokenize", "input", from_root=True, model_key="model"),
+        string_content=True,  # its default chat templates need a string: text parts -> 500
         default_context_window=2048,  # the server's own n_ctx default; no endpoint reports it
         stream_usage="never",  # stream_options.include_usage is ignored
         tool_choices=frozenset({"auto", "none", "named"}),  # "required" -> 500
