@@ -109,6 +109,10 @@ class ProviderProfile:
     GPT4All parses content as a string; llama-cpp-python's default chat templates need one
     (a list of text parts is an HTTP 500). Parts with media are still sent as parts where the
     server takes media (``content_kinds``)."""
+    alternating_roles: bool = False
+    """User and assistant turns must alternate, starting with a user turn (GPT4All 3.3-3.4
+    answer anything else with 400): same-role turns are merged before sending and an
+    assistant turn first is refused (:mod:`orbit_local.protocols.roles`)."""
     tokenize: TokenizeEndpoint | None = None
     """The server's tokenizer endpoint, for exact token counts (``None``: estimates only)."""
     json_schema: bool = True
@@ -253,6 +257,7 @@ register(
         honoured_params=frozenset({"n", "user"}),  # penalties, logprobs, logit_bias: 400 unless neutral
         content_kinds=frozenset({"text"}),
         string_content=True,  # strict request parsing: content is a string
+        alternating_roles=True,  # 3.3-3.4: 400 "did not expect 'user' here" (server.cpp)
         streaming=False,  # "stream": true -> 400 "'stream' is not supported"
         stream_usage="never",
         tool_calling=False,

@@ -22,6 +22,7 @@ from orbit_local.log import warn
 from orbit_local.protocols.common import cut_mid_event, parse_arguments, stable_tool_call_id
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import ParameterNotSentWarning, add_options
+from orbit_local.protocols.roles import fit_role_order
 from orbit_local.protocols.shapes import SHAPE_ERRORS, shape_error, typed_shapes
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import ThinkSplitter, split_think
@@ -180,6 +181,8 @@ class OpenAIProtocol:
             "model": request.model,
             "messages": [self._message(m) for m in request.messages],
         }
+        if profile.alternating_roles:
+            body["messages"] = fit_role_order(body["messages"], profile, self.base_url)
         params = request.params
         if params.temperature is not None:
             body["temperature"] = params.temperature

@@ -8,7 +8,9 @@ from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.providers import get_provider
 from orbit_local.types import ChatRequest, ContentPart, Message
 
-TWO_TEXTS = Message(role="user", content="", parts=[ContentPart(kind="text", text="a"), ContentPart(kind="text", text="b")])
+TWO_TEXTS = Message(
+    role="user", content="", parts=[ContentPart(kind="text", text="a"), ContentPart(kind="text", text="b")]
+)
 
 
 def sent_content(provider: str, message: Message) -> object:

@@ -1,0 +1,139 @@
+"""GPT4All takes turns strictly: same-role turns are merged, an assistant turn first is
+refused before sending (step 9).
+
+The rule the fitted messages must pass is GPT4All 3.4.2's own request parser
+(gpt4all-chat/src/server.cpp, ``ChatRequest::parseImpl``): system messages are skipped
+(``continue``), then each message's role must be ``nextRole``, which starts as user and
+flips after every turn; anything else is 400 ``Invalid 'messages[i].role': did not expect
+'<role>' here``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from orbit_local.errors import UnsupportedFeatureError
+from orbit_local.protocols.openai import OpenAIProtocol
+from orbit_local.providers import get_provider
+from orbit_local.types import ChatRequest, Message, ToolCall
+from tests.fakes import FakeServer
+
+URL = "http://127.0.0.1:4891/v1"
+
+
+def gpt4all_342_accepts(messages: list[dict[str, Any]]) -> bool:
+    """server.cpp v3.4.2's role check, as written there."""
+    next_role = "user"
+    for message in messages:
+        if message["role"] == "system":
+            continue
+        if message["role"] != next_role:
+            return False
+        next_role = "assistant" if message["role"] == "user" else "user"
+    return True
+
+
+def sent(messages: list[Message], provider: str = "gpt4all") -> list[dict[str, Any]]:
+    protocol = OpenAIProtocol(get_provider(provider), URL)
+    body = protocol.chat_request(ChatRequest(model="m", messages=messages), stream=False).json or {}
+    return list(body["messages"])
+
+
+def test_two_user_turns_become_one_joined_with_a_blank_line() -> None:
+    messages = [Message(role="user", content="a"), Message(role="user", content="b")]
+    assert sent(messages) == [{"role": "user", "content": "a\n\nb"}]
+
+
+def test_same_role_runs_merge_and_system_messages_stay() -> None:
+    messages = [
+        Message(role="system", content="be brief"),
+        Message(role="user", content="q1"),
+        Message(role="user", content="q2"),
+        Message(role="assistant", content="r1"),
+        Message(role="assistant", content="r2"),
+        Message(role="user", content="q3"),
+    ]
+    assert sent(messages) == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "q1\n\nq2"},
+        {"role": "assistant", "content": "r1\n\nr2"},
+        {"role": "user", "content": "q3"},
+    ]
+
+
+def test_a_system_message_between_two_user_turns_comes_before_the_merged_turn() -> None:
+    messages = [
+        Message(role="user", content="a"),
+        Message(role="system", content="now answer in French"),
+        Message(role="user", content="b"),
+    ]
+    assert sent(messages) == [
+        {"role": "system", "content": "now answer in French"},
+        {"role": "user", "content": "a\n\nb"},
+    ]
+
+
+def test_a_tool_result_merges_with_the_user_turn_next_to_it() -> None:
+    call = ToolCall(id="c1", name="add", arguments={"a": 1})
+    messages = [
+        Message(role="user", content="add"),
+        Message(role="assistant", content="", tool_calls=[call]),
+        Message(role="tool", content="2", tool_call_id="c1"),
+        Message(role="user", content="thanks, and?"),
+    ]
+    fitted = sent(messages)
+    assert [m["role"] for m in fitted] == ["user", "assistant", "user"]
+    assert fitted[2]["content"] == "Result of tool call c1:\n2\n\nthanks, and?"
+    assert gpt4all_342_accepts(fitted)
+
+
+def test_every_order_that_starts_with_a_user_turn_passes_gpt4all_342() -> None:
+    for roles in itertools.product(("system", "user", "assistant"), repeat=5):
+        if next((r for r in roles if r != "system"), "user") == "assistant":
+            continue
+        messages = [Message(role=role, content=f"{role}{i}") for i, role in enumerate(roles)]
+        fitted = sent(messages)
+        assert gpt4all_342_accepts(fitted), roles
+        # nothing dropped: every text still there, in order
+        text = " ".join(str(m["content"]) for m in fitted)
+        for message in messages:
+            assert message.content in text
+
+
+@pytest.mark.parametrize("lead", [[], [Message(role="system", content="s")]])
+def test_an_assistant_turn_first_is_refused_before_sending(lead: list[Message]) -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    from langchain_orbit_local import ChatGPT4All
+
+    server = FakeServer()
+    model = ChatGPT4All(model="m", base_url=URL, http_client=server.client())
+    history = [SystemMessage("s")] if lead else []
+    with pytest.raises(UnsupportedFeatureError) as caught:
+        model.invoke([*history, AIMessage("Hello! How can I help?"), HumanMessage("hi")])
+    assert "GPT4All" in str(caught.value) and URL in str(caught.value)
+    assert "user message" in (caught.value.hint or "")
+    assert [r for r in server.requests if r.url.path.endswith("/chat/completions")] == []
+
+
+def test_the_merged_request_is_what_reaches_the_server() -> None:
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from llamaindex_orbit_local import GPT4All
+
+    server = FakeServer()
+    llm = GPT4All(model="m", base_url=URL, http_client=server.client())
+    llm.chat([ChatMessage(role="user", content="a"), ChatMessage(role="user", content="b")])
+    assert server.bodies()[-1]["messages"] == [{"role": "user", "content": "a\n\nb"}]
+
+
+def test_servers_without_the_flag_get_turns_as_they_are() -> None:
+    messages = [
+        Message(role="assistant", content="hello"),
+        Message(role="user", content="a"),
+        Message(role="user", content="b"),
+    ]
+    assert [m["role"] for m in sent(messages, "lmstudio")] == ["assistant", "user", "user"]
