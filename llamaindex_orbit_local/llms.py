@@ -24,7 +24,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -33,7 +33,15 @@ from llama_index.core.tools.types import BaseTool
 
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
 from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient, make_protocol
-from orbit_local.config import FromConfig, LazyClients, call_options, extra_body, generation_params
+from orbit_local.config import (
+    FromConfig,
+    LazyClients,
+    call_options,
+    extra_body,
+    field_names,
+    generation_params,
+    unknown_keywords_to_kwargs,
+)
 from orbit_local.errors import OrbitLocalError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.common import tool_spec_from_openai
@@ -90,6 +98,15 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
 
     _client: ChatBackend | None = PrivateAttr(default=None)
     _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_additional_kwargs(cls, values: Any) -> Any:
+        """A keyword that is no field is sent in ``additional_kwargs``, with a warning that
+        names the closest field (LlamaIndex itself would drop it in silence)."""
+        if not isinstance(values, dict):
+            return values
+        return unknown_keywords_to_kwargs(values, field_names(cls), "additional_kwargs", cls.__name__)
 
     @classmethod
     def class_name(cls) -> str:

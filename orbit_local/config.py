@@ -109,6 +109,17 @@ def call_options(settings: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     return {"extra_headers": kwargs.get("extra_headers"), "stream_usage": stream_usage}
 
 
+def field_names(model: Any) -> set[str]:
+    """A pydantic model class's field names and their aliases: the keywords it takes."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        for alias in (info.alias, info.validation_alias):
+            if isinstance(alias, str):
+                names.add(alias)
+    return names
+
+
 def unknown_keywords_to_kwargs(values: dict[str, Any], fields: set[str], into: str, owner: str) -> dict[str, Any]:
     """Constructor keywords that are no field go into ``values[into]`` (``model_kwargs``), with
     a warning that names the closest field; fields given inside it are moved back out."""
