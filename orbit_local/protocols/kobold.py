@@ -70,6 +70,14 @@ class KoboldProtocol:
     def generate_body(self, request: ChatRequest) -> dict[str, Any]:
         for message in request.messages:
             check_content(message, self.profile, self.base_url)
+        if request.response_format is not None:
+            raise UnsupportedFeatureError(
+                "KoboldAI's generate API has no JSON mode (response_format)",
+                provider=self.profile.display_name,
+                base_url=self.base_url,
+                hint="use with_structured_output (the schema goes into the prompt), KoboldCpp's `grammar` "
+                "in extra_body, or its OpenAI side: provider='koboldcpp-openai'",
+            )
         template = get_template(request.chat_template or DEFAULT_TEMPLATE)
         params = request.params
         prompt = request.raw_prompt if request.raw_prompt is not None else template.render(request.messages)

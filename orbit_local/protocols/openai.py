@@ -198,6 +198,14 @@ class OpenAIProtocol:
         add_options(body, params.options, profile)
         if request.tools:
             self._add_tools(body, request)
+        elif request.tool_choice is not None:
+            warn(f"tool_choice without tools is not sent to {profile.display_name}.", ParameterNotSentWarning)
+        if request.chat_template:
+            warn(
+                f"chat_template is not sent to {profile.display_name}: its chat API applies the model's own "
+                "template (chat_template is for prompt APIs: KoboldAI, GPT4All's direct mode).",
+                ParameterNotSentWarning,
+            )
         if request.response_format is not None:
             body["response_format"] = self._response_format(request.response_format)
         if stream:
@@ -211,6 +219,12 @@ class OpenAIProtocol:
             body["stream"] = True
             if profile.stream_usage == "include_usage" and request.stream_usage is not False:
                 body["stream_options"] = {"include_usage": True}
+            elif profile.stream_usage == "never" and request.stream_usage:
+                warn(
+                    f"{profile.display_name} sends no usage in streams; stream_usage=True is not sent "
+                    "(invoke/chat answers carry usage).",
+                    ParameterNotSentWarning,
+                )
         if request.extra_body:
             body.update(request.extra_body)
         if profile.allowed_request_keys is not None:
