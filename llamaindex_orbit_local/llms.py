@@ -46,7 +46,7 @@ from orbit_local.errors import OrbitLocalError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.common import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
-from orbit_local.tokens import count_tokens
+from orbit_local.tokens import count_tokens, token_ids
 from orbit_local.types import ChatRequest, ModelInfo
 
 
@@ -60,23 +60,19 @@ def _as_completion(response: ChatResponse) -> CompletionResponse:
 
 
 class ServerTokenizer:
-    """``tokenizer(text) -> list[int]`` over the server's tokenizer endpoint.
+    """``tokenizer(text) -> list[int]``: the token ids of the server's own tokenizer.
 
-    LlamaIndex only takes the length of what a tokenizer returns. Where the server has no
-    tokenizer, the list has the estimated length (its entries are 0, not token ids), and a
-    ``TokenCountEstimateWarning`` says so.
+    Ids are never made up: a server that only counts tokens, or has no tokenizer endpoint,
+    raises ``UnsupportedFeatureError`` (a list of placeholder ids would pass for real ones
+    wherever ids are used). For counts on any server, use ``llm.count_tokens(text)``, which
+    estimates, with a ``TokenCountEstimateWarning``, where the server cannot count.
     """
 
     def __init__(self, llm: OrbitLocalLLM) -> None:
         self._llm = llm
 
     def __call__(self, text: str) -> list[int]:
-        client = self._llm.client
-        tokenize = getattr(client, "tokenize", None)
-        if tokenize is not None and getattr(getattr(client, "profile", None), "tokenize", None) is not None:
-            ids, count = tokenize(text, self._llm.model)
-            return list(ids) if ids is not None else [0] * count
-        return [0] * count_tokens(client, text, self._llm.model)
+        return token_ids(self._llm.client, text, self._llm.model)
 
 
 class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, CustomLLM):

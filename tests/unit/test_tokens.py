@@ -60,7 +60,9 @@ def test_servers_without_a_tokenizer_estimate_and_say_so() -> None:
         chat.get_token_ids("hello")
     llm = li.LMStudio(base_url="http://h:1234/v1", model="m", http_client=server.client())
     with pytest.warns(TokenCountEstimateWarning):
-        assert len(llm.tokenizer("x" * 40)) == 10
+        assert llm.count_tokens("x" * 40) == 10
+    with pytest.raises(UnsupportedFeatureError, match="no tokenizer endpoint"):
+        llm.tokenizer("hello")  # ids are never made up (tests/unit/test_llamaindex_tokenizer.py)
     assert server.seen == []
 
 
