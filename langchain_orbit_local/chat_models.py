@@ -41,6 +41,19 @@ from orbit_local.types import ChatRequest, ModelInfo
 from orbit_local.types import ChatResult as NeutralResult
 
 
+def _noted(run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None, model: str) -> str:
+    """Fill the run's ``ls_model_name`` with the model resolved from the server.
+
+    LangChain asks ``_get_ls_params`` before the call, when a model that comes from the
+    server is not known yet (resolving it there would mean I/O before every call, inside the
+    event loop too). The run manager's metadata is the run's own (tracers keep that dict and
+    send it when the run ends), so the name filled in here is the one traced.
+    """
+    if run_manager is not None and not run_manager.metadata.get("ls_model_name"):
+        run_manager.metadata["ls_model_name"] = model
+    return model
+
+
 class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     """Chat model for any local server orbit-local has a profile for.
 
@@ -114,7 +127,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
             ls_provider=self.provider_profile.name,
-            ls_model_name=kwargs.get("model") or self.model or "",
+            ls_model_name=kwargs.get("model") or self.model or self._resolved_model() or "",
             ls_model_type="chat",
         )
         temperature = kwargs.get("temperature", self.temperature)
@@ -127,6 +140,14 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         if stops:
             params["ls_stop"] = list(stops)
         return params
+
+    def _resolved_model(self) -> str | None:
+        """The model a client already resolved from the server (no I/O: this runs before
+        every call, also inside an event loop)."""
+        for client in (self._client, self._async_client):
+            if client is not None and client.model:
+                return client.model
+        return None
 
     @raises_native
     def list_models(self) -> list[ModelInfo]:
@@ -201,7 +222,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
         client = self.client
-        model = client.resolve_model(kwargs.get("model"))
+        model = _noted(run_manager, client.resolve_model(kwargs.get("model")))
         result = client.chat(self._chat_request(messages, stop, model, kwargs))
         return self._chat_result(result, model)
 
@@ -216,7 +237,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop=stop, run_manager=run_manager, **kwargs))
         client = self.async_client
-        model = await client.resolve_model(kwargs.get("model"))
+        model = _noted(run_manager, await client.resolve_model(kwargs.get("model")))
         result = await client.chat(self._chat_request(messages, stop, model, kwargs))
         return self._chat_result(result, model)
 
@@ -229,7 +250,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         client = self.client
-        model = client.resolve_model(kwargs.get("model"))
+        model = _noted(run_manager, client.resolve_model(kwargs.get("model")))
         with client.stream(self._chat_request(messages, stop, model, kwargs)) as stream:
             for delta in stream:
                 chunk = to_generation_chunk(delta)
@@ -250,7 +271,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         client = self.async_client
-        model = await client.resolve_model(kwargs.get("model"))
+        model = _noted(run_manager, await client.resolve_model(kwargs.get("model")))
         async with client.stream(self._chat_request(messages, stop, model, kwargs)) as stream:
             async for delta in stream:
                 chunk = to_generation_chunk(delta)
