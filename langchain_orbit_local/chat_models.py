@@ -161,9 +161,19 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         that cannot fit raises a ``ContextOverflowWarning`` before it is sent."""
         client = self.client
         window = client.context_window() if isinstance(client, ChatClient) else None
-        if window:
-            self.profile = {**(self.profile or {}), "max_input_tokens": window}
+        self._remember_context_window(window)
         return window
+
+    def _remember_context_window(self, window: int | None) -> None:
+        """Put a context size the server reported into ``profile["max_input_tokens"]``.
+
+        Only the server's own number goes there, never a guess: without one, ``profile`` has
+        no ``max_input_tokens`` (LangChain's "unknown"). Calls fill it in as soon as a client
+        learned it (servers whose first request asks, such as KoboldAI), and
+        :meth:`get_context_window` asks outright.
+        """
+        if window and (self.profile or {}).get("max_input_tokens") != window:
+            self.profile = {**(self.profile or {}), "max_input_tokens": window}
 
     @raises_native
     async def alist_models(self) -> list[ModelInfo]:
@@ -224,6 +234,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         client = self.client
         model = _noted(run_manager, client.resolve_model(kwargs.get("model")))
         result = client.chat(self._chat_request(messages, stop, model, kwargs))
+        self._remember_context_window(client.known_context_window)
         return self._chat_result(result, model)
 
     @raises_native
@@ -239,6 +250,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         client = self.async_client
         model = _noted(run_manager, await client.resolve_model(kwargs.get("model")))
         result = await client.chat(self._chat_request(messages, stop, model, kwargs))
+        self._remember_context_window(client.known_context_window)
         return self._chat_result(result, model)
 
     @raises_native
@@ -257,6 +269,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
                 if run_manager is not None:
                     run_manager.on_llm_new_token(delta.text, chunk=chunk)
                 yield chunk
+        self._remember_context_window(client.known_context_window)
         last = ChatGenerationChunk(message=final_chunk(stream.result(), provider=self.provider_profile.name))
         if run_manager is not None:
             run_manager.on_llm_new_token("", chunk=last)
@@ -278,6 +291,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
                 if run_manager is not None:
                     await run_manager.on_llm_new_token(delta.text, chunk=chunk)
                 yield chunk
+        self._remember_context_window(client.known_context_window)
         last = ChatGenerationChunk(message=final_chunk(stream.result(), provider=self.provider_profile.name))
         if run_manager is not None:
             await run_manager.on_llm_new_token("", chunk=last)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from llama_index.core.base.llms.generic_utils import chat_response_to_completion_response, prompt_to_messages
 from llama_index.core.base.llms.types import (
@@ -25,6 +25,7 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
+from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.custom import CustomLLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -45,6 +46,7 @@ from orbit_local.config import (
 from orbit_local.errors import OrbitLocalError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.common import tool_spec_from_openai
+from orbit_local.providers import ProviderProfile
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.tokens import count_tokens, token_ids
 from orbit_local.types import ChatRequest, ModelInfo
@@ -57,6 +59,30 @@ def _as_completion(response: ChatResponse) -> CompletionResponse:
     completion.delta = response.delta
     completion.logprobs = response.logprobs
     return completion
+
+
+ContextWindowSource = Literal["argument", "server", "default"]
+
+
+class OrbitLocalMetadata(LLMMetadata):
+    """LlamaIndex's ``LLMMetadata``, saying where ``context_window`` comes from."""
+
+    context_window_source: ContextWindowSource = Field(
+        default="default",
+        description=(
+            "Where context_window comes from: 'argument' (the context_window you passed), 'server' (read "
+            "from the server's API) or 'default' (the server does not tell: LlamaIndex's default, or the "
+            "server's documented default size where that is smaller; not the server's value)."
+        ),
+    )
+
+
+def unknown_context_window(profile: ProviderProfile) -> int:
+    """The window to plan with when the server does not tell its own: LlamaIndex's
+    ``DEFAULT_CONTEXT_WINDOW``, or the server's documented default size where that is smaller
+    (llama-cpp-python and GPT4All start with 2048), since a window larger than the real one
+    overflows the server while a smaller one only packs less."""
+    return min(DEFAULT_CONTEXT_WINDOW, profile.default_context_window)
 
 
 class ServerTokenizer:
@@ -133,17 +159,38 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
             return None
 
     @property
-    def metadata(self) -> LLMMetadata:
-        model = self.model or (self._client.model if self._client is not None else None) or ""
-        return LLMMetadata(
-            context_window=self.context_window
-            or self._discovered_context_window()
-            or self.provider_profile.default_context_window,
+    def metadata(self) -> OrbitLocalMetadata:
+        """Model name and context window as the server tells them.
+
+        ``context_window`` is, in order: the ``context_window`` argument, the size the server
+        reports (asked once, where its API tells it), else a default that is *not* the server's
+        — ``context_window_source`` says which (``"argument"``, ``"server"``, ``"default"``).
+        """
+        model = self.model or self._resolved_model() or ""
+        window, source = self._context_window_and_source()
+        return OrbitLocalMetadata(
+            context_window=window,
+            context_window_source=source,
             num_output=self.max_tokens or -1,
             is_chat_model=True,
             is_function_calling_model=self.provider_profile.tool_calling,
             model_name=model,
         )
+
+    def _context_window_and_source(self) -> tuple[int, ContextWindowSource]:
+        if self.context_window:
+            return self.context_window, "argument"
+        discovered = self._discovered_context_window()
+        if discovered:
+            return discovered, "server"
+        return unknown_context_window(self.provider_profile), "default"
+
+    def _resolved_model(self) -> str | None:
+        """The model a client resolved from the server, if one did (no I/O)."""
+        for client in (self._client, self._async_client):
+            if client is not None and client.model:
+                return client.model
+        return None
 
     def list_models(self) -> list[ModelInfo]:
         return self.client.list_models()
@@ -366,10 +413,11 @@ class GPT4All(OrbitLocalLLM, GPT4AllDirectSettings):
         return async_direct_client(self) if self.model_path else super()._new_async_client()
 
     @property
-    def metadata(self) -> LLMMetadata:
+    def metadata(self) -> OrbitLocalMetadata:
         meta = super().metadata
         if self.model_path and not self.context_window:
-            meta.context_window = self.n_ctx
+            meta.context_window = self.n_ctx  # the engine runs with this size: known, ours
+            meta.context_window_source = "argument"
             meta.model_name = meta.model_name or self.model_path.rsplit("/", 1)[-1]
         return meta
 

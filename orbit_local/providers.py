@@ -81,7 +81,9 @@ class ProviderProfile:
         client_side_stop: apply stop sequences on the client because the server rejects ``stop``.
         default_max_tokens: sent when the user set no ``max_tokens`` (servers whose own
             default is uselessly small, or unbounded).
-        default_context_window: assumed context size when the server does not tell.
+        default_context_window: the server's documented start-up context size, where it has
+            one (llama-cpp-python, GPT4All: 2048); LlamaIndex plans with it, labelled as not read
+            from the server, when it is smaller than LlamaIndex's own default.
         models_path: model list, relative to the base URL.
         chat_path / embeddings_path: relative to the base URL.
     """

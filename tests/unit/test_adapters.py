@@ -297,9 +297,13 @@ def test_llamaindex_async(pair: Pair) -> None:
 # /props say 8192, KoboldCpp's true_max_context_length 2048, FastChat's token_check 8192), and
 # the documented defaults where a server does not tell (GPT4All's app: 2048).
 FAKE_SERVER_CONTEXT = {
-    "lmstudio": 8192, "localai": 4096, "fastchat": 8192, "gpt4all": 2048, "koboldai": 2048, "lemonade": 8192,
-    "llamacpp": 8192, "vllm": 8192, "shimmy": 4096, "ollama": 4096, "openai-compatible": 4096,
+    "lmstudio": 8192, "localai": 3900, "fastchat": 8192, "gpt4all": 2048, "koboldai": 2048, "lemonade": 8192,
+    "llamacpp": 8192, "vllm": 8192, "shimmy": 3900, "ollama": 3900, "openai-compatible": 3900,
 }  # fmt: skip
+"""What LlamaIndex plans with against the fake server: the size servers with a context endpoint
+report (8192, KoboldCpp's 2048), else a default that metadata labels as not the server's:
+LlamaIndex's DEFAULT_CONTEXT_WINDOW (3900), or GPT4All's documented 2048 where smaller."""
+NOT_TOLD = {"localai", "shimmy", "ollama", "openai-compatible", "gpt4all"}
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=IDS)
@@ -310,6 +314,7 @@ def test_llamaindex_metadata(pair: Pair) -> None:
     assert meta.model_name == "m"
     assert meta.num_output == 64
     assert meta.context_window == FAKE_SERVER_CONTEXT[pair.provider]
+    assert meta.context_window_source == ("default" if pair.provider in NOT_TOLD else "server")
     assert pair.llamaindex(model="m", context_window=1234, base_url=BASE).metadata.context_window == 1234
 
 
