@@ -45,6 +45,7 @@ from orbit_local.config import (
 )
 from orbit_local.errors import OrbitLocalError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
+from orbit_local.log import warn
 from orbit_local.protocols.common import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
@@ -128,6 +129,13 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         names the closest field (LlamaIndex itself would drop it in silence)."""
         if not isinstance(values, dict):
             return values
+        for hook in ("messages_to_prompt", "completion_to_prompt"):
+            if values.get(hook) is not None:
+                warn(
+                    f"{hook} is not used by {cls.__name__}: chat is sent as messages and the server (or, for "
+                    "KoboldAI, chat_template) applies the model's template.",
+                    UserWarning,
+                )
         return unknown_keywords_to_kwargs(values, field_names(cls), "additional_kwargs", cls.__name__)
 
     @classmethod

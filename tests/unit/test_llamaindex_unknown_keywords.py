@@ -49,3 +49,10 @@ def test_a_dump_reads_back_without_warnings() -> None:
         warnings.simplefilter("error")
         again = OrbitLocal.from_dict(llm.to_dict())
     assert again.additional_kwargs == {"top_k": 3}
+
+
+def test_prompt_hooks_that_are_never_used_warn() -> None:
+    with pytest.warns(UserWarning, match="messages_to_prompt is not used by KoboldAI"):
+        KoboldAI(base_url=URL, messages_to_prompt=lambda messages: "x")
+    with pytest.warns(UserWarning, match="completion_to_prompt is not used by OrbitLocal"):
+        OrbitLocal(provider="lmstudio", completion_to_prompt=lambda prompt: prompt)
