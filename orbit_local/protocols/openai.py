@@ -542,10 +542,11 @@ class OpenAIStreamParser:
     servers close without ``[DONE]``); anything else at end of body is an interruption.
     """
 
-    __slots__ = ("_finished", "_protocol", "_reliable", "_think", "done")
+    __slots__ = ("_finished", "_named", "_protocol", "_reliable", "_think", "done")
 
     def __init__(self, protocol: OpenAIProtocol) -> None:
         self.done = False
+        self._named: dict[int, bool] = {}  # tool-call index -> a fragment carried its name
         self._protocol = protocol
         self._finished = False
         self._reliable = protocol.profile.usage_reliable
@@ -596,9 +597,9 @@ class OpenAIStreamParser:
                 if raw_calls:
                     delta.tool_call_chunks = _tool_call_chunks(raw_calls)
                     if delta.tool_call_chunks is None:
-                        raise self._protocol._protocol_error(
-                            "a streamed tool-call delta has a null function", payload
-                        )
+                        raise self._protocol._protocol_error("a streamed tool-call delta has a null function", payload)
+                    for fragment in delta.tool_call_chunks:
+                        self._named[fragment.index] = self._named.get(fragment.index, False) or bool(fragment.name)
                 finish = _finish(choice.get("finish_reason"))
                 if finish is not None:
                     delta.finish_reason = finish
@@ -630,6 +631,12 @@ class OpenAIStreamParser:
                 provider=profile.display_name,
                 base_url=self._protocol.base_url,
                 hint="the server may have crashed or closed the connection; retry the request",
+            )
+        nameless = sorted(index for index, named in self._named.items() if not named)
+        if nameless:
+            # As in a whole answer: a call without a name cannot be run (not a call named "").
+            raise self._protocol._protocol_error(
+                f"streamed tool call {nameless[0]} never received a function name", None
             )
 
 

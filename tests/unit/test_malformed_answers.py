@@ -90,3 +90,23 @@ def test_streamed_fragment_without_function_and_bare_finish_are_fine() -> None:
     assert first is not None and first.tool_call_chunks is not None and first.tool_call_chunks[0].id == "c1"
     last = parser.feed(frame({"index": 0, "finish_reason": "tool_calls"}))
     assert last is not None and last.finish_reason == "tool_calls"
+
+
+def test_a_streamed_call_that_never_gets_a_name_is_a_protocol_error() -> None:
+    parser = protocol().stream_parser(None)  # type: ignore[arg-type]
+    parser.feed(
+        frame({"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"arguments": "{}"}}]}})
+    )
+    parser.feed(frame({"index": 0, "delta": {}, "finish_reason": "tool_calls"}))
+    with pytest.raises(ProtocolError) as caught:
+        parser.finish()
+    assert_names_server(caught.value)
+
+
+def test_a_streamed_call_named_in_its_first_fragment_finishes_cleanly() -> None:
+    parser = protocol().stream_parser(None)  # type: ignore[arg-type]
+    first = {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "add", "arguments": ""}}]}
+    parser.feed(frame({"index": 0, "delta": first}))
+    parser.feed(frame({"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}}))
+    parser.feed(frame({"index": 0, "delta": {}, "finish_reason": "tool_calls"}))
+    parser.finish()
