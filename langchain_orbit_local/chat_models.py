@@ -161,18 +161,20 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         that cannot fit raises a ``ContextOverflowWarning`` before it is sent."""
         client = self.client
         window = client.context_window() if isinstance(client, ChatClient) else None
-        self._remember_context_window(window)
+        self._remember_context_window(window, replace=True)
         return window
 
-    def _remember_context_window(self, window: int | None) -> None:
+    def _remember_context_window(self, window: int | None, *, replace: bool = False) -> None:
         """Put a context size the server reported into ``profile["max_input_tokens"]``.
 
         Only the server's own number goes there, never a guess: without one, ``profile`` has
         no ``max_input_tokens`` (LangChain's "unknown"). Calls fill it in as soon as a client
-        learned it (servers whose first request asks, such as KoboldAI), and
-        :meth:`get_context_window` asks outright.
+        learned it (servers whose first request asks, such as KoboldAI) where no size was
+        given (``profile=`` or a config file's ``context_window`` win); :meth:`get_context_window`
+        asks outright and replaces it.
         """
-        if window and (self.profile or {}).get("max_input_tokens") != window:
+        known = (self.profile or {}).get("max_input_tokens")
+        if window and known != window and (replace or not known):
             self.profile = {**(self.profile or {}), "max_input_tokens": window}
 
     @raises_native

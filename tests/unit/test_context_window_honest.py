@@ -84,3 +84,12 @@ def test_langchain_get_context_window_fills_the_profile() -> None:
     chat = lc.ChatLlamaCpp(base_url="http://h:8080/v1", model="m", http_client=server.client())
     assert chat.get_context_window() == 8192
     assert chat.profile is not None and chat.profile["max_input_tokens"] == 8192
+
+
+def test_langchain_a_given_window_is_not_replaced_by_a_call() -> None:
+    server = FakeServer()
+    chat = lc.ChatKoboldAI(
+        base_url="http://h:5001/v1", model="m", http_client=server.client(), profile={"max_input_tokens": 1000}
+    )
+    chat.invoke("hi")
+    assert chat.profile is not None and chat.profile["max_input_tokens"] == 1000
