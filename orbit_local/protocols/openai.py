@@ -217,6 +217,11 @@ class OpenAIProtocol:
                     hint="call invoke/chat (not stream) for several answers, or set n=1",
                 )
             body["stream"] = True
+            if request.recover_tool_calls and request.tools:
+                warn(
+                    f"recover_tool_calls applies to whole answers: this stream from {profile.display_name} is "
+                    "passed on as it comes (call invoke/chat to recover tool calls written as text).",
+                )
             if profile.stream_usage == "include_usage" and request.stream_usage is not False:
                 body["stream_options"] = {"include_usage": True}
             elif profile.stream_usage == "never" and request.stream_usage:

@@ -70,3 +70,14 @@ def test_langchain_stream_usage_true_warns_through_the_adapter() -> None:
     )
     with pytest.warns(ParameterNotSentWarning, match="llama-cpp-python server sends no usage in streams"):
         list(model.stream("hi"))
+
+
+def test_recover_tool_calls_on_a_native_stream_warns() -> None:
+    from orbit_local.types import ToolSpec
+
+    tools = [ToolSpec(name="add", description="", parameters={"type": "object", "properties": {}})]
+    with pytest.warns(UserWarning, match="recover_tool_calls applies to whole answers"):
+        body("vllm", tools=tools, recover_tool_calls=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        body("vllm", stream=False, tools=tools, recover_tool_calls=True)  # recovered on the whole answer
