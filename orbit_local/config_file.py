@@ -337,6 +337,8 @@ def _block(path: Path, name: str, raw: Any) -> ServerBlock:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "value_error":  # our own check: its message already shows the value, masked
+            raise _error(path, f"{name}.{key}", first["msg"].removeprefix("Value error, ")) from None
         raise _error(path, f"{name}.{key}", first["msg"], _got(key, first.get("input"))) from None
     if block.enabled:
         _check_enabled(path, block)
