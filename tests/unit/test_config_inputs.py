@@ -227,6 +227,26 @@ def test_the_client_and_the_profile_strip_it_too(monkeypatch: pytest.MonkeyPatch
         client.close()
 
 
+def test_the_auto_client_and_a_url_target_strip_it_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``provider="auto"`` (``ChatOrbitLocal``, ``orbit-local doctor http://...``) reads
+    ``ORBIT_LOCAL_BASE_URL`` or the argument without a profile: the same check applies."""
+    monkeypatch.delenv("ORBIT_LOCAL_BASE_URL", raising=False)
+
+    def base_url(**kwargs: Any) -> str:
+        client = ChatClient("auto", **kwargs)
+        client.close()
+        return client.base_url
+
+    assert base_url(base_url=PADDED) == "http://box:1234/v1"
+    assert base_url(base_url="  ") == ""  # nothing given: look on the default ports
+    monkeypatch.setenv("ORBIT_LOCAL_BASE_URL", " http://env:8000/v1/ ")
+    assert base_url() == "http://env:8000/v1"
+    monkeypatch.setenv("ORBIT_LOCAL_BASE_URL", " http://env:8000/v1\t")
+    assert lc.ChatOrbitLocal().base_url == "http://env:8000/v1"
+    with pytest.raises(ValueError, match="has whitespace inside"):
+        base_url(base_url="http://bo x:1/v1")
+
+
 def test_a_whitespace_only_variable_does_not_hide_the_files_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
