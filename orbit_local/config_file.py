@@ -8,7 +8,8 @@ local providers this project grew from)::
         enabled: true
         base_url: "http://localhost:1234"   # with or without /v1
         model: null
-        api_key: ${LMSTUDIO_API_KEY}        # ${VAR} is read from the environment
+        api_key: ${LMSTUDIO_API_KEY:-}      # ${VAR} from the environment; unset is an error
+                                            # unless a default follows :- (here: no key)
         temperature: 0.2
         max_tokens: 512
         timeout: {connect: 10000, total: 120000, warmup: 30000}   # ORBIT's milliseconds
@@ -18,8 +19,10 @@ Block names are ORBIT's (``localai``, ``lm_studio``, ``fastchat``, ``gpt4all``, 
 ``amd_gaia``) plus ours (``llama_cpp``, ``llama_cpp_python``, ``vllm``, ``shimmy``, ``ollama``),
 any profile name, or any name with ``provider:`` in the block. ORBIT's blocks for cloud
 services are skipped (listed in :attr:`OrbitConfig.skipped`). Every other mistake — an unknown
-block or key, a value of the wrong type, an enabled block without what it needs — raises
-:class:`ConfigError` naming the file and the key.
+block or key, a value of the wrong type, an unset ``${VAR}``, an enabled block without what it
+needs — raises :class:`ConfigError` naming the file and the key; a value that may be a secret
+(``api_key``, ``base_url``, ...) is described by its type only. Aliases that would expand past a
+bound are refused before anything is built (:mod:`orbit_local.bounded_yaml`).
 
 Precedence, for every setting: arguments, then environment variables, then the file, then
 the defaults.
