@@ -134,6 +134,14 @@ def test_a_wrong_typed_secret_is_reported_by_its_type_only(tmp_path: Path, key: 
     assert SECRET not in message and "4242424242" not in message
 
 
+@pytest.mark.parametrize("key", ["api_token", "apikey", "secret", "password", "headers"])
+def test_an_unknown_secret_looking_key_is_named_not_shown(tmp_path: Path, key: str) -> None:
+    path = write(tmp_path, f"lm_studio:\n  {key}: {SECRET}\n")
+    with pytest.raises(ConfigError, match=rf"lm_studio\.{key}: unknown key") as info:
+        load_config(path)
+    assert SECRET not in str(info.value)
+
+
 def test_a_secret_from_the_environment_never_reaches_a_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOX_URL", f"http://me:{SECRET}@box :8080/v1")
     with pytest.raises(ConfigError) as info:
