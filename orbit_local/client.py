@@ -43,6 +43,7 @@ from orbit_local.transport import (
     _TransportBase,
 )
 from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, HttpRequest, ModelInfo, Usage
+from orbit_local.urls import check_base_url
 
 if TYPE_CHECKING:
     import httpx
@@ -167,7 +168,7 @@ class _ClientBase:
         self.auto = is_auto(provider)
         self.profile = get_provider(GENERIC if self.auto else provider)
         if self.auto:
-            explicit = base_url or os.environ.get(self.profile.env_base_url) or ""
+            explicit = check_base_url(base_url) or check_base_url(os.environ.get(self.profile.env_base_url)) or ""
             self.base_url = explicit.rstrip("/")  # "" means: look on the default ports
         else:
             self.base_url = self.profile.resolve_base_url(base_url)

@@ -8,7 +8,8 @@ local providers this project grew from)::
         enabled: true
         base_url: "http://localhost:1234"   # with or without /v1
         model: null
-        api_key: ${LMSTUDIO_API_KEY}        # ${VAR} is read from the environment
+        api_key: ${LMSTUDIO_API_KEY:-}      # ${VAR} from the environment; unset is an error
+                                            # unless a default follows :- (here: no key)
         temperature: 0.2
         max_tokens: 512
         timeout: {connect: 10000, total: 120000, warmup: 30000}   # ORBIT's milliseconds
@@ -18,8 +19,10 @@ Block names are ORBIT's (``localai``, ``lm_studio``, ``fastchat``, ``gpt4all``, 
 ``amd_gaia``) plus ours (``llama_cpp``, ``llama_cpp_python``, ``vllm``, ``shimmy``, ``ollama``),
 any profile name, or any name with ``provider:`` in the block. ORBIT's blocks for cloud
 services are skipped (listed in :attr:`OrbitConfig.skipped`). Every other mistake — an unknown
-block or key, a value of the wrong type, an enabled block without what it needs — raises
-:class:`ConfigError` naming the file and the key.
+block or key, a value of the wrong type, an unset ``${VAR}``, an enabled block without what it
+needs — raises :class:`ConfigError` naming the file and the key; a value that may be a secret
+(``api_key``, ``base_url``, ...) is described by its type only. Aliases that would expand past a
+bound are refused before anything is built (:mod:`orbit_local.bounded_yaml`).
 
 Precedence, for every setting: arguments, then environment variables, then the file, then
 the defaults.
@@ -30,15 +33,18 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from orbit_local.errors import OrbitLocalError
 from orbit_local.log import warn
 from orbit_local.providers import ProviderProfile, get_provider
+from orbit_local.urls import check_base_url
 
 BLOCK_PROVIDERS: dict[str, str] = {
     "localai": "localai",
@@ -82,7 +88,7 @@ _FIELDS = (
     "top_p", "max_tokens", "seed", "stop", "stop_tokens", "timeout", "retry", "stream", "context_window",
     "model_path", "chat_template", "use_preset", "mode",
 )  # fmt: skip
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(OrbitLocalError, ValueError):
@@ -139,6 +145,18 @@ class ServerBlock(BaseModel):
     extra_body: dict[str, Any] = Field(default_factory=dict)
     unused: tuple[str, ...] = ()
 
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_a_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The same check as every class's ``base_url`` (surrounding whitespace stripped); a
+        bare ``http://host:port`` stays bare here and gets the server's prefix later."""
+        provider = info.data.get("provider")
+        prefix = "/v1"
+        if isinstance(provider, str):
+            with suppress(ValueError):
+                prefix = urlsplit(get_provider(provider).default_base_url).path or "/v1"
+        return check_base_url(value, prefix)
+
     @field_validator("stop", mode="before")
     @classmethod
     def _one_stop_is_a_list(cls, value: Any) -> Any:
@@ -180,7 +198,7 @@ class ServerBlock(BaseModel):
             "model": self.model,
         }
         for key, value in from_file.items():
-            if value is not None and not os.environ.get(env_wins[key]):
+            if value is not None and not os.environ.get(env_wins[key], "").strip():
                 values[key] = value
         for key in ("temperature", "top_p", "max_tokens", "seed", "stop", "model_path", "chat_template"):
             value = getattr(self, key)
@@ -242,17 +260,38 @@ def _error(path: Path, key: str, problem: str, hint: str | None = None) -> Confi
     return ConfigError(f"{path}: {key}: {problem}", hint=hint)
 
 
-def _expand(value: Any) -> Any:
-    """``${VAR}`` from the environment, in every string; an unset variable is ``None``."""
+def _variable(path: Path, where: str, match: re.Match[str]) -> str:
+    """The value of ``${VAR}`` (or ``${VAR:-default}``): an unset variable without a default
+    is an error naming the file, the key and the variable (never a value)."""
+    name, default = match.group(1), match.group(2)
+    value = os.environ.get(name)
+    if default is not None and not value:
+        return default
+    if value is None:
+        raise _error(
+            path,
+            where,
+            f"refers to ${{{name}}}, which is not set",
+            f"set {name} in the environment, or write ${{{name}:-default}} in the file (${{{name}:-}} for no value)",
+        )
+    return value
+
+
+def _expand(path: Path, where: str, value: Any) -> Any:
+    """``${VAR}`` and ``${VAR:-default}`` from the environment, in every string.
+
+    A whole value that is only a reference and comes out empty is ``None`` (no key, not
+    ``""``); inside a longer string the text is substituted as it is.
+    """
     if isinstance(value, str):
         whole = _ENV_REF.fullmatch(value.strip())
         if whole:
-            return os.environ.get(whole.group(1)) or None
-        return _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), value)
+            return _variable(path, where, whole) or None
+        return _ENV_REF.sub(lambda m: _variable(path, where, m), value)
     if isinstance(value, dict):
-        return {k: _expand(v) for k, v in value.items()}
+        return {k: _expand(path, f"{where}.{k}", v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v) for v in value]
+        return [_expand(path, f"{where}[{i}]", v) for i, v in enumerate(value)]
     return value
 
 
@@ -276,7 +315,7 @@ def _block(path: Path, name: str, raw: Any) -> ServerBlock:
         raw = {}
     if not isinstance(raw, dict):
         raise _error(path, name, f"must be a mapping of settings, not {type(raw).__name__}")
-    raw = _expand(raw)
+    raw = _expand(path, name, raw)
     provider = _provider_of(path, name, raw)
     values: dict[str, Any] = {"name": name, "provider": provider}
     extra_body: dict[str, Any] = {}
@@ -301,10 +340,25 @@ def _block(path: Path, name: str, raw: Any) -> ServerBlock:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        raise _error(path, f"{name}.{key}", first["msg"], f"got {first.get('input')!r}") from None
+        if first["type"] == "value_error":  # our own check: its message already shows the value, masked
+            raise _error(path, f"{name}.{key}", first["msg"].removeprefix("Value error, ")) from None
+        raise _error(path, f"{name}.{key}", first["msg"], _got(key, first.get("input"))) from None
     if block.enabled:
         _check_enabled(path, block)
     return block
+
+
+_SECRET_KEY = re.compile(r"key|token|secret|password|auth|base_url|header", re.IGNORECASE)
+"""Keys whose values may be credentials (``base_url`` may carry ``user:password@``)."""
+
+
+def _got(key: str, value: Any) -> str:
+    """What an error says about a wrong value: for a key that may hold a secret only its
+    type, never the value (pydantic's own message would echo it); else a short repr."""
+    if _SECRET_KEY.search(key):
+        return f"got a {type(value).__name__}"
+    shown = repr(value)
+    return f"got {shown if len(shown) <= 80 else shown[:77] + '...'}"
 
 
 def _check_enabled(path: Path, block: ServerBlock) -> None:
@@ -331,21 +385,33 @@ def _check_enabled(path: Path, block: ServerBlock) -> None:
         )
 
 
-def load_config(path: str | os.PathLike[str]) -> OrbitConfig:
-    """Read and validate an ORBIT ``inference.yaml`` (PyYAML's safe loader)."""
+def _parse(source: Path, text: str) -> Any:
+    """The document, read with PyYAML's safe loader; aliases that would expand past
+    :data:`~orbit_local.bounded_yaml.MAX_ALIAS_VALUES` values are refused before expansion."""
     import yaml
 
+    from orbit_local.bounded_yaml import AliasExpansionError, safe_load_bounded
+
+    try:
+        return safe_load_bounded(text)
+    except AliasExpansionError as exc:
+        raise _error(source, f"line {exc.problem_mark.line + 1}", exc.problem, exc.hint) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise _error(source, where, f"is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise _error(source, "(file)", "nests too deeply to read", "an inference.yaml needs a few levels") from None
+
+
+def load_config(path: str | os.PathLike[str]) -> OrbitConfig:
+    """Read and validate an ORBIT ``inference.yaml`` (PyYAML's safe loader, aliases bounded)."""
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise _error(source, "(file)", f"cannot be read: {exc.strerror or exc}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise _error(source, where, f"is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    document = _parse(source, text)
     if document is None:
         document = {}
     if not isinstance(document, dict):

@@ -2,8 +2,10 @@
 
 Each check sends the smallest request that proves the feature and records ✓, ✗ (with the fix)
 or "-" where the server is known not to have the feature (its profile says so, from the facts
-in ``docs/providers/``), in which case nothing is sent. A failed first check (the server does
-not answer) ends the run: every other check would fail for the same reason.
+in ``docs/providers/``), in which case nothing is sent; "?" where nothing could be tested
+(embeddings with no embedding model listed or named: a chat model is never used for them).
+A failed first check (the server does not answer) ends the run: every other check would fail
+for the same reason.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Literal
 
 from orbit_local.client import ChatBackend
 from orbit_local.errors import OrbitLocalError
-from orbit_local.types import ChatRequest, GenerationParams, Message, ToolSpec
+from orbit_local.types import ChatRequest, GenerationParams, Message, ModelInfo, ToolSpec
 
-Status = Literal["ok", "fail", "n/a"]
-MARKS: dict[Status, str] = {"ok": "✓", "fail": "✗", "n/a": "-"}
+Status = Literal["ok", "fail", "n/a", "untested"]
+MARKS: dict[Status, str] = {"ok": "✓", "fail": "✗", "n/a": "-", "untested": "?"}
 
 _WEATHER = ToolSpec(
     name="get_weather",
@@ -52,6 +55,19 @@ class Check:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
+
+
+NO_EMBEDDING_MODEL = "not tested (no embedding model): the server lists none; pass --embedding-model NAME"
+
+
+def is_embedding_model(info: ModelInfo) -> bool:
+    """Whether the server lists ``info`` as an embedding model: its ``type`` says so (LM Studio,
+    ``"embeddings"``), or its id does (``nomic-embed-text``, ``text-embedding-3-small``).
+
+    The embeddings check uses only such a model, or the one the user named: a chat model asked
+    for embeddings fails on a healthy server (llama.cpp without ``--embeddings``, LM Studio).
+    """
+    return (info.kind or "").lower().startswith("embed") or "embed" in info.id.lower()
 
 
 def _ask(text: str, model: str, max_tokens: int = 16, **fields: object) -> ChatRequest:
@@ -163,17 +179,23 @@ def run_checks(client: ChatBackend, *, model: str | None = None, embedding_model
     else:
         checks.append(_guard("json_schema", "the server may need a grammar-capable backend", json_schema))
 
-    def embeddings() -> Check:
-        candidates = [m.id for m in models if (m.kind or "").startswith("embed")]
-        target = embedding_model or (candidates[0] if candidates else chosen)
+    embedder = embedding_model or next((m.id for m in models if is_embedding_model(m)), None)
+
+    def embeddings(target: str) -> Check:
         result = client.embed(["hello"], target)
         return Check("embeddings", "ok", f"{target}: {len(result.vectors[0])} dimensions")
 
     if profile is not None and not profile.embeddings:
         checks.append(Check("embeddings", "n/a", f"{name} has no embeddings endpoint"))
+    elif embedder is None:
+        checks.append(Check("embeddings", "untested", NO_EMBEDDING_MODEL))
     else:
         checks.append(
-            _guard("embeddings", "start the server with embeddings on, or pass --embedding-model", embeddings)
+            _guard(
+                "embeddings",
+                "start the server with embeddings on, or pass --embedding-model",
+                partial(embeddings, embedder),
+            )
         )
 
     def context() -> Check:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from orbit_local.urls import check_base_url
 
 WireProtocol = Literal["openai", "kobold"]
 StreamUsage = Literal["include_usage", "always", "never"]
@@ -152,11 +155,19 @@ class ProviderProfile:
         return f"{self.env_prefix}MODEL"
 
     def resolve_base_url(self, explicit: str | None = None) -> str:
-        """Argument beats ``<PREFIX>BASE_URL`` beats the profile default."""
-        url = explicit or os.environ.get(self.env_base_url) or self.default_base_url
-        if not url:
-            raise ValueError(f"{self.display_name}: no base URL. Pass base_url=... or set {self.env_base_url}.")
-        return url.rstrip("/")
+        """Argument beats ``<PREFIX>BASE_URL`` beats the profile default; each one cleaned and
+        checked by :func:`~orbit_local.urls.check_base_url` (surrounding whitespace stripped, a
+        URL that is not one refused with the variable it came from named)."""
+        prefix = urlsplit(self.default_base_url).path or "/v1"
+        sources = (("base_url", explicit), (self.env_base_url, os.environ.get(self.env_base_url)))
+        for source, value in (*sources, ("the default", self.default_base_url)):
+            try:
+                url = check_base_url(value, prefix)
+            except ValueError as exc:
+                raise ValueError(f"{self.display_name}: {exc} (from {source})") from None
+            if url:
+                return url.rstrip("/")
+        raise ValueError(f"{self.display_name}: no base URL. Pass base_url=... or set {self.env_base_url}.")
 
     def resolve_api_key(self, explicit: str | None = None) -> str | None:
         """Argument beats ``<PREFIX>API_KEY``. Never falls back to ``OPENAI_API_KEY``."""

@@ -28,30 +28,9 @@ from pydantic import (
 
 from orbit_local.providers import OPENAI_OPTIONAL_PARAMS
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+from orbit_local.urls import check_base_url
 
 MASKED_KEY = "**********"
-
-
-def check_base_url(url: str | None, api_prefix: str = "/v1") -> str | None:
-    """``http(s)://host[:port][/path]`` or a ``ValueError`` that shows the fix."""
-    if url is None or url == "":
-        return None
-    parts = urlsplit(url)
-    if not parts.scheme or "://" not in url:
-        bare = url.lstrip("/")
-        suggestion = f"http://{bare}" if "/" in bare else f"http://{bare}{api_prefix}"
-        raise ValueError(f"base_url {url!r} has no scheme: write {suggestion!r}")
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(
-            f"base_url {url!r} uses {parts.scheme!r}: local servers speak http or https, e.g. 'http://localhost:8080/v1'"
-        )
-    if not parts.hostname:
-        raise ValueError(f"base_url {url!r} has no host: write e.g. 'http://localhost:8080/v1'")
-    try:
-        parts.port  # noqa: B018  (raises on a port that is not a number or out of range)
-    except ValueError as exc:
-        raise ValueError(f"base_url {url!r} has a bad port ({exc}): write e.g. 'http://localhost:8080/v1'") from None
-    return url
 
 
 class ConnectionSettings(BaseModel):

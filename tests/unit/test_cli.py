@@ -76,6 +76,44 @@ def test_doctor_marks_what_the_server_cannot_do_without_asking() -> None:
     assert not [r for r in server.requests if r.url.path.endswith(("/embeddings", "/chat/completions"))]
 
 
+def test_doctor_reads_a_block_of_an_inference_file_with_its_embedding_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``doctor --config FILE [block]``: the block's server, key and embedding_model are used;
+    with no embedding model listed or named, embeddings are not tested (not failed)."""
+    from orbit_local import cli
+
+    monkeypatch.delenv("LMSTUDIO_BASE_URL", raising=False)
+    monkeypatch.delenv("LMSTUDIO_API_KEY", raising=False)
+    monkeypatch.setenv("BOX_KEY", "sk-box")
+    server = FakeServer()
+    built: list[ChatClient] = []
+
+    def in_memory(*args: object, **kwargs: object) -> ChatClient:
+        client = ChatClient(*args, **kwargs, http_client=server.client())  # type: ignore[arg-type]
+        built.append(client)
+        return client
+
+    monkeypatch.setattr(cli, "ChatClient", in_memory)
+    path = tmp_path / "inference.yaml"
+    path.write_text(
+        "lm_studio:\n  base_url: http://box:1234\n  api_key: ${BOX_KEY}\n  embedding_model: e5-small\n"
+        "llama_cpp:\n  enabled: true\n  base_url: http://gpu:8080/v1\n"
+    )
+    out = io.StringIO()
+    assert main(["doctor", "--config", str(path), "lm_studio", "--json"], out=out) in (0, 1)
+    (client,) = built
+    assert (client.profile.name, client.base_url, client.api_key) == ("lmstudio", "http://box:1234/v1", "sk-box")
+    embeds = [json.loads(r.content) for r in server.requests if r.url.path.endswith("/embeddings")]
+    assert [b["model"] for b in embeds] == ["e5-small"]
+    out = io.StringIO()
+    main(["doctor", "--config", str(path), "--json"], out=out)  # the enabled block: llama.cpp
+    assert built[-1].base_url == "http://gpu:8080/v1"
+    embeddings = next(c for c in json.loads(out.getvalue()) if c["name"] == "embeddings")
+    assert embeddings["status"] == "untested" and embeddings["detail"].startswith("not tested (no embedding model)")
+    assert main(["doctor", "--config", str(path), "nope"]) == 2  # a ConfigError, as every other command's error
+
+
 def test_doctor_failure_lines_carry_the_fix() -> None:
     server = FakeServer(chat=lambda body: httpx.Response(500, json={"error": {"message": "embedding=True needed"}}))
     client = ChatClient("llamacpp", base_url="http://127.0.0.1:8080/v1", http_client=server.client(), max_retries=0)

@@ -168,17 +168,17 @@ def test_environment_references_are_expanded_everywhere(tmp_path: Path, monkeypa
         tmp_path,
         """
 llama_cpp:
-  base_url: "http://${BOX}:8080"
-  api_key: ${UNSET_KEY}
-  model: "m-${UNSET_KEY}-x"
-  stop: ["${STOP}", "end"]
+  base_url: "http://${BOX}:${UNSET_PORT:-8080}"
+  api_key: ${UNSET_KEY:-}
+  model: "m-${UNSET_KEY:-}-x"
+  stop: ["${STOP}", "${UNSET_KEY:-end}"]
   timeout: {total: 1000}
   logit_bias: {"15043": -100}
 """,
     )
     block = config.blocks["llama_cpp"]
     assert block.resolved_base_url() == "http://10.0.0.9:8080/v1"
-    assert block.api_key is None  # an unset variable is no key at all, not ""
+    assert block.api_key is None  # an empty default is no key at all, not ""
     assert block.model == "m--x"
     assert block.stop == ["###", "end"]
     assert block.extra_body == {"logit_bias": {"15043": -100}}

@@ -136,12 +136,38 @@ def test_the_tool_check_asks_for_a_tool_as_firmly_as_the_server_allows(provider:
     assert checks["tools"].status == "ok"
 
 
-def test_the_embedding_model_given_wins_and_the_chat_model_is_the_last_resort() -> None:
-    server = FakeServer(chat=capable)
-    doctor("vllm", server, embedding_model="nomic-embed")
-    doctor("vllm", server, model="picked")
+def test_embeddings_use_the_model_named_else_one_listed_as_embedding_never_the_chat_model() -> None:
+    """A healthy server fails embeddings asked of its chat model (llama.cpp without
+    ``--embeddings``, LM Studio): the check uses an embedding model or tests nothing."""
+    server = FakeServer(chat=capable)  # lists one chat model
+    named, _ = doctor("vllm", server, embedding_model="nomic-embed")
+    untested, _ = doctor("vllm", server, model="picked")
+    listed, _ = doctor(
+        "vllm",
+        FakeServer(models=[{"id": "qwen"}, {"id": "nomic-embed-text-v1.5"}, {"id": "bge"}], chat=capable),
+    )
+    typed, _ = doctor("vllm", FakeServer(models=[{"id": "qwen"}, {"id": "bge", "type": "embeddings"}], chat=capable))
     embeds = sent([json.loads(r.content) for r in server.requests if r.content], "input")
-    assert [b["model"] for b in embeds] == ["nomic-embed", "picked"]
+    assert [b["model"] for b in embeds] == ["nomic-embed"]  # and nothing for "picked"
+    assert named["embeddings"].status == "ok"
+    check = untested["embeddings"]
+    assert check.status == "untested" and "fail" not in {c.status for c in untested.values()}
+    assert (
+        check.line
+        == "? embeddings: not tested (no embedding model): the server lists none; pass --embedding-model NAME"
+    )
+    assert listed["embeddings"].detail.startswith("nomic-embed-text-v1.5: ")
+    assert typed["embeddings"].detail.startswith("bge: ")
+
+
+def test_a_server_with_no_embedding_model_passes_the_doctor() -> None:
+    """A healthy chat-only server has no failed check (``orbit-local doctor`` exits 0): no
+    embeddings were asked of its chat model."""
+    server = FakeServer(chat=capable)
+    client = ChatClient("vllm", base_url="http://127.0.0.1:8000/v1", http_client=server.client(), max_retries=0)
+    checks = run_checks(client)
+    assert [c.status for c in checks].count("untested") == 1 and all(c.status != "fail" for c in checks)
+    assert not [r for r in server.requests if r.url.path.endswith("/embeddings")]
 
 
 def test_answers_that_prove_nothing_fail_with_the_fix() -> None:
@@ -187,7 +213,7 @@ def test_a_server_error_on_one_check_fails_that_check_only(failing: str, name: s
             return httpx.Response(500, json={"error": {"message": "Llama model must be created with embedding=True"}})
         return capable(body)
 
-    checks, _ = doctor("vllm", FakeServer(chat=answer))
+    checks, _ = doctor("vllm", FakeServer(chat=answer), embedding_model="bge-small")
     assert [c.name for c in checks.values() if c.status == "fail"] == [name]
     # one failed feature does not end the run; a stream that failed has no usage to judge
     assert list(checks) == [n for n in CHECK_NAMES if not (failing == "stream" and n == "usage in streams")]
@@ -289,7 +315,7 @@ class WithWindow(Scripted):
 
 def test_a_backend_without_a_profile_is_tried_on_everything() -> None:
     backend = Scripted()
-    checks = {c.name: c for c in run_checks(backend, model="chosen")}
+    checks = {c.name: c for c in run_checks(backend, model="chosen", embedding_model="e5")}
     assert list(checks) == CHECK_NAMES
     assert checks["reachable"].detail == "the server at http://127.0.0.1:9999/v1"
     assert [c.status for c in checks.values()] == ["ok"] * 8 + ["n/a"]
@@ -332,7 +358,8 @@ def test_the_errors_own_hint_is_the_fix() -> None:
     hinted = OrbitLocalError("No server answered", hint="start it with `lms server start`")
     (check,) = run_checks(Scripted(list=hinted))
     assert check.fix == "start it with `lms server start`" and check.detail == "No server answered"
-    checks = {c.name: c for c in run_checks(Scripted(embed=OrbitLocalError("no embeddings", status_code=501)))}
+    failing = Scripted(embed=OrbitLocalError("no embeddings", status_code=501))
+    checks = {c.name: c for c in run_checks(failing, embedding_model="e5")}
     assert checks["embeddings"].fix.startswith("start the server with embeddings on")
     assert checks["embeddings"].detail.endswith("(HTTP 501)")
 

@@ -67,7 +67,7 @@ def test_address_key_and_model_come_from_the_argument_then_the_environment(monke
     monkeypatch.setenv("LMSTUDIO_MODEL", "env-model")
     assert lmstudio.resolve_base_url() == "http://env:1234/v1"  # trailing slash dropped
     assert (lmstudio.resolve_api_key(), lmstudio.resolve_model()) == ("sk-env", "env-model")
-    assert lmstudio.resolve_base_url("/box:1/v1/") == "/box:1/v1"  # only the end is trimmed
+    assert lmstudio.resolve_base_url(" http://box:1/v1/\n") == "http://box:1/v1"  # whitespace, then the slash
     assert lmstudio.resolve_api_key("sk-arg") == "sk-arg" and lmstudio.resolve_model("arg") == "arg"
     monkeypatch.setenv("LMSTUDIO_API_KEY", "")
     assert lmstudio.resolve_api_key() is None  # an empty variable is no key
