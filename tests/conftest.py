@@ -7,6 +7,8 @@ not even loopback. Only tests marked ``live`` may open sockets, and they are opt
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -46,6 +48,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 _CALL_PASSED = pytest.StashKey[bool]()
 
 
+RetiredRequest = Callable[[Any], bool]
+"""Says whether a recorded request (a vcrpy ``Request``) is one the code no longer sends."""
+
+
+@pytest.fixture
+def retired_requests() -> list[RetiredRequest]:
+    """Recorded requests a test declares no longer sent, on purpose: a defect fixed after the
+    recording (the doctor asked a chat model for embeddings). The recording keeps its bytes;
+    the test names what it must not send again, and every other request must still be sent."""
+    return []
+
+
 @pytest.fixture(autouse=True)
 def _every_recorded_request_is_replayed(request: pytest.FixtureRequest) -> object:
     """A replayed test that passed must have sent every request its cassette holds: a request
@@ -54,13 +68,19 @@ def _every_recorded_request_is_replayed(request: pytest.FixtureRequest) -> objec
         yield None
         return
     cassette = request.getfixturevalue("vcr")
+    retired: list[RetiredRequest] = request.getfixturevalue("retired_requests")
     yield cassette
     replaying = request.config.getoption("--record-mode", default="none") in ("none", None)
     if cassette is None or not replaying or not request.node.stash.get(_CALL_PASSED, False):
         return
-    if not cassette.all_played:
-        unplayed = [f"{r.method} {r.uri}" for i, r in enumerate(cassette.requests) if not cassette.play_counts[i]]
-        pytest.fail(f"{cassette._path}: recorded requests were not sent again: {unplayed[:5] or '(some)'}")
+    unsent = [r for i, r in enumerate(cassette.requests) if not cassette.play_counts[i]]
+    unplayed = [f"{r.method} {r.uri}" for r in unsent if not any(rule(r) for rule in retired)]
+    if unplayed:
+        pytest.fail(f"{cassette._path}: recorded requests were not sent again: {unplayed[:5]}")
+    for rule in retired:
+        sent = [r for i, r in enumerate(cassette.requests) if cassette.play_counts[i] and rule(r)]
+        if sent:
+            pytest.fail(f"{cassette._path}: a retired request was sent again: {sent[0].method} {sent[0].uri}")
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ with a mismatched profile, come back as an error that names the profile that fix
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -122,9 +123,9 @@ EMBEDDING_MODELS: dict[str, str | None] = {"llama-cpp-python": "smollm2-embed", 
 
 class EmbeddingsNotRecorded:
     """The client, except that ``embed`` is not sent: these doctor runs were recorded when the
-    doctor still asked the chat model for embeddings (Step 9 removed that request from the
-    cassettes); no request to an embedding model was recorded. The model it is asked for is
-    still checked: the one the server lists as an embedding model, never the chat model."""
+    doctor still asked the chat model for embeddings (the recordings keep that request; the
+    test retires it), and no request to an embedding model was recorded. The model it is asked
+    for is still checked: the one the server lists as an embedding model, never the chat model."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -136,12 +137,25 @@ class EmbeddingsNotRecorded:
         raise OrbitLocalError(f"not recorded: embeddings from {model}")
 
 
-def test_doctor_on_the_real_server(target: Target) -> None:
+def _embeddings_from(model: str | None) -> Any:
+    """A rule matching a recorded embeddings request for ``model``."""
+
+    def rule(recorded: Any) -> bool:
+        body = json.loads(recorded.body or b"{}")
+        return bool(recorded.uri.endswith("/embeddings") and body.get("model") == model)
+
+    return rule
+
+
+def test_doctor_on_the_real_server(target: Target, retired_requests: list[Any]) -> None:
     from orbit_local.client import ChatClient
     from orbit_local.doctor import run_checks
 
     if target.provider not in DOCTOR_FACTS:
         pytest.skip(f"no recorded facts for {target.provider}")
+    # Recorded before step 9: the doctor asked the chat model for embeddings. It must not any more
+    # (the fixture fails the test if that recorded request is sent again).
+    retired_requests.append(_embeddings_from(target.chat_model))
     client = ChatClient("auto", base_url=target.base_url)
     checks = {c.name: c for c in run_checks(EmbeddingsNotRecorded(client), model=target.chat_model)}  # type: ignore[arg-type]
     assert [checks[n].status for n in ("reachable", "model loaded", "chat", "streaming")] == ["ok"] * 4
