@@ -228,14 +228,14 @@ class _ClientBase:
         return chosen
 
     def _detect_options(self) -> dict[str, Any]:
-        """How auto-detection probes: with the client's key, no probe waiting longer than the
-        client's ``timeout`` (nor :data:`~orbit_local.discovery.DETECT_TIMEOUT`), one round no
-        longer than that ``timeout`` (nor ``DETECT_BUDGET``), and a server that is starting
-        waited for by the client's own retry policy, as a request would be."""
+        """How auto-detection probes: with the client's key; one round of probes no longer than
+        the client's ``timeout`` (nor :data:`~orbit_local.discovery.DETECT_BUDGET`), which caps
+        every probe in it too, and no probe longer than ``DETECT_TIMEOUT``; a server that is
+        starting is waited for by the client's own retry policy, as a request would be."""
         asked = self.transport.timeout.read
         return {
             "api_key": self.api_key,
-            "timeout": DETECT_TIMEOUT if asked is None else min(asked, DETECT_TIMEOUT),
+            "timeout": DETECT_TIMEOUT,
             "budget": DETECT_BUDGET if asked is None else min(asked, DETECT_BUDGET),
             "retry": self.transport.retry,
         }

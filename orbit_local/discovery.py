@@ -264,7 +264,7 @@ def _detection(url: str, timeout: float, budget: float, retry: RetryPolicy | Non
     while True:
         replies = yield _Round(timeout, budget)
         assert replies is not None
-        outcome = _verdict(url, *replies, patience=timeout, waited=state is not None)
+        outcome = _verdict(url, *replies, patience=min(timeout, budget), waited=state is not None)
         if isinstance(outcome, FoundServer) or state is None or not outcome.waitable:
             return outcome
         step = state.next_delay(outcome.retryable())
@@ -356,11 +356,12 @@ def probe_server(
         retry: wait for a server that is starting, as this policy waits for a request;
             ``None`` probes once.
     """
+    budget = 2 * timeout if budget is None else budget
     if not refresh:
-        known = cached(url) or _recent_miss(url, timeout, retry is not None)
+        known = cached(url) or _recent_miss(url, min(timeout, budget), retry is not None)
         if known is not None:
             return known
-    steps = _detection(url, timeout, 2 * timeout if budget is None else budget, retry)
+    steps = _detection(url, timeout, budget, retry)
     http = client or httpx.Client(timeout=timeout)
     reply: _Replies | None = None
     try:
@@ -390,11 +391,12 @@ async def aprobe_server(
     retry: RetryPolicy | None = None,
 ) -> FoundServer | Miss:
     """Async twin of :func:`probe_server`; the probes of a round run concurrently."""
+    budget = 2 * timeout if budget is None else budget
     if not refresh:
-        known = cached(url) or _recent_miss(url, timeout, retry is not None)
+        known = cached(url) or _recent_miss(url, min(timeout, budget), retry is not None)
         if known is not None:
             return known
-    steps = _detection(url, timeout, 2 * timeout if budget is None else budget, retry)
+    steps = _detection(url, timeout, budget, retry)
     http = client or httpx.AsyncClient(timeout=timeout)
     reply: _Replies | None = None
     try:

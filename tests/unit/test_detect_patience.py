@@ -21,7 +21,7 @@ import pytest
 from langchain_orbit_local import ChatOrbitLocal
 from orbit_local import discovery
 from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.errors import RequestTimeoutError, ServerBusyError, ServerNotRunningError
+from orbit_local.errors import OrbitLocalError, RequestTimeoutError, ServerBusyError, ServerNotRunningError
 from orbit_local.types import ChatRequest, Message
 from tests.fakes import completion
 
@@ -221,3 +221,49 @@ def test_a_hurried_failure_does_not_answer_a_patient_caller(clock: Clock) -> Non
     assert discovery.identify(BASE, client=server.client(), timeout=0.2) is None
     assert chat("sync", server, max_retries=3).text == "Hello there."
     assert server.rounds == 2
+    discovery.forget()
+    server = Server(clock, hang(clock))
+    with pytest.raises(RequestTimeoutError):
+        chat("sync", server, timeout=0.3, max_retries=0)  # each probe could wait 0.3 s only
+    with pytest.raises(RequestTimeoutError):
+        chat("sync", server, timeout=120.0, max_retries=0)
+    assert server.rounds == 2  # the patient caller probed again
+
+
+# --- the probes behind a hint ---------------------------------------------------------------------
+
+
+SCHEMA_500 = {"error": {"code": 500, "message": "Unsupported JSON schema", "type": "server_error"}}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_the_probes_behind_a_hint_share_one_short_budget(kind: str, clock: Clock) -> None:
+    """With a named profile a server error may get a hint from probes, but all of them together
+    take at most ``HINT_BUDGET`` however long the client's ``timeout`` is, and they are not
+    retried: the error is what the caller waits for."""
+    server = Server(clock, hang(clock))
+    posts = Server.handle
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            server.requests.append(request)
+            return httpx.Response(500, json=SCHEMA_500)
+        return posts(server, request)
+
+    started = clock.now
+    options: dict[str, Any] = {"base_url": BASE, "timeout": 120.0, "max_retries": 3}
+    with pytest.raises(OrbitLocalError) as info:
+        if kind == "sync":
+            ChatClient("openai-compatible", http_client=httpx.Client(transport=httpx.MockTransport(handle)),
+                       **options).chat(REQUEST)  # fmt: skip
+        else:
+            client = AsyncChatClient(
+                "openai-compatible", http_client=httpx.AsyncClient(transport=httpx.MockTransport(handle)), **options
+            )
+            asyncio.run(client.chat(REQUEST))
+    assert info.value.status_code == 500
+    probes = server.probes()
+    assert probes and max(r.extensions["timeout"]["read"] for r in probes) <= discovery.HINT_BUDGET
+    if kind == "sync":  # in turn: the clock moved by what the probes waited, one budget in all
+        assert clock.now - started <= discovery.HINT_BUDGET
+    assert clock.slept == []  # a hint never waits for a server to start
