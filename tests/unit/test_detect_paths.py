@@ -13,7 +13,6 @@ cassettes); every other probe route answers 404 ``{"detail": "Not Found"}`` on b
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import httpx
@@ -139,11 +138,3 @@ def test_a_hint_names_the_url_that_failed(kind: str) -> None:
         hints.append(info.value.hint or "")
     assert f"the server at {A} looks like llama-cpp-python server" in hints[0]
     assert f"the server at {B} looks like FastChat" in hints[1] and A not in hints[1]
-
-
-def test_chat_bodies_are_unchanged_by_detection() -> None:
-    """Detection adds GETs only: the chat body sent is the one the profile builds."""
-    server = TwoApis()
-    _ask("langchain", "sync", A, server)
-    (post,) = [r for r in server.seen if r.method == "POST"]
-    assert json.loads(post.content)["messages"] == [{"role": "user", "content": "hi"}]
