@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from orbit_local.accumulate import StreamAccumulator, deltas_from_result
 from orbit_local.chat_stream import AsyncChatStream, ChatStream
-from orbit_local.discovery import FoundServer, aidentify, candidate_urls, first_server, identify
+from orbit_local.discovery import (
+    DETECT_BUDGET,
+    DETECT_TIMEOUT,
+    HINT_BUDGET,
+    FoundServer,
+    Miss,
+    aprobe_server,
+    candidate_urls,
+    first_server,
+    probe_server,
+)
 from orbit_local.errors import (
     BadRequestError,
     ContextOverflowError,
@@ -218,8 +228,30 @@ class _ClientBase:
         self._model = chosen
         return chosen
 
-    def _adopt(self, found: FoundServer | None) -> None:
-        """Take the profile detection found (or say that nothing answered)."""
+    def _detect_options(self) -> dict[str, Any]:
+        """How auto-detection probes: with the client's key; one round of probes no longer than
+        the client's ``timeout`` (nor :data:`~orbit_local.discovery.DETECT_BUDGET`), which caps
+        every probe in it too, and no probe longer than ``DETECT_TIMEOUT``; a server that is
+        starting is waited for by the client's own retry policy, as a request would be."""
+        asked = self.transport.timeout.read
+        return {
+            "api_key": self.api_key,
+            "timeout": DETECT_TIMEOUT,
+            "budget": DETECT_BUDGET if asked is None else min(asked, DETECT_BUDGET),
+            "retry": self.transport.retry,
+        }
+
+    def _hint_options(self) -> dict[str, Any]:
+        """How the probes behind a hint run: once, and all of them within ``HINT_BUDGET``
+        (or the client's ``timeout``, if shorter), so a hint never noticeably delays an error."""
+        asked = self.transport.timeout.read
+        budget = HINT_BUDGET if asked is None else min(asked, HINT_BUDGET)
+        return {"api_key": self.api_key, "timeout": budget, "budget": budget}
+
+    def _adopt(self, found: FoundServer | Miss | None) -> None:
+        """Take the profile detection found (or say why none was)."""
+        if isinstance(found, Miss):
+            raise found.error()
         if found is None:
             where = self.base_url or "any default port (" + ", ".join(candidate_urls()) + ")"
             raise ServerNotRunningError(
@@ -238,10 +270,10 @@ class _ClientBase:
         self.detected = found
         self.transport.retarget(self.profile, self.base_url, self.api_key)
 
-    def _explain(self, error: OrbitLocalError, found: FoundServer | None) -> None:
+    def _explain(self, error: OrbitLocalError, found: FoundServer | Miss) -> None:
         """Name the profile that fits the server, when it is not the one in use: a server
         error is then most likely one of that server's known quirks."""
-        if found is not None and found.profile.name != self.profile.name:
+        if isinstance(found, FoundServer) and found.profile.name != self.profile.name:
             error.add_hint(
                 f"the server at {found.base_url} looks like {found.profile.display_name} ({found.evidence}); "
                 f"provider={found.profile.name!r} (or provider='auto') handles its quirks"
@@ -349,15 +381,16 @@ class ChatClient(_ClientBase):
             with self._setup_lock:
                 if self.auto:
                     if self.base_url:
-                        self._adopt(identify(self.base_url, api_key=self.api_key, client=self.transport.client))
+                        self._adopt(probe_server(self.base_url, client=self.transport.client, **self._detect_options()))
                     else:
                         self._adopt(first_server())
 
     def _hint(self, error: OrbitLocalError) -> None:
-        """Add the better-fitting profile to a server error (best effort, cached detection)."""
+        """Add the better-fitting profile to a server error (best effort: a cached detection,
+        else probes bounded by ``HINT_BUDGET`` in all, so the error is not held up)."""
         if self.detected is None and self.base_url and self._explainable(error):
             try:
-                found = identify(self.base_url, api_key=self.api_key, client=self.transport.client)
+                found = probe_server(self.base_url, client=self.transport.client, **self._hint_options())
             except Exception:  # a hint must never replace the server's own error
                 return
             self._explain(error, found)
@@ -544,14 +577,14 @@ class AsyncChatClient(_ClientBase):
                 if self.auto:
                     if self.base_url:
                         client = self.transport.client
-                        self._adopt(await aidentify(self.base_url, api_key=self.api_key, client=client))
+                        self._adopt(await aprobe_server(self.base_url, client=client, **self._detect_options()))
                     else:
                         self._adopt(await asyncio.to_thread(first_server))
 
     async def _hint(self, error: OrbitLocalError) -> None:
         if self.detected is None and self.base_url and self._explainable(error):
             try:
-                found = await aidentify(self.base_url, api_key=self.api_key, client=self.transport.client)
+                found = await aprobe_server(self.base_url, client=self.transport.client, **self._hint_options())
             except Exception:  # a hint must never replace the server's own error
                 return
             self._explain(error, found)

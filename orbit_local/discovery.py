@@ -3,16 +3,18 @@
 One set of probes serves three callers: ``orbit-local discover`` (every profile's default
 port, concurrently), auto-detection (``provider="auto"``, or ``ChatOrbitLocal(base_url=...)``
 with no provider) and the hint added to a server error when another profile would have
-avoided it. Deciding from the answers (:func:`classify`) is pure; only :func:`identify`,
-:func:`aidentify` and :func:`adiscover` do I/O, with a short timeout.
+avoided it. Reading the answers is pure (:mod:`orbit_local.fingerprint`); so is the plan of
+one detection (:func:`_detection`: rounds of probes, the warm-up waits between them, the
+verdict), which both twins drive; only :func:`probe_server`, :func:`aprobe_server` and
+:func:`adiscover` do I/O.
 
-Why probes in this order (facts in ``docs/providers/``): KoboldCpp impersonates llama.cpp's
-``/props`` and Ollama's ``/api/version``, so ``/api/extra/version`` decides first. Lemonade
-registers every route under ``/api/v0`` too, so its ``/api/v1/health`` comes before LM Studio's
-``/api/v0/models``. LM Studio answers unknown routes with HTTP 200 and an ``error`` object, so
-every probe checks the body's shape, never the status alone. LocalAI also has ``/version``, so
-its ``/readyz`` comes before vLLM's ``/version``. The rest are told apart by ``owned_by`` in the
-model list, and last by a default port that only one server uses.
+What a detection costs is bounded by its caller: one probe waits at most ``timeout``, one
+round of probes at most ``budget`` (the synchronous twin sends them in turn, the async one
+together). A server that refuses connections or answers 503 while it loads is waited for as a
+request would be, by the caller's :class:`~orbit_local.retry.RetryPolicy`. What was found is
+cached per base URL (two APIs on one host:port are two servers to their users); a failure is
+cached for :data:`MISS_TTL` seconds, so a burst of calls does not probe again and again, but a
+server started a moment later is found.
 """
 
 from __future__ import annotations
@@ -20,172 +22,271 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from orbit_local._lazy import lazy_module
+from orbit_local.errors import (
+    AuthenticationError,
+    OrbitLocalError,
+    ProtocolError,
+    RequestTimeoutError,
+    ServerBusyError,
+    ServerNotRunningError,
+)
+from orbit_local.fingerprint import (
+    PROBES,
+    Answer,
+    FoundServer,
+    Probe,
+    base_url_for,
+    classify,
+    model_ids,
+    origin_of,
+    path_of,
+    probe_url,
+)
+from orbit_local.log import logger
 from orbit_local.providers import ProviderProfile, get_provider, list_providers
+from orbit_local.retry import RETRY_STATUSES, Retryable, RetryPolicy
 
 if TYPE_CHECKING:
     import httpx
 else:
     httpx = lazy_module("httpx")
 
+__all__ = [
+    "DETECT_BUDGET",
+    "DETECT_TIMEOUT",
+    "HINT_BUDGET",
+    "MISS_TTL",
+    "PROBES",
+    "Answer",
+    "FoundServer",
+    "Miss",
+    "Probe",
+    "adiscover",
+    "aidentify",
+    "aprobe_server",
+    "base_url_for",
+    "cached",
+    "candidate_urls",
+    "classify",
+    "discover",
+    "first_server",
+    "forget",
+    "identify",
+    "probe_server",
+]
+
 DETECT_TIMEOUT = 2.0
-"""Seconds one probe may take. Local servers answer in milliseconds; a stuck one must not
-hold up a program that only wanted to know what runs."""
+"""The most one probe waits, whatever the client's own ``timeout`` (which caps it too): local
+servers answer these routes in milliseconds, and a stuck one must not hold up the program."""
+DETECT_BUDGET = 4.0
+"""The most one round of all the probes takes (the client's ``timeout`` caps it too), so a
+server that hangs on every probe route costs this once, not eight probe timeouts in a row."""
+HINT_BUDGET = 0.5
+"""The whole budget of the probes behind a hint on a server error: the error is what the user
+waits for, so a server that hangs on those routes must not delay it noticeably."""
+MISS_TTL = 3.0
+"""Seconds a failed detection is remembered for its base URL."""
 
-
-@dataclass(frozen=True, slots=True)
-class Probe:
-    """One GET on the server's origin and the rule that reads its answer."""
-
-    name: str
-    path: str
-
-
-PROBES: tuple[Probe, ...] = (
-    Probe("koboldcpp", "/api/extra/version"),
-    Probe("lemonade", "/api/v1/health"),
-    Probe("lmstudio", "/api/v0/models"),
-    Probe("localai", "/readyz"),
-    Probe("llamacpp", "/props"),
-    Probe("vllm", "/version"),
-    Probe("ollama", "/api/version"),
-    Probe("models", "/v1/models"),
+MissKind = Literal["refused", "warming", "silent", "locked", "unrecognised"]
+_START_HINT = (
+    "start a server, or pass base_url=... (or set ORBIT_LOCAL_BASE_URL); `orbit-local discover` lists what runs"
 )
+_NAME_IT = "name the server to skip detection (provider='llamacpp', 'lmstudio', ... or 'openai-compatible')"
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
-    """What one probe got back: ``status`` is ``None`` when the request failed."""
+class Miss:
+    """Why a detection found no server it knows at ``url``, and how hard it tried.
 
-    status: int | None
-    body: Any = None  # the decoded JSON, or the text when it is not JSON
-
-    @property
-    def ok_json(self) -> dict[str, Any] | None:
-        """The body when the status is 2xx and the body is a JSON object without ``error``."""
-        if self.status is None or not 200 <= self.status < 300 or not isinstance(self.body, dict):
-            return None
-        return None if "error" in self.body else self.body
-
-
-@dataclass(slots=True)
-class FoundServer:
-    """A server that answered, and which profile fits it."""
-
-    profile: ProviderProfile
-    base_url: str
-    models: list[str] = field(default_factory=list)
-    version: str | None = None
-    evidence: str = ""
-    """Which answer decided the profile, e.g. ``GET /props has default_generation_settings``."""
-
-    @property
-    def default_model(self) -> str | None:
-        return self.models[0] if self.models else None
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _path_of(url: str) -> str:
-    return urlsplit(url).path.rstrip("/")
-
-
-def base_url_for(profile: ProviderProfile, url: str) -> str:
-    """The profile's API prefix on the given server: a URL with a path keeps it (the user said
-    where the API is); a bare origin gets the profile's (``/v1``, Lemonade's ``/api/v1``)."""
-    if _path_of(url if "://" in url else f"http://{url}"):
-        return url.rstrip("/")
-    prefix = _path_of(profile.default_base_url) or "/v1"
-    return _origin(url) + prefix
-
-
-def _model_ids(answer: Answer) -> list[str]:
-    body = answer.ok_json
-    data = body.get("data") if body else None
-    if not isinstance(data, list):
-        return []
-    return [str(entry["id"]) for entry in data if isinstance(entry, dict) and entry.get("id")]
-
-
-def _owners(answer: Answer) -> set[str]:
-    body = answer.ok_json
-    data = body.get("data") if body else None
-    if not isinstance(data, list):
-        return set()
-    return {str(entry["owned_by"]) for entry in data if isinstance(entry, dict) and entry.get("owned_by")}
-
-
-def _version(body: dict[str, Any] | None, *keys: str) -> str | None:
-    for key in keys:
-        value = (body or {}).get(key)
-        if isinstance(value, (str, int, float)) and value != "":
-            return str(value)
-    return None
-
-
-def _by_port(origin: str) -> ProviderProfile | None:
-    """The one profile whose default URL uses this port, when only one does."""
-    port = urlsplit(origin).port
-    owners = {p.name: p for p in list_providers() if p.default_base_url and urlsplit(p.default_base_url).port == port}
-    return next(iter(owners.values())) if len(owners) == 1 else None
-
-
-def classify(origin: str, answers: dict[str, Answer]) -> tuple[ProviderProfile, str, str | None] | None:
-    """The profile the probe answers point to, why, and the server's version (pure).
-
-    ``None`` when nothing answered at all.
+    ``kind``: ``refused`` (nothing listens), ``warming`` (the server answers 503 while it
+    loads), ``silent`` (it accepted connections but answered no probe in time), ``locked``
+    (it wants an API key) or ``unrecognised`` (it answered, but in no known server's shape).
     """
-    if all(a.status is None for a in answers.values()):
+
+    kind: MissKind
+    url: str
+    detail: str = ""
+    patience: float = 0.0
+    """Seconds each probe could wait: a miss found in a hurry does not answer a patient caller."""
+    waited: bool = False
+    """Whether the warm-up retries ran: a miss found without them does not answer a caller who waits."""
+    retry_after: float | None = None
+
+    @property
+    def waitable(self) -> bool:
+        """A server that is starting: the retry policy may wait for it."""
+        return self.kind in ("refused", "warming")
+
+    def error(self) -> OrbitLocalError:
+        """The error a client raises for this miss: what happened, and what to do."""
+        common: dict[str, Any] = {"provider": "auto-detection", "base_url": self.url}
+        if self.kind == "refused":
+            return ServerNotRunningError(f"no local server answered at {self.url}", hint=_START_HINT, **common)
+        if self.kind == "warming":
+            return ServerBusyError(
+                f"the server at {self.url} is still starting ({self.detail})",
+                hint="wait until it has loaded, or raise warmup_timeout=...; or " + _NAME_IT,
+                status_code=503,
+                **common,
+            )
+        if self.kind == "silent":
+            return RequestTimeoutError(
+                f"the server at {self.url} accepted connections but answered none of the detection probes "
+                f"within {self.patience:g} s",
+                hint=_NAME_IT + ", or raise timeout=...",
+                **common,
+            )
+        if self.kind == "locked":
+            key = get_provider("openai-compatible").env_api_key
+            return AuthenticationError(
+                f"the server at {self.url} wants an API key ({self.detail})",
+                hint=f"pass api_key=... (or set {key})",
+                **common,
+            )
+        return ProtocolError(
+            f"the server at {self.url} answered, but not like any server orbit-local knows ({self.detail})",
+            hint="check that base_url is the server's API (e.g. http://host:port/v1); or " + _NAME_IT,
+            **common,
+        )
+
+    def retryable(self) -> Retryable:
+        """This miss as the failure the retry policy judges, as a request's would be."""
+        return Retryable(self.error(), self.retry_after)
+
+
+# ------------------------------------------------------------------ the cache
+_FOUND: dict[str, FoundServer] = {}
+_MISSED: dict[str, tuple[float, Miss]] = {}  # base URL -> (expiry on the monotonic clock, miss)
+_CACHE_LOCK = threading.Lock()
+
+
+def _key(url: str) -> str:
+    """The whole base URL (origin and path, no trailing slash): what a detection is for."""
+    return origin_of(url) + path_of(url)
+
+
+def cached(url: str) -> FoundServer | None:
+    """What an earlier detection found at this base URL (no I/O)."""
+    return _FOUND.get(_key(url))
+
+
+def _recent_miss(url: str, patience: float, waits: bool) -> Miss | None:
+    """A failure seen at ``url`` moments ago by a caller at least as patient as this one."""
+    with _CACHE_LOCK:
+        entry = _MISSED.get(_key(url))
+    if entry is None or entry[0] <= time.monotonic():
         return None
+    miss = entry[1]
+    return miss if miss.patience >= patience and (miss.waited or not waits) else None
 
-    def body(name: str) -> dict[str, Any] | None:
-        return answers[name].ok_json if name in answers else None
 
-    kobold = body("koboldcpp")
-    if kobold and kobold.get("result") == "KoboldCpp":
-        return get_provider("koboldai"), "GET /api/extra/version says KoboldCpp", _version(kobold, "version")
-    health = body("lemonade")
-    if health and "status" in health and "model_loaded" in health:
-        return get_provider("lemonade"), "GET /api/v1/health has model_loaded", _version(health, "version")
-    native = body("lmstudio")
-    entries = native.get("data") if native else None
-    if isinstance(entries, list) and any(
-        isinstance(e, dict) and ("compatibility_type" in e or "state" in e) for e in entries
-    ):
-        return get_provider("lmstudio"), "GET /api/v0/models lists model states", None
-    ready = answers.get("localai")
-    if ready is not None and ready.status is not None:
-        not_an_error = not (isinstance(ready.body, dict) and "error" in ready.body)
-        starting = ready.status == 503 and isinstance(ready.body, dict) and ready.body.get("status") == "starting"
-        if (200 <= ready.status < 300 and not_an_error) or starting:
-            return get_provider("localai"), "GET /readyz answered", _version(body("vllm"), "version")
-    props = body("llamacpp")
-    if props and "default_generation_settings" in props:
-        return get_provider("llamacpp"), "GET /props has default_generation_settings", _version(props, "build_info")
-    owners = _owners(answers.get("models", Answer(None)))
-    version = body("vllm")
-    if version and "version" in version and (not owners or "vllm" in owners):
-        return get_provider("vllm"), "GET /version answered", _version(version, "version")
-    ollama = body("ollama")
-    if ollama and "version" in ollama:
-        return get_provider("ollama"), "GET /api/version answered", _version(ollama, "version")
-    for profile in list_providers():
-        if profile.owned_by & owners:
-            owner = sorted(profile.owned_by & owners)[0]
-            return profile, f"GET /v1/models says owned_by {owner!r}", None
-    by_port = _by_port(origin)
-    if by_port is not None:
-        return by_port, f"the only server whose default port is {urlsplit(origin).port}", None
-    if answers.get("models", Answer(None)).ok_json is not None:
-        return get_provider("openai-compatible"), "GET /v1/models answered like OpenAI", None
-    return None
+def forget() -> None:
+    """Drop every cached detection (a server was swapped for another on the same port)."""
+    with _CACHE_LOCK:
+        _FOUND.clear()
+        _MISSED.clear()
+
+
+def _remember(url: str, outcome: FoundServer | Miss) -> FoundServer | Miss:
+    key = _key(url)
+    with _CACHE_LOCK:
+        if isinstance(outcome, FoundServer):
+            _FOUND[key] = outcome
+            _MISSED.pop(key, None)
+        else:  # what runs there now: nothing we know
+            _FOUND.pop(key, None)
+            _MISSED[key] = (time.monotonic() + MISS_TTL, outcome)
+    return outcome
+
+
+# ------------------------------------------------------- one detection, no I/O
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """Send every probe: each may wait ``timeout``, all of them together ``budget``."""
+
+    timeout: float
+    budget: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Pause:
+    """Wait before the next round (the server is starting)."""
+
+    seconds: float
+
+
+_Replies = tuple[dict[str, Answer], bool]  # the answers by probe name, and whether a connection was refused
+_Steps = Generator[_Round | _Pause, _Replies | None, FoundServer | Miss]
+
+
+def _described(answers: dict[str, Answer], url: str) -> str:
+    """The answers that say something (not a 404, nor silence), and the model list's always."""
+    parts = [
+        f"GET {probe_url(url, probe).removeprefix(origin_of(url))} {answers[probe.name].described}"
+        for probe in PROBES
+        if probe.name in answers and (probe.name == "models" or answers[probe.name].status not in (None, 404))
+    ]
+    return ", ".join(parts) or "no probe answered"
+
+
+def _verdict(url: str, answers: dict[str, Answer], refused: bool, patience: float, waited: bool) -> FoundServer | Miss:
+    """What one round of answers says about the server at ``url`` (pure)."""
+    miss: dict[str, Any] = {"url": url, "patience": patience, "waited": waited}
+    if refused:
+        return Miss("refused", **miss)
+    decided = classify(origin_of(url), answers)
+    if decided is not None:
+        profile, evidence, version = decided
+        return FoundServer(profile, base_url_for(profile, url), model_ids(answers.get("models", Answer(None))),
+                           version, evidence)  # fmt: skip
+    statuses = {a.status for a in answers.values()}
+    if statuses <= {None}:
+        return Miss("silent", **miss)
+    loading = [a for a in answers.values() if a.status in RETRY_STATUSES]
+    if loading:
+        waits = [a.retry_after for a in loading if a.retry_after is not None]
+        return Miss("warming", detail=_described(answers, url), retry_after=max(waits, default=None), **miss)
+    if statuses & {401, 403}:
+        return Miss("locked", detail=_described(answers, url), **miss)
+    return Miss("unrecognised", detail=_described(answers, url), **miss)
+
+
+def _detection(url: str, timeout: float, budget: float, retry: RetryPolicy | None) -> _Steps:
+    """The plan of one detection, shared by both twins: rounds of probes, and while the server
+    is starting (refused connections, 503s) the waits the retry policy allows between them."""
+    state = retry.begin() if retry is not None else None
+    while True:
+        replies = yield _Round(timeout, budget)
+        assert replies is not None
+        outcome = _verdict(url, *replies, patience=min(timeout, budget), waited=state is not None)
+        if isinstance(outcome, FoundServer) or state is None or not outcome.waitable:
+            return outcome
+        step = state.next_delay(outcome.retryable())
+        if step is None:
+            return outcome
+        delay, remaining = step
+        logger.info(
+            "auto-detection at %s: %s; probing again in %.1f s (%.0f s of the warm-up window left)",
+            url,
+            outcome.error().message,
+            delay,
+            remaining,
+        )
+        yield _Pause(delay)
+
+
+# ------------------------------------------------------------------------ I/O
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return None
 
 
 def _answer(response: httpx.Response) -> Answer:
@@ -193,42 +294,125 @@ def _answer(response: httpx.Response) -> Answer:
         decoded: Any = json.loads(response.content) if response.content.strip() else None
     except ValueError:
         decoded = response.text
-    return Answer(response.status_code, decoded)
+    return Answer(response.status_code, decoded, _retry_after(response))
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-def _found(url: str, answers: dict[str, Answer]) -> FoundServer | None:
-    origin = _origin(url)
-    decided = classify(origin, answers)
-    if decided is None:
-        return None
-    profile, evidence, version = decided
-    return FoundServer(profile, base_url_for(profile, url), _model_ids(answers["models"]), version, evidence)
+def _send_round(http: httpx.Client, url: str, api_key: str | None, step: _Round) -> _Replies:
+    """The probes in turn (so a recording replays them in order), within the round's budget;
+    a refused connection ends the round: nothing listens."""
+    started = time.monotonic()
+    answers: dict[str, Answer] = {}
+    for probe in PROBES:
+        left = min(step.timeout, step.budget - (time.monotonic() - started))
+        if left <= 0:
+            answers[probe.name] = Answer(None)  # the budget is spent: no answer
+            continue
+        try:
+            answers[probe.name] = _answer(http.get(probe_url(url, probe), headers=_headers(api_key), timeout=left))
+        except httpx.ConnectError:
+            return answers, True
+        except httpx.HTTPError:
+            answers[probe.name] = Answer(None)
+    return answers, False
 
 
-_CACHE: dict[str, FoundServer] = {}
-_CACHE_LOCK = threading.Lock()
+async def _asend_round(http: httpx.AsyncClient, url: str, api_key: str | None, step: _Round) -> _Replies:
+    """The probes together, so one round takes one probe's time at most."""
+    timeout = min(step.timeout, step.budget)
+
+    async def one(probe: Probe) -> Answer | None:
+        try:
+            return _answer(await http.get(probe_url(url, probe), headers=_headers(api_key), timeout=timeout))
+        except httpx.ConnectError:
+            return None
+        except httpx.HTTPError:
+            return Answer(None)
+
+    results = await asyncio.gather(*(one(p) for p in PROBES))
+    answers = {probe.name: result for probe, result in zip(PROBES, results, strict=True) if result is not None}
+    return answers, any(result is None for result in results)
 
 
-def cached(url: str) -> FoundServer | None:
-    """What an earlier detection found at this URL's origin (no I/O)."""
-    return _CACHE.get(_origin(url))
+def probe_server(
+    url: str,
+    *,
+    api_key: str | None = None,
+    timeout: float = DETECT_TIMEOUT,
+    budget: float | None = None,
+    client: httpx.Client | None = None,
+    refresh: bool = False,
+    retry: RetryPolicy | None = None,
+) -> FoundServer | Miss:
+    """Which server answers at ``url``, or why none was recognised (cached per base URL).
+
+    Args:
+        timeout: the most one probe waits.
+        budget: the most one round of probes takes (default: twice ``timeout``).
+        refresh: probe even if an earlier detection is cached.
+        retry: wait for a server that is starting, as this policy waits for a request;
+            ``None`` probes once.
+    """
+    budget = 2 * timeout if budget is None else budget
+    if not refresh:
+        known = cached(url) or _recent_miss(url, min(timeout, budget), retry is not None)
+        if known is not None:
+            return known
+    steps = _detection(url, timeout, budget, retry)
+    http = client or httpx.Client(timeout=timeout)
+    reply: _Replies | None = None
+    try:
+        while True:
+            step = steps.send(reply)
+            if isinstance(step, _Pause):
+                time.sleep(step.seconds)
+                reply = None
+            else:
+                reply = _send_round(http, url, api_key, step)
+    except StopIteration as done:
+        outcome: FoundServer | Miss = done.value
+    finally:
+        if client is None:
+            http.close()
+    return _remember(url, outcome)
 
 
-def forget() -> None:
-    """Drop every cached detection (a server was swapped for another on the same port)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
-
-
-def _remember(url: str, found: FoundServer | None) -> FoundServer | None:
-    if found is not None:
-        with _CACHE_LOCK:
-            _CACHE[_origin(url)] = found
-    return found
+async def aprobe_server(
+    url: str,
+    *,
+    api_key: str | None = None,
+    timeout: float = DETECT_TIMEOUT,
+    budget: float | None = None,
+    client: httpx.AsyncClient | None = None,
+    refresh: bool = False,
+    retry: RetryPolicy | None = None,
+) -> FoundServer | Miss:
+    """Async twin of :func:`probe_server`; the probes of a round run concurrently."""
+    budget = 2 * timeout if budget is None else budget
+    if not refresh:
+        known = cached(url) or _recent_miss(url, min(timeout, budget), retry is not None)
+        if known is not None:
+            return known
+    steps = _detection(url, timeout, budget, retry)
+    http = client or httpx.AsyncClient(timeout=timeout)
+    reply: _Replies | None = None
+    try:
+        while True:
+            step = steps.send(reply)
+            if isinstance(step, _Pause):
+                await asyncio.sleep(step.seconds)
+                reply = None
+            else:
+                reply = await _asend_round(http, url, api_key, step)
+    except StopIteration as done:
+        outcome: FoundServer | Miss = done.value
+    finally:
+        if client is None:
+            await http.aclose()
+    return _remember(url, outcome)
 
 
 def identify(
@@ -239,30 +423,13 @@ def identify(
     client: httpx.Client | None = None,
     refresh: bool = False,
 ) -> FoundServer | None:
-    """Which server answers at ``url`` (cached per origin); ``None`` when nothing answers.
+    """Which server answers at ``url`` (cached per base URL); ``None`` when none is recognised.
 
-    Every probe is sent, in order, so a recorded session replays the same requests; when the
-    first one cannot connect, nothing listens and the rest are skipped.
+    Every probe is sent, in order, so a recorded session replays the same requests; when one
+    cannot connect, nothing listens and the rest are skipped.
     """
-    known = None if refresh else cached(url)
-    if known is not None:
-        return known
-    origin = _origin(url)
-    owned = client is None
-    http = client or httpx.Client(timeout=timeout)
-    answers: dict[str, Answer] = {}
-    try:
-        for probe in PROBES:
-            try:
-                answers[probe.name] = _answer(http.get(origin + probe.path, headers=_headers(api_key), timeout=timeout))
-            except httpx.ConnectError:
-                return None
-            except httpx.HTTPError:
-                answers[probe.name] = Answer(None)
-    finally:
-        if owned:
-            http.close()
-    return _remember(url, _found(url, answers))
+    outcome = probe_server(url, api_key=api_key, timeout=timeout, client=client, refresh=refresh)
+    return outcome if isinstance(outcome, FoundServer) else None
 
 
 async def aidentify(
@@ -274,30 +441,8 @@ async def aidentify(
     refresh: bool = False,
 ) -> FoundServer | None:
     """Async twin of :func:`identify`; the probes run concurrently."""
-    known = None if refresh else cached(url)
-    if known is not None:
-        return known
-    origin = _origin(url)
-    owned = client is None
-    http = client or httpx.AsyncClient(timeout=timeout)
-
-    async def one(probe: Probe) -> Answer | None:
-        try:
-            return _answer(await http.get(origin + probe.path, headers=_headers(api_key), timeout=timeout))
-        except httpx.ConnectError:
-            return None
-        except httpx.HTTPError:
-            return Answer(None)
-
-    try:
-        results = await asyncio.gather(*(one(p) for p in PROBES))
-    finally:
-        if owned:
-            await http.aclose()
-    if any(result is None for result in results):
-        return None
-    answers = {probe.name: result for probe, result in zip(PROBES, results, strict=True) if result is not None}
-    return _remember(url, _found(url, answers))
+    outcome = await aprobe_server(url, api_key=api_key, timeout=timeout, client=client, refresh=refresh)
+    return outcome if isinstance(outcome, FoundServer) else None
 
 
 def candidate_urls(profiles: list[ProviderProfile] | None = None) -> list[str]:
@@ -308,7 +453,7 @@ def candidate_urls(profiles: list[ProviderProfile] | None = None) -> list[str]:
             url = profile.resolve_base_url()
         except ValueError:
             continue
-        urls.setdefault(_origin(url), url)
+        urls.setdefault(origin_of(url), url)
     return list(urls.values())
 
 

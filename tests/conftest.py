@@ -85,7 +85,7 @@ def _every_recorded_request_is_replayed(request: pytest.FixtureRequest) -> objec
 
 @pytest.fixture(autouse=True)
 def _fresh_detection_cache() -> None:
-    """Fingerprints are cached per origin for a process; each test (and each recording) starts
+    """Fingerprints are cached per base URL for a process; each test (and each recording) starts
     without, so what a cassette holds never depends on which tests ran before it."""
     from orbit_local.discovery import forget
 

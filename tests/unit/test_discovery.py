@@ -125,14 +125,18 @@ def test_a_given_api_path_is_kept_and_models_are_listed() -> None:
     assert found.models == ["koboldcpp/SmolLM2"]
 
 
-def test_detection_is_cached_per_origin() -> None:
+def test_detection_is_cached_per_base_url() -> None:
+    """Two APIs on one host:port are two servers to their users: each base URL is detected
+    (and cached) on its own; a trailing slash is the same URL."""
     seen: list[str] = []
     client = httpx.Client(transport=transport(LLAMACPP, seen))
     first = identify("http://127.0.0.1:8080/v1", client=client)
     count = len(seen)
-    assert identify("http://127.0.0.1:8080", client=client) is first
+    assert identify("http://127.0.0.1:8080/v1/", client=client) is first
     assert len(seen) == count
-    assert identify("http://127.0.0.1:8080", client=client, refresh=True) is not first
+    other = identify("http://127.0.0.1:8080/other/v1", client=client)
+    assert len(seen) == 2 * count and other is not None and other.base_url == "http://127.0.0.1:8080/other/v1"
+    assert identify("http://127.0.0.1:8080/v1", client=client, refresh=True) is not first
 
 
 def test_nothing_listening_is_none() -> None:

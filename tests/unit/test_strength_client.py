@@ -267,12 +267,15 @@ def test_auto_with_nothing_at_the_url_says_how_to_point_it(
         given = None
     with pytest.raises(ServerNotRunningError) as info:
         if kind == "sync":
-            ChatClient("auto", base_url=given, http_client=httpx.Client(transport=httpx.MockTransport(refuse))).chat(
-                REQUEST
-            )
+            ChatClient(
+                "auto", base_url=given, http_client=httpx.Client(transport=httpx.MockTransport(refuse)), max_retries=0
+            ).chat(REQUEST)
         else:
             client = AsyncChatClient(
-                "auto", base_url=given, http_client=httpx.AsyncClient(transport=httpx.MockTransport(refuse))
+                "auto",
+                base_url=given,
+                http_client=httpx.AsyncClient(transport=httpx.MockTransport(refuse)),
+                max_retries=0,
             )
             run(client.chat(REQUEST))
     error = info.value

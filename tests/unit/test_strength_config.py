@@ -131,11 +131,13 @@ def test_auto_detects_the_server_once_asked() -> None:
 
 def test_nothing_answering_yet_leaves_the_generic_profile_without_raising() -> None:
     model = lc.ChatOrbitLocal(
-        base_url="http://127.0.0.1:8082/v1", http_client=httpx.Client(transport=httpx.MockTransport(_refuse))
+        base_url="http://127.0.0.1:8082/v1",
+        http_client=httpx.Client(transport=httpx.MockTransport(_refuse)),
+        max_retries=0,  # a server that is starting is waited for; here nothing ever listens
     )
     assert model.detect_provider().name == "openai-compatible"
     llm = lc.ChatOrbitLocal(base_url="http://127.0.0.1:8083/v1", http_async_client=httpx.AsyncClient(
-        transport=httpx.MockTransport(_refuse)))  # fmt: skip
+        transport=httpx.MockTransport(_refuse)), max_retries=0)  # fmt: skip
     assert asyncio.run(llm.adetect_provider()).name == "openai-compatible"
 
 

@@ -61,7 +61,6 @@ def _fresh_cache() -> None:
         ({"lmstudio": ok(LMSTUDIO_MODELS)}, "lmstudio", "GET /api/v0/models", None),
         ({"localai": ok("OK"), "vllm": ok({"version": "v2.20.1"})}, "localai", "GET /readyz", "v2.20.1"),
         ({"localai": Answer(503, {"status": "starting"})}, "localai", "GET /readyz", None),  # still loading
-        ({"localai": Answer(299, "")}, "localai", "GET /readyz", None),
         ({"llamacpp": ok({"default_generation_settings": {}, "build_info": "b6000"})}, "llamacpp", "GET /props", "b6000"),
         ({"vllm": ok({"version": "0.11.0"}), "models": ok(VLLM_LIST)}, "vllm", "GET /version", "0.11.0"),
         ({"vllm": ok({"version": 11})}, "vllm", "GET /version", "11"),  # no model list: nothing says otherwise
@@ -95,6 +94,7 @@ def test_each_rule_names_the_answer_that_decided(
         ({"localai": Answer(503, "starting"), "ollama": ok({"version": "1"})}, "ollama"),
         ({"localai": Answer(300, ""), "ollama": ok({"version": "1"})}, "ollama"),
         ({"localai": Answer(404, ""), "ollama": ok({"version": "1"})}, "ollama"),
+        ({"localai": Answer(299, ""), "ollama": ok({"version": "1"})}, "ollama"),  # a bare 2xx is no LocalAI
         ({"localai": Answer(None), "ollama": ok({"version": "1"})}, "ollama"),
         ({"llamacpp": ok({"n_ctx": 2048}), "ollama": ok({"version": "1"})}, "ollama"),
         # /version on a server whose model list is owned by someone else is not vLLM
@@ -198,7 +198,8 @@ def test_async_probes_agree_on_timeouts_and_refusals() -> None:
     assert found is not None and found.profile.name == "llamacpp" and found.version == "b6000"
     assert {r.headers.get("authorization") for r in recorder.requests} == {"Bearer sk-2"}
     assert {r.extensions["timeout"]["read"] for r in recorder.requests} == {0.7}
-    assert cached("http://127.0.0.1:8080/other") is found  # cached per origin
+    assert cached("http://127.0.0.1:8080/v1/") is found  # cached per base URL
+    assert cached("http://127.0.0.1:8080/other") is None
     assert asyncio.run(run(Recorder(LLAMACPP, fail={"/readyz": httpx.ConnectError}))) is None
     assert asyncio.run(run(Recorder({}))) is None  # everything 404: nothing to tell
 
@@ -210,11 +211,11 @@ def test_a_cached_answer_is_used_until_forgotten() -> None:
     asked = len(recorder.requests)
 
     async def again() -> FoundServer | None:
-        return await aidentify("http://127.0.0.1:8080")
+        return await aidentify("http://127.0.0.1:8080/v1/")
 
     assert asyncio.run(again()) is found and len(recorder.requests) == asked
     forget()
-    assert cached("http://127.0.0.1:8080") is None
+    assert cached("http://127.0.0.1:8080/v1") is None
 
 
 def test_base_urls_for_bare_hosts_and_paths() -> None:
