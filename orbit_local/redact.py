@@ -29,7 +29,7 @@ _SECRET_PARAMS = re.compile(
 )
 _AUTH_HEADER = re.compile(
     r"(?P<name>\b(?:authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?|bearer\s+))"
-    r"(?P<value>[A-Za-z0-9._~+/=-]{4,})",
+    r"(?P<value>[A-Za-z0-9._~+/=-]{6,})",  # not "bearer token" in a server's own sentence
     re.IGNORECASE,
 )
 

@@ -18,6 +18,7 @@ import pytest
 from langchain_core import exceptions as lc
 
 import langchain_orbit_local as lco
+import llamaindex_orbit_local as lio
 from orbit_local import errors as ol
 from orbit_local.client import AsyncChatClient, ChatClient
 from orbit_local.types import ChatRequest, Message
@@ -86,6 +87,10 @@ def test_fault_a_closed_port_raises_server_not_running_within_5_s_with_default_s
     started = time.monotonic()
     with pytest.raises(ol.ServerNotRunningError):
         asyncio.run(async_twin())
+    assert time.monotonic() - started < 10.0
+    started = time.monotonic()
+    with pytest.raises(ol.ServerNotRunningError):
+        lio.OrbitLocal(provider="openai-compatible", base_url=base, model="m").complete("hi")
     assert time.monotonic() - started < 10.0
 
 

@@ -408,6 +408,7 @@ def test_redact_masks_every_kind_of_secret() -> None:
     assert redact_url("http://host/v1?token=abc") == "http://host/v1?token=***"
     assert redact("Authorization: Bearer sk-abcdef") == "Authorization: Bearer ***"
     assert redact("headers={'Authorization': 'Basic dXNlcjpwYXNz'}") == "headers={'Authorization': 'Basic ***'}"
+    assert redact("Invalid bearer token") == "Invalid bearer token"  # the server's words, no key
     assert redact("http://localhost:1234/v1 — pass api_key=... or set LMSTUDIO_API_KEY") == (
         "http://localhost:1234/v1 — pass api_key=... or set LMSTUDIO_API_KEY"
     )
