@@ -273,9 +273,9 @@ def _server_noun(display_name: str) -> str:
 
 
 def _origin(base_url: str) -> str:
-    url = httpx.URL(base_url)
-    port = f":{url.port}" if url.port else ""
-    return f"{url.scheme}://{url.host}{port}"
+    """Scheme, credentials, host and port: requests sent from the root (KoboldCpp's
+    ``/api/extra/...``, llama.cpp's ``/props``) keep a base URL's basic-auth credentials."""
+    return str(httpx.URL(base_url).copy_with(raw_path=b"", query=None, fragment=None))
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -401,6 +401,22 @@ def test_credentials_reach_no_error_and_no_log_line(
     _assert_nothing_secret(error, caplog.records)
 
 
+def test_requests_from_the_root_keep_the_base_urls_credentials() -> None:
+    """httpx turns a URL's userinfo into basic auth; a request to the server's root (here
+    llama.cpp's /props) must send it as the /v1 requests do, and print it as no error does."""
+    seen: list[httpx.Request] = []
+    transport = Transport(
+        get_provider("llamacpp"),
+        CREDENTIALED,
+        client=httpx.Client(transport=httpx.MockTransport(answering(httpx.Response(200, json={}), seen=seen))),
+    )
+    transport.request_json(HttpRequest("GET", "/props", from_root=True))
+    transport.request_json(HttpRequest("GET", "/models"))
+    assert [r.url.path for r in seen] == ["/props", "/v1/models"]
+    assert seen[0].headers["authorization"] == seen[1].headers["authorization"]
+    assert seen[0].headers["authorization"].startswith("Basic ")
+
+
 def test_redact_masks_every_kind_of_secret() -> None:
     assert redact_url("http://user:key@host:1234/v1") == "http://***@host:1234/v1"
     assert redact_url("http://u:p@ss@host/v1") == "http://***@host/v1"
