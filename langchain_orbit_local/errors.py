@@ -45,6 +45,10 @@ class ServerBusyError(ol.ServerBusyError, lc.ModelAPIError):
     """Busy or still loading after the warm-up window."""
 
 
+class RateLimitError(ol.RateLimitError, lc.ModelRateLimitError):
+    """HTTP 429, still refused when the retries ran out (or ``Retry-After`` was too long)."""
+
+
 class BadRequestError(ol.BadRequestError, lc.ModelInvalidRequestError):
     """The server rejected the request."""
 
@@ -61,6 +65,11 @@ class ProtocolError(ol.ProtocolError, lc.ModelAPIError):
     """The server answered something outside its own wire format."""
 
 
+class ConnectionDroppedError(ol.ConnectionDroppedError, lc.ModelAPIError):
+    """The connection closed before the answer was complete (a ``ModelAPIError``, as a cut
+    stream is)."""
+
+
 class StreamInterruptedError(ol.StreamInterruptedError, lc.ModelAPIError):
     """A stream ended before the server said it was complete."""
 
@@ -73,6 +82,10 @@ class UnsupportedFeatureError(ol.UnsupportedFeatureError, lc.ModelInvalidRequest
     """The server cannot do what was asked."""
 
 
+class EndpointNotFoundError(ol.EndpointNotFoundError, lc.ModelInvalidRequestError):
+    """404/405: the server has no such route (wrong base URL prefix, or a missing feature)."""
+
+
 NATIVE: dict[type[ol.OrbitLocalError], type[ol.OrbitLocalError]] = {
     ol.ServerNotRunningError: ServerNotRunningError,
     ol.RequestTimeoutError: RequestTimeoutError,
@@ -80,13 +93,16 @@ NATIVE: dict[type[ol.OrbitLocalError], type[ol.OrbitLocalError]] = {
     ol.ModelNotFoundError: ModelNotFoundError,
     ol.ModelLoadError: ModelLoadError,
     ol.ServerBusyError: ServerBusyError,
+    ol.RateLimitError: RateLimitError,
     ol.BadRequestError: BadRequestError,
     ol.ContextOverflowError: ContextOverflowError,
     ol.ServerError: ServerError,
     ol.ProtocolError: ProtocolError,
+    ol.ConnectionDroppedError: ConnectionDroppedError,
     ol.StreamInterruptedError: StreamInterruptedError,
     ol.StreamTimeoutError: StreamTimeoutError,
     ol.UnsupportedFeatureError: UnsupportedFeatureError,
+    ol.EndpointNotFoundError: EndpointNotFoundError,
 }
 
 

@@ -28,11 +28,15 @@ MAX_ALIAS_VALUES = 10_000
 class AliasExpansionError(yaml.YAMLError):
     """A document whose aliases stand for too many values, or contain themselves."""
 
-    def __init__(self, problem: str, hint: str, mark: yaml.Mark) -> None:
+    def __init__(self, problem: str, hint: str = "", mark: yaml.Mark | None = None) -> None:
         super().__init__(problem)
         self.problem = problem
         self.hint = hint
         self.problem_mark = mark
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-free rebuild with every field, so the error survives pickle (multiprocessing).
+        return (type(self), (self.problem, self.hint, self.problem_mark))
 
 
 def _children(node: Node) -> list[Node]:

@@ -46,6 +46,7 @@ from orbit_local.recovery import recover_tool_calls
 from orbit_local.tokens import parse_tokens, tokenize_request
 from orbit_local.transport import (
     DEFAULT_MAX_RETRIES,
+    DEFAULT_STARTUP_TIMEOUT,
     DEFAULT_TIMEOUT,
     DEFAULT_WARMUP_TIMEOUT,
     AsyncTransport,
@@ -206,13 +207,19 @@ class _ClientBase:
         return self._context_window
 
     def _transport_kwargs(
-        self, timeout: float | None, max_retries: int, warmup_timeout: float, headers: dict[str, str] | None
+        self,
+        timeout: float | None,
+        max_retries: int,
+        warmup_timeout: float,
+        headers: dict[str, str] | None,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     ) -> dict[str, Any]:
         return {
             "api_key": self.api_key,
             "timeout": timeout,
             "max_retries": max_retries,
             "warmup_timeout": warmup_timeout,
+            "startup_timeout": startup_timeout,
             "headers": headers,
         }
 
@@ -354,6 +361,7 @@ class ChatClient(_ClientBase):
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         headers: dict[str, str] | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
@@ -362,7 +370,7 @@ class ChatClient(_ClientBase):
             self.profile,
             self.base_url,
             client=http_client,
-            **self._transport_kwargs(timeout, max_retries, warmup_timeout, headers),
+            **self._transport_kwargs(timeout, max_retries, warmup_timeout, headers, startup_timeout),
         )
 
     def close(self) -> None:
@@ -547,6 +555,7 @@ class AsyncChatClient(_ClientBase):
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         headers: dict[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -555,7 +564,7 @@ class AsyncChatClient(_ClientBase):
             self.profile,
             self.base_url,
             client=http_client,
-            **self._transport_kwargs(timeout, max_retries, warmup_timeout, headers),
+            **self._transport_kwargs(timeout, max_retries, warmup_timeout, headers, startup_timeout),
         )
 
     async def aclose(self) -> None:

@@ -74,6 +74,7 @@ def client_options(settings: Any) -> dict[str, Any]:
         "timeout": settings.timeout,
         "max_retries": settings.max_retries,
         "warmup_timeout": settings.warmup_timeout,
+        "startup_timeout": settings.startup_timeout,
         "headers": settings.default_headers,
     }
 

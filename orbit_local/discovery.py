@@ -50,7 +50,7 @@ from orbit_local.fingerprint import (
 )
 from orbit_local.log import logger
 from orbit_local.providers import ProviderProfile, get_provider, list_providers
-from orbit_local.retry import RETRY_STATUSES, Retryable, RetryPolicy
+from orbit_local.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -155,9 +155,14 @@ class Miss:
             **common,
         )
 
-    def retryable(self) -> Retryable:
-        """This miss as the failure the retry policy judges, as a request's would be."""
-        return Retryable(self.error(), self.retry_after)
+    def retryable(self) -> OrbitLocalError:
+        """This miss as the failure the retry policy judges, as a request's would be: the
+        error's class says whether and how long (refused: ``startup_timeout``; loading:
+        ``warmup_timeout``), ``retry_after`` what the server asked for."""
+        error = self.error()
+        if isinstance(error, ServerBusyError):
+            error.retry_after = self.retry_after
+        return error
 
 
 # ------------------------------------------------------------------ the cache
@@ -248,7 +253,7 @@ def _verdict(url: str, answers: dict[str, Answer], refused: bool, patience: floa
     statuses = {a.status for a in answers.values()}
     if statuses <= {None}:
         return Miss("silent", **miss)
-    loading = [a for a in answers.values() if a.status in RETRY_STATUSES]
+    loading = [a for a in answers.values() if a.status == 503]  # busy or loading, as a request's 503
     if loading:
         waits = [a.retry_after for a in loading if a.retry_after is not None]
         return Miss("warming", detail=_described(answers, url), retry_after=max(waits, default=None), **miss)

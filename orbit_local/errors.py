@@ -14,18 +14,34 @@ Hierarchy::
     ├── ModelNotFoundError         unknown model, or no model loaded
     ├── ModelLoadError             the model exists but cannot be loaded (unsupported architecture)
     ├── ServerBusyError            503 / queue full / still loading, after the warm-up window
+    │   └── RateLimitError         429: too many requests (``retry_after`` says how long to wait)
     ├── BadRequestError            the server rejected the request (its message is kept)
-    │   └── ContextOverflowError   prompt + max_tokens exceed the model's context window
+    │   ├── ContextOverflowError   prompt + max_tokens exceed the model's context window
+    │   └── EndpointNotFoundError  404/405: no such route (also an UnsupportedFeatureError)
     ├── ServerError                5xx that is none of the above
     ├── ProtocolError              the server answered something we cannot parse
+    │   ├── ConnectionDroppedError the connection closed before a (non-streamed) answer came
     │   └── StreamInterruptedError a stream stopped before its end marker
     │       └── StreamTimeoutError a stream stalled (also a RequestTimeoutError)
     └── UnsupportedFeatureError    asked for something this server cannot do
+        └── EndpointNotFoundError
+
+``is_retryable`` is the one verdict on "may the same request succeed if sent again": the
+transport's retry policy (:mod:`orbit_local.retry`) retries exactly these errors (within time
+windows), and LangChain's retry helpers read the same attribute. Every text field is passed
+through :func:`orbit_local.redact.redact` when it is stored, so no credential in a base URL
+reaches a message, a repr or a pickle.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+from orbit_local.redact import redact
+
+_TEXT_FIELDS = frozenset({"message", "base_url", "server_message", "hint", "body", "url"})
+"""Attributes that may hold a URL or a server's echo of a request: redacted on every assignment.
+(``partial_text`` is the model's own words and stays verbatim.)"""
 
 
 class OrbitLocalError(Exception):
@@ -69,6 +85,13 @@ class OrbitLocalError(Exception):
         self.body = body
         super().__init__(self._render())
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every store goes through here (the constructor, ``annotate`` filling ``url`` later,
+        # a caller's own assignment): no path can keep a credential.
+        if name in _TEXT_FIELDS and isinstance(value, str):
+            value = redact(value)
+        super().__setattr__(name, value)
+
     def _render(self) -> str:
         where = ""
         if self.provider and self.base_url:
@@ -87,28 +110,18 @@ class OrbitLocalError(Exception):
         self.args = (self._render(),)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Keep errors picklable (multiprocessing, pytest-xdist) despite keyword-only fields.
-        return (
-            _rebuild_error,
-            (
-                type(self),
-                self.message,
-                {
-                    "provider": self.provider,
-                    "base_url": self.base_url,
-                    "status_code": self.status_code,
-                    "server_message": self.server_message,
-                    "hint": self.hint,
-                    "body": self.body,
-                    "method": self.method,
-                    "url": self.url,
-                },
-            ),
-        )
+        # Keep errors picklable (multiprocessing, pytest-xdist) despite keyword-only fields:
+        # every attribute travels, so a subclass's own (``partial_text``, ``retry_after``) can
+        # not be forgotten, and the class is rebuilt without calling its ``__init__``.
+        return (_rebuild_error, (type(self), self.args, dict(self.__dict__)))
 
 
-def _rebuild_error(cls: type[OrbitLocalError], message: str, fields: dict[str, Any]) -> OrbitLocalError:
-    return cls(message, **fields)
+def _rebuild_error(cls: type[OrbitLocalError], args: tuple[Any, ...], state: dict[str, Any]) -> OrbitLocalError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    for name, value in state.items():
+        setattr(error, name, value)
+    return error
 
 
 class ServerNotRunningError(OrbitLocalError):
@@ -144,10 +157,28 @@ class ModelLoadError(OrbitLocalError):
 
 
 class ServerBusyError(OrbitLocalError):
-    """The server is busy or still loading a model, and stayed so through the warm-up window."""
+    """The server is busy or still loading a model, and stayed so through the warm-up window.
+
+    ``retry_after`` is the wait in seconds the server asked for (``Retry-After``), if it did.
+    """
 
     category = "server_busy"
     is_retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class RateLimitError(ServerBusyError):
+    """HTTP 429: the server (or a proxy in front of it) refuses more requests for now.
+
+    Retried only within a few seconds; a ``Retry-After`` longer than that is not slept through
+    but raised at once, its wait in ``retry_after`` and in the message. A ``ServerBusyError``
+    too, as 429s were before this class existed.
+    """
+
+    category = "rate_limited"
 
 
 class BadRequestError(OrbitLocalError):
@@ -163,16 +194,29 @@ class ContextOverflowError(BadRequestError):
 
 
 class ServerError(OrbitLocalError):
-    """The server failed internally (5xx) for a reason none of the other classes describe."""
+    """The server failed internally (5xx) for a reason none of the other classes describe.
+
+    Not retryable: every such 500 recorded from a local server (llama-cpp-python's
+    ``embedding=True`` and ``tool_choice`` failures, FastChat's unknown role) fails the same
+    way each time it is sent. Busy (503) and rate-limited (429) answers have their own classes.
+    """
 
     category = "server_error"
-    is_retryable = True
 
 
 class ProtocolError(OrbitLocalError):
     """The server answered with something that does not follow its own wire format."""
 
     category = "protocol_error"
+
+
+class ConnectionDroppedError(ProtocolError):
+    """The server closed the connection before its (non-streamed) answer was complete: it
+    crashed or restarted, or a proxy cut it. Retryable, as the same drop in a stream is
+    (:class:`StreamInterruptedError`); a ``ProtocolError``, as drops were before."""
+
+    category = "connection_dropped"
+    is_retryable = True
 
 
 class StreamInterruptedError(ProtocolError):
@@ -202,3 +246,15 @@ class UnsupportedFeatureError(OrbitLocalError):
     """The caller asked for a feature this server does not offer (e.g. embeddings on GPT4All)."""
 
     category = "unsupported"
+
+
+class EndpointNotFoundError(UnsupportedFeatureError, BadRequestError):
+    """404/405 for a route the server does not have: the base URL lacks (or doubles) the API
+    prefix, or this server (or the way it was started) lacks the feature.
+
+    An ``UnsupportedFeatureError`` by meaning, and a ``BadRequestError`` because that is what
+    404/405 raised before, so existing ``except`` clauses (and probes that treat a failed route
+    as "not supported") keep working. The message names the method and path asked for.
+    """
+
+    category = "endpoint_not_found"

@@ -2,7 +2,9 @@
 
 Retries (and their waits), aborted generations, emulated streams and parameters that were
 downgraded or not sent are logged at INFO, so a 30-second warm-up never passes without a
-trace once logging is on. Messages name servers and URLs, never keys or headers.
+trace once logging is on. Messages name servers and URLs, never keys or headers: every record
+of the ``orbit_local`` logger passes :class:`RedactingFilter`, so a URL with credentials (or a
+registered API key) is masked whatever the call site wrote.
 """
 
 from __future__ import annotations
@@ -11,7 +13,24 @@ import logging
 import sys
 import warnings
 
+from orbit_local.redact import redact
+
+
+class RedactingFilter(logging.Filter):
+    """Masks credentials in a record's final text (message and arguments merged) before any
+    handler sees it: the one place, so no ``logger.info`` call can leak a secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = redact(text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
 logger = logging.getLogger("orbit_local")
+if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+    logger.addFilter(RedactingFilter())
 
 _INTERNAL_MODULES = (
     "orbit_local",
@@ -46,6 +65,7 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     function's own frame (the one that calls ``warnings.warn``), so no wrapper in between can
     shift it.
     """
+    message = redact(message)  # a warning is printed as often as a log line
     logger.info(message)
     frame = sys._getframe(0)
     level = 1

@@ -1,51 +1,75 @@
 """The one retry policy: which failures are tried again, how long to wait, when to stop.
 
-Local servers load a model on the first request, refuse connections while they start, and
-answer 503 while busy (KoboldCpp serves one generation at a time). Those failures, and only
-those, are retried with exponential back-off (0.5 s doubling to 4 s, or longer where the
-server's ``Retry-After`` asks) while the warm-up window lasts and ``max_retries`` allows.
-Both transports ask the same :class:`RetryPolicy`; each only sleeps its own way.
+*Whether* a failure may pass if the request is sent again is the error's own ``is_retryable``
+(:mod:`orbit_local.errors`), the same verdict LangChain's retry helpers read; this module only
+adds *how long* each kind is worth waiting for, counted from the first attempt:
+
+- a server that answers "busy" or "loading model" (503): ``warmup_timeout`` (30 s) — it is
+  there and will answer;
+- a rate limit (429): :data:`RATE_LIMIT_BUDGET` (5 s); a ``Retry-After`` that does not fit is
+  raised at once, not slept through;
+- anything else retryable — nothing listening, a dropped connection, a timeout:
+  ``startup_timeout`` (2 s), enough for a server that restarts, short enough that a server
+  that is simply not running is reported at once. Raise it to wait for a server you are
+  starting right now.
+
+Waits back off exponentially (0.5 s doubling to 4 s, or longer where ``Retry-After`` asks);
+``max_retries`` caps the count. Both transports ask the same :class:`RetryPolicy` and only
+sleep their own way; a stream is retried only before it yielded anything (the transports
+retry opening it, never reading it).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from orbit_local.errors import OrbitLocalError
+from orbit_local.errors import OrbitLocalError, RateLimitError, ServerBusyError
 
 DEFAULT_MAX_RETRIES = 10
-"""How many times a refused connection or a 503 is retried. With the back-off below (0.5 s
-doubling to 4 s) ten retries span 35.5 s, so by default ``warmup_timeout`` ends the warm-up,
-as its name promises; 0 turns retrying off."""
+"""How many times a retryable failure is retried at most; the time windows below usually end
+the retrying first. 0 turns retrying off."""
 DEFAULT_WARMUP_TIMEOUT = 30.0
-"""Seconds, from the first attempt, during which those retries may happen."""
-RETRY_STATUSES = frozenset({503})
+"""Seconds, from the first attempt, during which a busy or loading server is waited for."""
+DEFAULT_STARTUP_TIMEOUT = 2.0
+"""Seconds, from the first attempt, during which a refused or dropped connection (or a timeout)
+is retried: a server restarting comes back within it; one that is not running is reported
+after it, not after the 30 s warm-up as before."""
+RATE_LIMIT_BUDGET = 5.0
+"""Seconds, from the first attempt, that 429 answers are waited out (``Retry-After`` included)."""
 BACKOFF_START = 0.5
 BACKOFF_CAP = 4.0
 
 
-class Retryable(Exception):
-    """A failure the policy may retry: the error to raise if it does not, and how long the
-    server asked to wait (``Retry-After``), if it did."""
-
-    def __init__(self, error: OrbitLocalError, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often (``max_retries``) and how long (``warmup_timeout`` seconds from the first
-    attempt) the retryable failures are tried again."""
+    """How often (``max_retries``) and how long (a window per kind of failure, from the first
+    attempt) retryable failures are tried again."""
 
     max_retries: int = DEFAULT_MAX_RETRIES
     warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+    clock: Callable[[], float] | None = field(default=None, compare=False, repr=False)
+    """Where time comes from; ``None`` reads ``time.monotonic`` at each call (a test may pass,
+    or patch in, a fake clock to check the windows without sleeping)."""
+
+    def now(self) -> float:
+        return self.clock() if self.clock is not None else time.monotonic()
+
+    def window(self, error: OrbitLocalError) -> float:
+        """Seconds from the first attempt during which ``error`` may be retried (0: never)."""
+        if not error.is_retryable:
+            return 0.0
+        if isinstance(error, RateLimitError):
+            return min(RATE_LIMIT_BUDGET, self.warmup_timeout)
+        if isinstance(error, ServerBusyError):
+            return self.warmup_timeout
+        return self.startup_timeout
 
     def begin(self) -> RetryState:
         """The state of one request's attempts, its clock started now."""
-        return RetryState(self, time.monotonic())
+        return RetryState(self, self.now())
 
 
 @dataclass
@@ -56,16 +80,19 @@ class RetryState:
     started: float
     attempt: int = 0
 
-    def next_delay(self, failure: Retryable) -> tuple[float, float] | None:
+    def next_delay(self, error: OrbitLocalError) -> tuple[float, float] | None:
         """``(seconds to wait, seconds of the window left)`` before the next attempt, or
-        ``None`` when the policy gives up."""
+        ``None`` when the policy gives up (the caller then raises ``error``)."""
         if self.attempt >= self.policy.max_retries:
             return None
-        remaining = self.policy.warmup_timeout - (time.monotonic() - self.started)
+        remaining = self.policy.window(error) - (self.policy.now() - self.started)
         if remaining <= 0:
             return None
         delay = min(BACKOFF_START * 2.0**self.attempt, BACKOFF_CAP)
-        if failure.retry_after is not None:
-            delay = max(delay, failure.retry_after)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            if retry_after > remaining:
+                return None  # the server asks for longer than we may wait: say so now
+            delay = max(delay, retry_after)
         self.attempt += 1
         return min(delay, remaining), remaining

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from orbit_local.providers import OPENAI_OPTIONAL_PARAMS
-from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 from orbit_local.urls import check_base_url
 
 MASKED_KEY = "**********"
@@ -49,11 +49,17 @@ class ConnectionSettings(BaseModel):
     timeout: float | None = Field(default=DEFAULT_TIMEOUT, gt=0)
     """Read timeout in seconds for one request (``None``: wait forever)."""
     max_retries: int = Field(default=DEFAULT_MAX_RETRIES, ge=0)
-    """How many times a refused connection or a 503 (a server still loading) is retried, with
-    back-off, before the error is raised; 0 turns retrying off. Never after a stream yielded."""
+    """How many times a retryable failure (``is_retryable``: refused or dropped connection,
+    timeout, 503 busy/loading, 429) is retried, with back-off, before the error is raised; 0
+    turns retrying off. Never after a stream yielded."""
     warmup_timeout: float = Field(default=DEFAULT_WARMUP_TIMEOUT, ge=0)
-    """Seconds, from the first attempt, during which those retries may happen. With the
-    default ``max_retries`` this window is what ends a warm-up (30 s)."""
+    """Seconds, from the first attempt, that a server answering "busy" or "loading model" (503)
+    is waited for (30 s). A 429 is waited out for at most 5 s of it."""
+    startup_timeout: float = Field(default=DEFAULT_STARTUP_TIMEOUT, ge=0)
+    """Seconds, from the first attempt, that a refused or dropped connection (or a timeout) is
+    retried (2 s: a server restarting). Raise it to wait for a server you are starting right
+    now (KoboldCpp listens only once its model is loaded); nothing listening is otherwise
+    reported within about 2 s."""
     default_headers: dict[str, str] | None = None
     """Headers sent with every request."""
     http_client: Any = Field(default=None, exclude=True)

@@ -5,14 +5,16 @@
 error mapping, stream framing) lives in :class:`_TransportBase`, and each twin only awaits or
 doesn't.
 
-Retries follow the one policy of :mod:`orbit_local.retry` (refused connections and 503s,
-during the warm-up window); each twin has one retry loop, which only sleeps. A stream is never
-retried once it has yielded anything.
+Retries follow the one policy of :mod:`orbit_local.retry`: an error whose ``is_retryable`` is
+true, within the time window for its kind; each twin has one retry loop, which only sleeps. A
+stream is never retried once it has yielded anything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import json
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
@@ -21,10 +23,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from orbit_local._lazy import lazy_module
 from orbit_local.errors import (
+    ConnectionDroppedError,
     OrbitLocalError,
     ProtocolError,
     RequestTimeoutError,
-    ServerBusyError,
     ServerNotRunningError,
     StreamInterruptedError,
     StreamTimeoutError,
@@ -32,11 +34,11 @@ from orbit_local.errors import (
 from orbit_local.log import logger
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.providers import ProviderProfile
+from orbit_local.redact import register_secret
 from orbit_local.retry import (
     DEFAULT_MAX_RETRIES,
+    DEFAULT_STARTUP_TIMEOUT,
     DEFAULT_WARMUP_TIMEOUT,
-    RETRY_STATUSES,
-    Retryable,
     RetryPolicy,
     RetryState,
 )
@@ -51,7 +53,14 @@ else:
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 120.0
-__all__ = ["DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "DEFAULT_WARMUP_TIMEOUT", "AsyncTransport", "Transport"]
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_STARTUP_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_WARMUP_TIMEOUT",
+    "AsyncTransport",
+    "Transport",
+]
 
 
 class _TransportBase:
@@ -66,17 +75,22 @@ class _TransportBase:
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         warmup_timeout: float = DEFAULT_WARMUP_TIMEOUT,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         headers: dict[str, str] | None = None,
     ) -> None:
         self.profile = profile
         self.base_url = base_url.rstrip("/")
         self.origin = _origin(self.base_url)
-        self.retry = RetryPolicy(max_retries, warmup_timeout)
+        self.retry = RetryPolicy(max_retries, warmup_timeout, startup_timeout)
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0) if timeout else 10.0)
         # A stream that sends only keep-alive comments for this long is treated as stuck.
         self.stream_idle_timeout = timeout
         self.headers = {"Accept": "application/json", **(headers or {})}
+        for name, value in self.headers.items():
+            if name.lower() in _SECRET_HEADERS:
+                register_secret(value)
         if api_key:
+            register_secret(api_key)
             self.headers["Authorization"] = f"Bearer {api_key}"
 
     def retarget(self, profile: ProviderProfile, base_url: str, api_key: str | None) -> None:
@@ -85,6 +99,7 @@ class _TransportBase:
         self.base_url = base_url.rstrip("/")
         self.origin = _origin(self.base_url)
         if api_key:
+            register_secret(api_key)
             self.headers["Authorization"] = f"Bearer {api_key}"
 
     def url(self, request: HttpRequest) -> str:
@@ -102,18 +117,18 @@ class _TransportBase:
             )
         return client.build_request(request.method, self.url(request), headers=headers, timeout=self.timeout)
 
-    def _wait_or_give_up(self, state: RetryState, failure: Retryable, request: HttpRequest) -> float:
-        """Seconds to wait before trying ``request`` again; raises the failure's error
-        (annotated) when the policy gives up. Every retry is logged with its wait."""
-        step = state.next_delay(failure)
+    def _wait_or_give_up(self, state: RetryState, error: OrbitLocalError, request: HttpRequest) -> float:
+        """Seconds to wait before trying ``request`` again; raises ``error`` (annotated) when
+        the policy gives up. Every retry is logged with its wait."""
+        step = state.next_delay(error)
         if step is None:
-            raise self.annotate(failure.error, request) from None
+            raise self.annotate(error, request) from error.__cause__
         delay, remaining = step
         logger.info(
-            "%s at %s: %s; retry %d of %d in %.1f s (%.0f s of the warm-up window left)",
+            "%s at %s: %s; retry %d of %d in %.1f s (%.0f s of its retry window left)",
             self.profile.display_name,
             self.base_url,
-            failure.error.message,
+            error.message,
             state.attempt,
             self.retry.max_retries,
             delay,
@@ -126,7 +141,7 @@ class _TransportBase:
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
             return ServerNotRunningError(
                 f"no {_server_noun(self.profile.display_name)} answered at {self.base_url}",
-                hint=self.profile.start_hint,
+                hint=f"{self.profile.start_hint} (to wait for a server that is still starting, raise startup_timeout)",
                 **common,
             )
         if isinstance(exc, httpx.TimeoutException):
@@ -136,18 +151,30 @@ class _TransportBase:
                 **common,
             )
         detail = str(exc).strip()
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError)):
+            return ConnectionDroppedError(
+                f"the connection to {url} closed before the answer was complete ({type(exc).__name__}"
+                + (f": {detail})" if detail else ")"),
+                hint="the server crashed, restarted or was cut off by a proxy; check its log, or retry",
+                **common,
+            )
         return ProtocolError(f"{type(exc).__name__} talking to {url}" + (f": {detail}" if detail else ""), **common)
 
     def _error_for_status(self, response: httpx.Response, body: str) -> OrbitLocalError:
-        return error_from_response(self.profile, self.base_url, response.status_code, body)
+        request = response.request
+        return error_from_response(
+            self.profile,
+            self.base_url,
+            response.status_code,
+            body,
+            route=f"{request.method} {request.url.path}",
+            retry_after=_retry_after(response),
+        )
 
     def _check_status(self, response: httpx.Response, body: str) -> None:
-        if response.status_code < 400:
-            return
-        error = self._error_for_status(response, body)
-        if response.status_code in RETRY_STATUSES or isinstance(error, ServerBusyError):
-            raise Retryable(error, _retry_after(response))
-        raise error
+        """Raise the typed error of an HTTP error answer (the retry loop decides on retrying)."""
+        if response.status_code >= 400:
+            raise self._error_for_status(response, body)
 
     def _decode_json(self, response: httpx.Response, body: bytes) -> Any:
         try:
@@ -236,25 +263,37 @@ class _TransportBase:
         )
 
 
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"})
+"""Headers whose values are credentials: registered for masking wherever orbit-local prints."""
+
+
 def _server_noun(display_name: str) -> str:
     """"LM Studio server", but "llama.cpp server" (not "llama.cpp server server")."""
     return display_name if display_name.lower().endswith("server") else f"{display_name} server"
 
 
 def _origin(base_url: str) -> str:
-    url = httpx.URL(base_url)
-    port = f":{url.port}" if url.port else ""
-    return f"{url.scheme}://{url.host}{port}"
+    """Scheme, credentials, host and port: requests sent from the root (KoboldCpp's
+    ``/api/extra/...``, llama.cpp's ``/props``) keep a base URL's basic-auth credentials."""
+    return str(httpx.URL(base_url).copy_with(raw_path=b"", query=None, fragment=None))
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+    """``Retry-After`` in seconds: a number, or an HTTP date (RFC 9110); ``None`` if absent or odd."""
+    value = str(response.headers.get("retry-after") or "").strip()
     if not value:
         return None
     try:
-        return max(0.0, float(str(value)))
+        return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
 def _is_event_stream(response: httpx.Response) -> bool:
@@ -326,8 +365,8 @@ class Transport(_TransportBase):
         while True:
             try:
                 return send(request)
-            except Retryable as failure:
-                time.sleep(self._wait_or_give_up(state, failure, request))
+            except OrbitLocalError as error:
+                time.sleep(self._wait_or_give_up(state, error, request))
 
     def request_json(self, request: HttpRequest) -> Any:
         """Send a request and return its decoded JSON body, retrying during warm-up."""
@@ -340,8 +379,6 @@ class Transport(_TransportBase):
         url = self.url(request)
         try:
             response = self.client.send(self._build(self.client, request, stream=False))
-        except httpx.ConnectError as exc:
-            raise Retryable(self._map_transport_error(exc, url)) from exc
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         body = response.content
@@ -372,8 +409,6 @@ class Transport(_TransportBase):
         url = self.url(request)
         try:
             response = self.client.send(self._build(self.client, request, stream=True), stream=True)
-        except httpx.ConnectError as exc:
-            raise Retryable(self._map_transport_error(exc, url)) from exc
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         if response.status_code >= 400:
@@ -412,8 +447,8 @@ class AsyncTransport(_TransportBase):
         while True:
             try:
                 return await send(request)
-            except Retryable as failure:
-                await asyncio.sleep(self._wait_or_give_up(state, failure, request))
+            except OrbitLocalError as error:
+                await asyncio.sleep(self._wait_or_give_up(state, error, request))
 
     async def request_json(self, request: HttpRequest) -> Any:
         try:
@@ -425,8 +460,6 @@ class AsyncTransport(_TransportBase):
         url = self.url(request)
         try:
             response = await self.client.send(self._build(self.client, request, stream=False))
-        except httpx.ConnectError as exc:
-            raise Retryable(self._map_transport_error(exc, url)) from exc
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         body = response.content
@@ -460,8 +493,6 @@ class AsyncTransport(_TransportBase):
         url = self.url(request)
         try:
             response = await self.client.send(self._build(self.client, request, stream=True), stream=True)
-        except httpx.ConnectError as exc:
-            raise Retryable(self._map_transport_error(exc, url)) from exc
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         if response.status_code >= 400:

@@ -12,20 +12,30 @@ Envelopes understood (see ``docs/providers/``):
     ``{"detail": {"error": {...}}}``                 FastChat's 401
     ``{"text": ..., "error_code": 50002}``           FastChat worker error inside a stream
     plain text or an empty body                     many 404s and 500s
+
+A 404 is two different failures: a model the server does not know (vLLM's "The model `x` does
+not exist", Ollama's "model not found, try pulling it", Lemonade's ``model_not_found``) and a
+route it does not have (KoboldCpp's "this endpoint does not exist", Lemonade's "The requested
+endpoint does not exist", llama.cpp's "File Not Found", FastAPI's "Not Found", empty bodies;
+see ``cassettes/detect-*``). The first is a :class:`ModelNotFoundError`, the second an
+:class:`EndpointNotFoundError` that names the route and says what to check.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from orbit_local.errors import (
     AuthenticationError,
     BadRequestError,
     ContextOverflowError,
+    EndpointNotFoundError,
     ModelNotFoundError,
     OrbitLocalError,
     ProtocolError,
+    RateLimitError,
     ServerBusyError,
     ServerError,
     UnsupportedFeatureError,
@@ -45,6 +55,33 @@ _CONTEXT_MARKERS = (
     "exceeds maximum context length",
     "context_compression_error",
 )
+_ENDPOINT_MARKERS = (
+    "endpoint does not exist",  # KoboldCpp, Lemonade
+    "unexpected endpoint",  # LM Studio, which says so with HTTP 200
+    "endpoint not found",
+    "no such endpoint",
+    "route not found",
+    "method not allowed",
+)
+"""Route-not-found wording, checked before the model markers ("does not exist")."""
+_GENERIC_NOT_FOUND = frozenset(
+    {"", "not found", "file not found", "resource not found", "404 not found", "404 page not found", "404"}
+)
+"""A 404 whose whole message is one of these (FastAPI, llama.cpp, LocalAI, Go's mux, an empty
+body) is about the route; a 404 that says more ("response not found: <id>") is kept as the
+server's own bad-request answer."""
+
+
+def _route_missing(status: int | None, message: str) -> bool:
+    if status == 405:
+        return True
+    if status != 404:
+        return False
+    text = message.strip().strip(".!").lower()
+    return text in _GENERIC_NOT_FOUND or text.startswith("<")  # or an HTML error page
+
+
+_RATE_MARKERS = ("rate limit", "rate_limit", "too many requests", "rate-limit")
 _MODEL_MARKERS = (
     "model_not_found",
     "no models loaded",
@@ -119,11 +156,17 @@ def _classify(status: int | None, message: str, tags: str) -> type[OrbitLocalErr
         return ContextOverflowError
     if status in (401, 403) or "unauthorized" in haystack or "invalid_api_key" in haystack:
         return AuthenticationError
+    if any(marker in haystack for marker in _ENDPOINT_MARKERS):
+        return EndpointNotFoundError
     if any(marker in haystack for marker in _MODEL_MARKERS):
         return ModelNotFoundError
     if status == 404 and "model" in haystack and "not found" in haystack:
         return ModelNotFoundError
-    if status in (429, 503) or any(marker in haystack for marker in _BUSY_MARKERS):
+    if _route_missing(status, message):
+        return EndpointNotFoundError
+    if status == 429 or any(marker in haystack for marker in _RATE_MARKERS):
+        return RateLimitError
+    if status == 503 or any(marker in haystack for marker in _BUSY_MARKERS):
         return ServerBusyError
     if status == 501 or any(marker in haystack for marker in _UNSUPPORTED_MARKERS):
         return UnsupportedFeatureError
@@ -144,7 +187,28 @@ def _status_in_tags(tags: str) -> int | None:
     return None
 
 
-def _hint_for(cls: type[OrbitLocalError], profile: ProviderProfile) -> str | None:
+def _endpoint_hint(profile: ProviderProfile, base_url: str) -> str:
+    """What to check for a missing route: the base URL's API prefix first (the usual cause),
+    then whether this server offers the feature at all."""
+    prefix = urlsplit(profile.default_base_url).path.rstrip("/")
+    path = urlsplit(base_url).path.rstrip("/")
+    if prefix and path != prefix:
+        return (
+            f"{profile.display_name} serves its API under {prefix!r}, but the base URL's path is {path or '/'!r}: "
+            f"try base_url ending in {prefix!r} (e.g. {profile.default_base_url}); otherwise this server, or the "
+            "way it was started, lacks the feature"
+        )
+    return (
+        "the base URL looks right, so this server (or the way it was started, or its version) lacks this "
+        "endpoint; check its documentation for the option that enables it"
+    )
+
+
+def _hint_for(cls: type[OrbitLocalError], profile: ProviderProfile, base_url: str = "") -> str | None:
+    if cls is EndpointNotFoundError:
+        return _endpoint_hint(profile, base_url)
+    if cls is RateLimitError:
+        return "the server limits how often it is called; wait and retry, or send fewer requests at once"
     if cls is ModelNotFoundError:
         return profile.model_hint
     if cls is AuthenticationError:
@@ -160,8 +224,20 @@ def _hint_for(cls: type[OrbitLocalError], profile: ProviderProfile) -> str | Non
     return None
 
 
-def error_from_response(profile: ProviderProfile, base_url: str, status: int | None, body: str) -> OrbitLocalError:
-    """Build the typed exception for an error answer (HTTP error, or an error inside a 200)."""
+def error_from_response(
+    profile: ProviderProfile,
+    base_url: str,
+    status: int | None,
+    body: str,
+    *,
+    route: str | None = None,
+    retry_after: float | None = None,
+) -> OrbitLocalError:
+    """Build the typed exception for an error answer (HTTP error, or an error inside a 200).
+
+    ``route`` ("POST /v1/embeddings") is named by an endpoint-not-found error; ``retry_after``
+    (seconds, from ``Retry-After``) is kept by busy and rate-limit errors and shown.
+    """
     payload: Any = None
     text = body.strip()
     if text[:1] in ("{", "["):
@@ -175,20 +251,28 @@ def error_from_response(profile: ProviderProfile, base_url: str, status: int | N
     else:
         message, tags = text[:500], ""
     cls = _classify(status, message, tags)
-    if status == 404 and cls is BadRequestError and not message:
-        message = "endpoint not found — is the base URL right (does it include the API prefix, e.g. /v1)?"
-    if status == 405:
-        route = "the server has no such route for this method; is the base URL right?"
-        message = f"{message or 'method not allowed'} — {route}"
     shown = message or (f"HTTP {status} with an empty body" if status else "error without a message")
+    extra: dict[str, Any] = {}
+    if cls is EndpointNotFoundError:
+        method, _, path = (route or "").partition(" ")
+        if status == 405:
+            shown = f"the server does not take {method} on {path}" if path else "the server does not take this method"
+        else:
+            shown = f"the server has no endpoint {route}" if route else "the server has no such endpoint"
+        shown += f" ({message})" if message else ""
+    if issubclass(cls, ServerBusyError):
+        extra["retry_after"] = retry_after
+        if retry_after is not None:
+            shown += f" (the server asks to wait {retry_after:g} s before retrying)"
     return cls(
         shown,
         provider=profile.display_name,
         base_url=base_url,
         status_code=status,
         server_message=message or None,
-        hint=_hint_for(cls, profile),
+        hint=_hint_for(cls, profile, base_url),
         body=body[:2000],
+        **extra,
     )
 
 
@@ -208,6 +292,6 @@ def error_in_payload(
         base_url=base_url,
         status_code=status,
         server_message=message or None,
-        hint=_hint_for(cls, profile),
+        hint=_hint_for(cls, profile, base_url),
         body=json.dumps(payload)[:2000],
     )

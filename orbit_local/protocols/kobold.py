@@ -23,7 +23,7 @@ from orbit_local.errors import ProtocolError, StreamInterruptedError, Unsupporte
 from orbit_local.protocols.common import cut_mid_event
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import add_options
-from orbit_local.protocols.shapes import SHAPE_ERRORS, shape_error, typed_shapes
+from orbit_local.protocols.shapes import SHAPE_ERRORS, expect_object, shape_error, typed_shapes
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import split_think
 from orbit_local.stops import StopScanner, split_at_stop
@@ -173,14 +173,8 @@ class KoboldProtocol:
             error = error_in_payload(self.profile, self.base_url, payload)
             if error is not None:
                 raise error
-        if not isinstance(payload, dict):
-            # KoboldCpp answers HTTP 200 with `null` when a field has the wrong type.
-            raise ProtocolError(
-                f"expected a JSON object, got {json.dumps(payload)[:80]} "
-                "(KoboldCpp answers `null` to fields of the wrong type)",
-                provider=self.profile.display_name,
-                base_url=self.base_url,
-            )
+        # KoboldCpp answers HTTP 200 with `null` when a field has the wrong type.
+        expect_object(payload, "the answer", self, "(KoboldCpp answers `null` to fields of the wrong type)")
 
     @typed_shapes("the generate answer")
     def parse_chat(self, payload: Any, request: ChatRequest | None = None) -> ChatResult:

@@ -23,7 +23,7 @@ from orbit_local.protocols.common import cut_mid_event, parse_arguments, stable_
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import ParameterNotSentWarning, add_options
 from orbit_local.protocols.roles import fit_role_order
-from orbit_local.protocols.shapes import SHAPE_ERRORS, shape_error, typed_shapes
+from orbit_local.protocols.shapes import SHAPE_ERRORS, expect_object, shape_error, typed_shapes
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import ThinkSplitter, split_think
 from orbit_local.stops import split_at_stop
@@ -411,8 +411,7 @@ class OpenAIProtocol:
     @typed_shapes("the chat answer")
     def parse_chat(self, payload: Any, request: ChatRequest | None = None) -> ChatResult:
         self._raise_if_error(payload)
-        if not isinstance(payload, dict):
-            raise self._protocol_error("expected a JSON object from /chat/completions", payload)
+        payload = expect_object(payload, "the chat answer", self)
         choices = payload.get("choices")
         if not choices or not isinstance(choices, list):
             raise self._protocol_error("the response has no choices", payload)
@@ -479,7 +478,8 @@ class OpenAIProtocol:
     @typed_shapes("the embeddings answer")
     def parse_embeddings(self, payload: Any) -> EmbeddingResult:
         self._raise_if_error(payload)
-        if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        payload = expect_object(payload, "the embeddings answer", self)
+        if not isinstance(payload.get("data"), list):
             raise self._protocol_error("the embeddings response has no 'data' array", payload)
         rows = sorted(payload["data"], key=lambda row: row.get("index", 0))
         if rows and rows[0].get("embedding") and isinstance(rows[0]["embedding"][0], list):

@@ -8,6 +8,7 @@ the server, so every parser entry point is wrapped by :func:`typed_shapes`.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -27,6 +28,32 @@ def shape_error(what: str, parser: Any, exc: Exception) -> ProtocolError:
         provider=getattr(owner, "display_name", None),
         base_url=getattr(protocol, "base_url", None),
         hint="the server's answer does not follow its API; check the server version",
+    )
+
+
+SHOWN_BODY = 200
+"""Characters of an unexpected body quoted in a message (the whole of it, up to 2000, is in ``body``)."""
+
+
+def expect_object(payload: Any, what: str, parser: Any, note: str = "") -> dict[str, Any]:
+    """``payload`` if it is a JSON object, else a ProtocolError that quotes it as it came.
+
+    KoboldCpp answers HTTP 200 with ``null`` when a field has the wrong type; a proxy or another
+    server may send a list, a number or a string. Saying "expected an object" without showing
+    what came leaves the user guessing, so every parser that needs an object asks here.
+    """
+    if isinstance(payload, dict):
+        return payload
+    shown = json.dumps(payload, ensure_ascii=False)
+    quoted = shown if len(shown) <= SHOWN_BODY else shown[:SHOWN_BODY] + f"… ({len(shown)} characters)"
+    protocol = getattr(parser, "_protocol", parser)
+    owner = getattr(protocol, "profile", None)
+    raise ProtocolError(
+        f"{what} is not a JSON object: the server sent {quoted}" + (f" {note}" if note else ""),
+        provider=getattr(owner, "display_name", None),
+        base_url=getattr(protocol, "base_url", None),
+        body=shown[:2000],
+        hint="the server's answer does not follow its API; check the server's log and version",
     )
 
 

@@ -186,7 +186,7 @@ VAGUE_STATUS_CASES = [
      '"type":"not_supported_error"}}',
      "UnsupportedFeatureError"),
     # a wrong method on a FastAPI server
-    ("llama-cpp-python", 405, '{"detail":"Method Not Allowed"}', "BadRequestError"),
+    ("llama-cpp-python", 405, '{"detail":"Method Not Allowed"}', "EndpointNotFoundError"),
     # KoboldCpp's own envelope, sent with 500 (providers/koboldcpp.md)
     ("koboldai", 500, '{"detail":{"msg":"Payload is too big. Max payload size is 32MB.","type":"bad_input"}}',
      "BadRequestError"),
@@ -199,4 +199,4 @@ def test_the_body_decides_when_the_status_is_vague(provider: str, status: int, b
     assert type(error).__name__ == expected
     assert error.status_code == status and error.body == body
     if status == 405:
-        assert "is the base URL right" in str(error)
+        assert "base URL" in str(error)

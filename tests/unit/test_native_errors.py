@@ -41,7 +41,9 @@ CASES = [
      ol.ContextOverflowError, False),
     (fails_with(404, {"error": {"message": "model 'm' not found", "type": "model_not_found"}}), lc.ModelNotFoundError,
      ol.ModelNotFoundError, False),
-    (fails_with(500, {"error": {"message": "boom"}}), lc.ModelAPIError, ol.ServerError, True),
+    (fails_with(500, {"error": {"message": "boom"}}), lc.ModelAPIError, ol.ServerError, False),
+    (fails_with(429, {"error": "too many requests"}), lc.ModelRateLimitError, ol.RateLimitError, True),
+    (fails_with(404, {"detail": "Not Found"}), lc.ModelInvalidRequestError, ol.EndpointNotFoundError, False),
     (fails_with(401, {"error": {"message": "Invalid API Key"}}), lc.ModelAuthenticationError,
      ol.AuthenticationError, False),
 ]  # fmt: skip
@@ -86,14 +88,19 @@ def test_a_cut_stream_is_a_model_api_error_that_keeps_the_partial_text() -> None
 
 def test_the_hierarchy_is_the_documented_one() -> None:
     """docs/errors.md: a context overflow is a bad request; a stalled stream is both a cut
-    stream and a timeout; busy, down, timed-out and cut are worth retrying, the rest not."""
+    stream and a timeout; a missing endpoint is both unsupported and (as before) a bad request;
+    busy, rate-limited, down, dropped, timed-out and cut are worth retrying, the rest not (a
+    500 from a local server fails the same way again)."""
     assert issubclass(ol.ContextOverflowError, ol.BadRequestError)
     assert issubclass(ol.StreamTimeoutError, ol.StreamInterruptedError)
     assert issubclass(ol.StreamTimeoutError, ol.RequestTimeoutError)
+    assert issubclass(ol.EndpointNotFoundError, ol.UnsupportedFeatureError)
+    assert issubclass(ol.EndpointNotFoundError, ol.BadRequestError)
+    assert issubclass(ol.RateLimitError, ol.ServerBusyError)
     retryable = {c.__name__ for c in vars(ol).values() if isinstance(c, type) and issubclass(c, ol.OrbitLocalError) and c.is_retryable}
     assert retryable == {
-        "ServerNotRunningError", "RequestTimeoutError", "ServerBusyError", "ServerError", "StreamInterruptedError",
-        "StreamTimeoutError",
+        "ServerNotRunningError", "RequestTimeoutError", "ServerBusyError", "RateLimitError", "ConnectionDroppedError",
+        "StreamInterruptedError", "StreamTimeoutError",
     }  # fmt: skip
 
 

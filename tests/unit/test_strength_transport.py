@@ -18,6 +18,7 @@ import pytest
 
 from orbit_local.errors import (
     BadRequestError,
+    ConnectionDroppedError,
     ModelNotFoundError,
     OrbitLocalError,
     ProtocolError,
@@ -341,9 +342,9 @@ def test_a_stream_that_stays_busy_names_the_request(kind: str) -> None:
         (httpx.ReadTimeout("timed out"), RequestTimeoutError, [BASE + "/chat/completions", "ReadTimeout"], "timeout="),
         (
             httpx.RemoteProtocolError("Server disconnected without sending a response."),
-            ProtocolError,
+            ConnectionDroppedError,
             [BASE + "/chat/completions", "RemoteProtocolError", ": Server disconnected"],
-            None,
+            "crashed, restarted",
         ),
     ],
     ids=["refused", "connect-timeout", "read-timeout", "disconnected"],
@@ -375,7 +376,8 @@ def test_refused_connection_reads_as_the_docs_promise() -> None:
         twin.request_json(CHAT)
     assert str(info.value) == (
         f"LM Studio at {base}: no LM Studio server answered at {base} — start it with `lms server start` "
-        "or the Developer tab, or set LMSTUDIO_BASE_URL"
+        "or the Developer tab, or set LMSTUDIO_BASE_URL (to wait for a server that is still starting, raise "
+        "startup_timeout)"
     )
 
 
@@ -383,7 +385,7 @@ def test_a_failure_without_detail_has_no_dangling_colon() -> None:
     twin = Twin("sync", replies(httpx.RemoteProtocolError("")), max_retries=0)
     with pytest.raises(ProtocolError) as info:
         twin.request_json(CHAT)
-    assert info.value.message.endswith("RemoteProtocolError talking to " + BASE + "/chat/completions")
+    assert info.value.message.endswith("closed before the answer was complete (RemoteProtocolError)")
 
 
 @TWINS

@@ -97,8 +97,9 @@ def test_400_is_not_retried() -> None:
 
 def test_read_timeout_is_typed() -> None:
     server = FakeServer(queue=[httpx.ReadTimeout("slow")])
-    with pytest.raises(RequestTimeoutError, match="timeout"):
-        make(server).chat(REQUEST)
+    with pytest.raises(RequestTimeoutError, match="timeout") as info:
+        make(server, max_retries=0).chat(REQUEST)  # retryable: by default an instant one is retried
+    assert info.value.is_retryable
 
 
 def test_stream_is_retried_before_the_first_byte_only() -> None:
@@ -322,33 +323,39 @@ def test_repeated_tool_names_in_stream_chunks_are_sent_once_and_the_servers_delt
     assert (call.id, call.name, call.arguments) == ("c1", "GetWeather", {"city": "Paris"})
 
 
-def test_default_settings_wait_out_the_whole_warmup_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    """README: the warm-up lasts warmup_timeout (30 s). With the default max_retries the
-    window, not the count, ends it: a server that refuses for 25 s is waited for."""
+def test_default_settings_wait_for_a_loading_server_but_not_for_a_missing_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that answers "loading" (503) is waited for through warmup_timeout (30 s); a port
+    where nothing listens is reported after startup_timeout (2 s), not after the whole warm-up
+    as it was (30 s of silence before ServerNotRunningError). startup_timeout=... waits for a
+    server being started right now. A fake clock: nothing sleeps."""
     clock = [1000.0]
     monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: clock[0])
     monkeypatch.setattr("orbit_local.transport.time.sleep", lambda delay: clock.__setitem__(0, clock[0] + delay))
     refused = httpx.ConnectError("[Errno 111] Connection refused")
 
-    def refuse_until(seconds: float) -> FakeServer:
+    def failing_until(seconds: float, failure: httpx.Response | Exception) -> FakeServer:
         server = FakeServer()
         plain = server.handler
 
         def handler(request: httpx.Request) -> httpx.Response:
             if clock[0] < 1000.0 + seconds:
                 server.requests.append(request)
-                raise refused
+                if isinstance(failure, Exception):
+                    raise failure
+                return failure
             return plain(request)
 
         server.handler = handler  # type: ignore[method-assign]
         return server
 
-    def default_client(server: FakeServer) -> ChatClient:
-        return ChatClient("llamacpp", base_url="http://127.0.0.1:9/v1", http_client=server.client())
+    def default_client(server: FakeServer, **kwargs: Any) -> ChatClient:
+        return ChatClient("llamacpp", base_url="http://127.0.0.1:9/v1", http_client=server.client(), **kwargs)
 
-    assert default_client(refuse_until(25.0)).chat(REQUEST).text == "Hello there."
+    assert default_client(failing_until(25.0, busy())).chat(REQUEST).text == "Hello there."
     clock[0] = 1000.0
     with pytest.raises(ServerNotRunningError) as info:
-        default_client(refuse_until(3600.0)).chat(REQUEST)
+        default_client(failing_until(3600.0, refused)).chat(REQUEST)
     assert "no llama.cpp server answered at http://127.0.0.1:9/v1" in str(info.value)  # not "server server"
-    assert clock[0] - 1000.0 == pytest.approx(30.0)  # waited exactly the window, then gave up
+    assert clock[0] - 1000.0 == pytest.approx(2.0)  # the 2 s startup window, then the typed error
+    clock[0] = 1000.0
+    assert default_client(failing_until(25.0, refused), startup_timeout=30.0).chat(REQUEST).text == "Hello there."
