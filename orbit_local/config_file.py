@@ -395,7 +395,8 @@ def _parse(source: Path, text: str) -> Any:
     try:
         return safe_load_bounded(text)
     except AliasExpansionError as exc:
-        raise _error(source, f"line {exc.problem_mark.line + 1}", exc.problem, exc.hint) from None
+        where = f"line {exc.problem_mark.line + 1}" if exc.problem_mark is not None else "(file)"
+        raise _error(source, where, exc.problem, exc.hint) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"
