@@ -107,6 +107,42 @@ def test_async_locks_are_not_bound_to_a_finished_loop() -> None:
         assert asyncio.run(first_calls()) == ["m1", "m1", "m1"]
 
 
+@pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
+def test_event_loops_on_several_threads_at_once_share_one_instance(framework: str, server: LoopbackServer) -> None:
+    # A web server's worker threads, each with its own loop, all using one model.
+    # timeout: a regression (a loop waiting on a connection another loop reads) fails, never hangs
+    model: Any = (lc.ChatLMStudio if framework == "langchain" else li.LMStudio)(base_url=server.base_url, timeout=20)
+
+    async def use(i: int) -> list[str]:  # no model given: each loop's first calls resolve it
+        if framework == "langchain":
+            streamed = "".join([str(c.content) async for c in model.astream(f"stream {i}")])
+            return [streamed, str((await model.ainvoke(f"call {i}")).content)]
+        streamed = "".join([r.delta or "" async for r in await model.astream_chat(_user(f"stream {i}"))])
+        return [streamed, str((await model.achat(_user(f"call {i}"))).message.content)]
+
+    start = threading.Barrier(4)
+    said: dict[int, list[str]] = {}
+    failed: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        start.wait()
+        try:
+            for round_ in range(2):  # a second loop on the same thread, too
+                said[i * 10 + round_] = asyncio.run(use(i))
+        except BaseException as error:
+            failed.append(error)
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not [thread for thread in threads if thread.is_alive()]
+    assert failed == []
+    assert said == {i * 10 + r: [f"stream {i} ", f"call {i}"] for i in range(4) for r in range(2)}
+    model.close()
+
+
 # ---------------------------------------------------------------------- threads
 FIRST_CALLS = r"""
 import json, sys, threading
