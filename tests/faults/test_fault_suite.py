@@ -133,7 +133,7 @@ def test_fault_slow_single_event_within_the_timeout_arrives_whole(server: FaultS
 def test_fault_an_event_that_never_ends_is_a_stream_timeout(server: FaultServer) -> None:
     # a byte every 50 ms, never a blank line: each gap is far inside the 0.3 s timeout, but
     # the event is not done 0.3 s after its first byte (growth alone is not progress)
-    with pytest.raises(ol.StreamTimeoutError, match="kept arriving for more than 0.3 s without ending") as info:
+    with pytest.raises(ol.StreamTimeoutError, match=r"kept arriving for more than 0\.3 s without ending") as info:
         answer(server, "trickle", stream=True, timeout=0.3)
     assert info.value.url and info.value.url.endswith("/trickle/v1/chat/completions")
 
