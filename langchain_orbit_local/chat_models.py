@@ -13,9 +13,9 @@ from typing import Any, Literal
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.language_models.chat_models import agenerate_from_stream, generate_from_stream
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.utils import get_pydantic_field_names
@@ -36,6 +36,7 @@ from orbit_local.config import (
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.protocols.common import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
+from orbit_local.stream_scope import closing_streams
 from orbit_local.tokens import count_tokens, token_ids
 from orbit_local.types import ChatRequest, ModelInfo
 from orbit_local.types import ChatResult as NeutralResult
@@ -254,6 +255,20 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         result = await client.chat(self._chat_request(messages, stop, model, kwargs))
         self._remember_context_window(client.known_context_window)
         return self._chat_result(result, model)
+
+    def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """LangChain's ``astream``, with one difference: ``aclose()`` on it closes the HTTP
+        stream before it returns. LangChain's own generator only drops ours, which leaves the
+        closing to a task of the event loop, lost if the loop ends first
+        (see :mod:`orbit_local.stream_scope`)."""
+        return closing_streams(super().astream(input, config, stop=stop, **kwargs))
 
     @raises_native
     def _stream(

@@ -8,8 +8,9 @@ blocked). Each server is a subclass that only names its provider profile.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Generator, Sequence
-from typing import Any, Literal
+import functools
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from typing import Any, Literal, TypeVar, cast
 
 from llama_index.core.base.llms.generic_utils import chat_response_to_completion_response, prompt_to_messages
 from llama_index.core.base.llms.types import (
@@ -49,8 +50,11 @@ from orbit_local.log import warn
 from orbit_local.protocols.common import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
+from orbit_local.stream_scope import closing_streams
 from orbit_local.tokens import count_tokens, token_ids
 from orbit_local.types import ChatRequest, ModelInfo
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _as_completion(response: ChatResponse) -> CompletionResponse:
@@ -60,6 +64,19 @@ def _as_completion(response: ChatResponse) -> CompletionResponse:
     completion.delta = response.delta
     completion.logprobs = response.logprobs
     return completion
+
+
+def _closing_streams(method: F) -> F:
+    """Wrap an async stream method's generator so that ``aclose()`` on it closes the HTTP
+    stream before it returns: LlamaIndex's callback wrapper only drops ours, which leaves the
+    closing to a task of the event loop, lost if the loop ends first
+    (see :mod:`orbit_local.stream_scope`)."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return closing_streams(await method(*args, **kwargs))
+
+    return cast("F", wrapper)
 
 
 ContextWindowSource = Literal["argument", "server", "default"]
@@ -252,6 +269,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         return self._stream_chat(messages, **kwargs)
 
+    @_closing_streams
     @llm_chat_callback()
     async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
         return await self._astream_chat(messages, **kwargs)
@@ -368,6 +386,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
         return (_as_completion(r) for r in self._stream_chat(prompt_to_messages(prompt), raw_prompt=prompt, **kwargs))
 
+    @_closing_streams
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
         responses = await self._astream_chat(prompt_to_messages(prompt), raw_prompt=prompt, **kwargs)

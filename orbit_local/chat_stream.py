@@ -21,6 +21,7 @@ from types import TracebackType
 
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.errors import StreamInterruptedError
+from orbit_local.stream_scope import track
 from orbit_local.types import ChatDelta, ChatResult
 
 
@@ -92,6 +93,7 @@ class AsyncChatStream(_StreamResult):
     ) -> None:
         super().__init__(model, accumulated)
         self._deltas = deltas
+        track(self)  # closed with the adapter's stream that opened it (orbit_local.stream_scope)
 
     def __aiter__(self) -> AsyncChatStream:
         return self

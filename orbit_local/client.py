@@ -38,6 +38,7 @@ from orbit_local.errors import (
     ServerNotRunningError,
 )
 from orbit_local.log import logger, warn
+from orbit_local.loops import PerLoop
 from orbit_local.protocols.base import ChatProtocol
 from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
@@ -189,11 +190,23 @@ class _ClientBase:
         self._context_window: int | None = None
         self._context_probed = False
         self._setup_lock = threading.Lock()
-        self._async_setup_lock: asyncio.Lock | None = None
         self._model_lock = threading.Lock()
-        self._async_model_lock: asyncio.Lock | None = None
+        # One asyncio.Lock per event loop: a lock binds to the first loop that waits on it,
+        # and one held when its loop died would stay locked for every later loop.
+        self._async_setup_locks: PerLoop[asyncio.Lock] = PerLoop(asyncio.Lock)
+        self._async_model_locks: PerLoop[asyncio.Lock] = PerLoop(asyncio.Lock)
         self.detected: FoundServer | None = None
         self._token_cache: dict[tuple[str | None, str], tuple[list[int] | None, int]] = {}
+
+    @property
+    def _async_setup_lock(self) -> asyncio.Lock:
+        """The running loop's lock for one-time setup (detection, probes)."""
+        return self._async_setup_locks.get()
+
+    @property
+    def _async_model_lock(self) -> asyncio.Lock:
+        """The running loop's lock for resolving the default model once."""
+        return self._async_model_locks.get()
 
     @property
     def model(self) -> str | None:
@@ -580,8 +593,6 @@ class AsyncChatClient(_ClientBase):
     async def detect(self) -> None:
         """As the sync twin; the probes run concurrently and never block the loop."""
         if self.auto:
-            if self._async_setup_lock is None:
-                self._async_setup_lock = asyncio.Lock()
             async with self._async_setup_lock:
                 if self.auto:
                     if self.base_url:
@@ -607,8 +618,6 @@ class AsyncChatClient(_ClientBase):
             return model
         if self._model:
             return self._model
-        if self._async_model_lock is None:
-            self._async_model_lock = asyncio.Lock()
         async with self._async_model_lock:  # single flight: 100 first calls, one GET /models
             if self._model:
                 return self._model
@@ -634,8 +643,6 @@ class AsyncChatClient(_ClientBase):
         """As the sync twin; the lock serialises concurrent first requests (``abatch``)."""
         await self.detect()
         if self._needs_setup():
-            if self._async_setup_lock is None:
-                self._async_setup_lock = asyncio.Lock()
             async with self._async_setup_lock:
                 if self._needs_setup():
                     probe = self.protocol.probe_request()

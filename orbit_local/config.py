@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import threading
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -208,6 +209,13 @@ def class_for_provider(base: type[Any], provider: str, generic: type[Any]) -> ty
     return generic
 
 
+_CLIENTS_LOCK = threading.RLock()
+"""Guards building an adapter's clients: two threads' first calls must not both build one
+(the loser's pool would leak). One lock for all instances, because building a client does no
+I/O and an instance-held lock would break ``model_copy(deep=True)`` of the pydantic models;
+reentrant, so a ``_new_client`` that reads another property cannot deadlock."""
+
+
 class LazyClients:
     """The ``client`` / ``async_client`` properties shared by every adapter class.
 
@@ -267,32 +275,43 @@ class LazyClients:
 
     @property
     def client(self) -> ChatBackend:
-        """The synchronous client (built once per instance)."""
-        if self._client is None:
-            self._client = self._new_client()
-        return self._client
+        """The synchronous client (built once per instance, also when threads ask at once)."""
+        client = self._client
+        if client is None:
+            with _CLIENTS_LOCK:
+                client = self._client
+                if client is None:
+                    client = self._client = self._new_client()
+        return client
 
     @property
     def async_client(self) -> AsyncChatBackend:
-        """The asynchronous client (built once per instance)."""
-        if self._async_client is None:
-            self._async_client = self._new_async_client()
-        return self._async_client
+        """The asynchronous client (built once per instance; usable on any event loop)."""
+        client = self._async_client
+        if client is None:
+            with _CLIENTS_LOCK:
+                client = self._async_client
+                if client is None:
+                    client = self._async_client = self._new_async_client()
+        return client
 
     # ------------------------------------------------------------- lifetime
     # ``with model:`` / ``async with model:`` close the connections the model opened; an
     # httpx client passed in is its owner's to close. A closed model builds new clients if it
-    # is used again.
+    # is used again. A model dropped without closing closes its pools when it is collected
+    # (see orbit_local.transport).
     def close(self) -> None:
         """Close the synchronous client's connections."""
-        client, self._client = self._client, None
+        with _CLIENTS_LOCK:
+            client, self._client = self._client, None
         close = getattr(client, "close", None)
         if close is not None:
             close()
 
     async def aclose(self) -> None:
         """Close the asynchronous client's connections, and the synchronous one's."""
-        client, self._async_client = self._async_client, None
+        with _CLIENTS_LOCK:
+            client, self._async_client = self._async_client, None
         aclose = getattr(client, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -10,7 +10,28 @@ API included; an NDJSON decoder that nothing used was removed.)
 from __future__ import annotations
 
 import codecs
+from typing import Any
 from dataclasses import dataclass
+
+MAX_EVENT_SIZE = 8 * 1024 * 1024
+"""The most characters one event may hold (its data lines, or a line still unfinished).
+
+Chat servers send a token or a few per event; the largest real event is a whole answer sent
+as one (some servers do when a stream cannot be produced), well under this. Without a bound,
+a server that never ends its event would fill memory."""
+
+
+class EventTooLargeError(ValueError):
+    """One event (or one line) is longer than the decoder's ``max_event_size``."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"one event of {size} characters or more (the limit is {limit})")
+        self.size = size
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its fields (not from its message), so it survives pickle whole.
+        return (type(self), (self.size, self.limit))
 
 
 @dataclass(slots=True)
@@ -31,17 +52,32 @@ class SSEDecoder:
     Handles LF, CRLF and lone CR line ends (also a CRLF split across two chunks), comment
     lines, multi-line ``data`` fields, fields without a colon, a UTF-8 character split across
     chunks, and a last event that has no trailing blank line (call :meth:`flush` at the end).
+
+    An event (or a line) longer than ``max_event_size`` characters raises
+    :class:`EventTooLargeError`: memory stays bounded whatever the server sends.
     """
 
-    __slots__ = ("_data", "_decoder", "_event", "_has_data", "_id", "_partial", "_partial_size")
+    __slots__ = (
+        "_data",
+        "_data_size",
+        "_decoder",
+        "_event",
+        "_has_data",
+        "_id",
+        "_max_event_size",
+        "_partial",
+        "_partial_size",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_size: int = MAX_EVENT_SIZE) -> None:
+        self._max_event_size = max_event_size
         # Strict: invalid UTF-8 raises (UnicodeDecodeError) instead of turning into U+FFFD, so a
         # streamed answer is never altered in silence (a whole JSON answer is not either).
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
         self._partial: list[str] = []  # the line in progress, in pieces: joined once, at its end
         self._partial_size = 0
         self._data: list[str] = []
+        self._data_size = 0  # characters in _data, kept as it grows: never summed again
         self._has_data = False
         self._event = "message"
         self._id: str | None = None
@@ -51,7 +87,7 @@ class SSEDecoder:
         """Characters of an event still in progress (keep-alive comments do not count): a
         number that grows while a long event arrives slowly, and stays put during pings."""
         partial = 0 if (self._partial and self._partial[0].startswith(":")) else self._partial_size
-        return partial + sum(len(line) for line in self._data)
+        return partial + self._data_size
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume bytes; return the events they completed (possibly none)."""
@@ -62,8 +98,16 @@ class SSEDecoder:
             # No line ends here: keep the piece, so a very long line costs linear time.
             self._partial.append(text)
             self._partial_size += len(text)
+            self._check_size()
             return []
-        return self._consume(self._take_partial() + text, final=False)
+        events = self._consume(self._take_partial() + text, final=False)
+        self._check_size()
+        return events
+
+    def _check_size(self) -> None:
+        size = self._partial_size + self._data_size
+        if size > self._max_event_size:
+            raise EventTooLargeError(size, self._max_event_size)
 
     def _take_partial(self) -> str:
         held = "".join(self._partial)
@@ -104,7 +148,10 @@ class SSEDecoder:
             if line.startswith("data:"):
                 value = line[6:] if line.startswith("data: ") else line[5:]
                 self._data.append(value)
+                self._data_size += len(value)
                 self._has_data = True
+                if self._data_size > self._max_event_size:  # also an event that arrived whole
+                    raise EventTooLargeError(self._data_size, self._max_event_size)
             elif line[0] == ":":
                 continue  # comment / keep-alive
             else:
@@ -115,6 +162,7 @@ class SSEDecoder:
                     self._event = value or "message"
                 elif name == "data":  # "data" with no colon: an empty data line
                     self._data.append(value)
+                    self._data_size += len(value)
                     self._has_data = True
                 elif name == "id" and "\0" not in value:
                     self._id = value
@@ -125,6 +173,7 @@ class SSEDecoder:
         data = self._data[0] if len(self._data) == 1 else "\n".join(self._data)
         event = SSEEvent(data=data, event=self._event, id=self._id)
         self._data = []
+        self._data_size = 0
         self._has_data = False
         self._event = "message"
         return event

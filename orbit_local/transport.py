@@ -16,10 +16,12 @@ import asyncio
 import datetime
 import email.utils
 import json
+import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import aclosing, closing
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from orbit_local._lazy import lazy_module
 from orbit_local.errors import (
@@ -32,6 +34,7 @@ from orbit_local.errors import (
     StreamTimeoutError,
 )
 from orbit_local.log import logger
+from orbit_local.loops import LoopFinalizer, PerLoop
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.providers import ProviderProfile
 from orbit_local.redact import register_secret
@@ -42,7 +45,7 @@ from orbit_local.retry import (
     RetryPolicy,
     RetryState,
 )
-from orbit_local.streams import SSEDecoder, SSEEvent
+from orbit_local.streams import MAX_EVENT_SIZE, EventTooLargeError, SSEDecoder, SSEEvent
 from orbit_local.types import HttpRequest
 
 if TYPE_CHECKING:
@@ -85,6 +88,7 @@ class _TransportBase:
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0) if timeout else 10.0)
         # A stream that sends only keep-alive comments for this long is treated as stuck.
         self.stream_idle_timeout = timeout
+        self.max_event_size = MAX_EVENT_SIZE
         self.headers = {"Accept": "application/json", **(headers or {})}
         for name, value in self.headers.items():
             if name.lower() in _SECRET_HEADERS:
@@ -207,17 +211,30 @@ class _TransportBase:
             error.url = self.url(request)
         return error
 
-    def _events(self, framer: _Framer, chunk: bytes, url: str, progress: list[float]) -> list[SSEEvent]:
-        """Decode one chunk (both twins). ``progress[0]`` is when the server last sent more of
-        an answer: a finished event or a growing unfinished one. Keep-alives alone for longer
-        than ``timeout`` end the stream with a typed timeout."""
-        before = framer.holding
+    def _events(self, framer: _Framer, chunk: bytes, url: str, progress: _Progress) -> list[SSEEvent]:
+        """Decode one chunk (both twins), bounding a stream's time between events.
+
+        No bytes at all for ``timeout`` is httpx's read timeout. Bytes that complete no event
+        are bounded too, with a typed timeout: keep-alive comments alone for longer than
+        ``timeout``, or one event that keeps trickling in (a byte a second, never a blank
+        line) for longer than ``timeout`` from its first byte. A whole JSON answer where a
+        stream was asked for is bounded as a plain request's body is: by the read timeout.
+        """
         events = framer.feed(chunk)
         now = time.monotonic()
-        if events or framer.holding > before:
-            progress[0] = now
-        elif self.stream_idle_timeout is not None and now - progress[0] > self.stream_idle_timeout:
-            raise self._idle_error(url)
+        held = framer.holding
+        if events:
+            progress.last_event = now
+        if not held:
+            progress.event_began = None
+        elif events or progress.event_began is None:
+            progress.event_began = now  # what is held began in this chunk
+        limit = self.stream_idle_timeout
+        if limit is not None:
+            if framer.is_sse and progress.event_began is not None and now - progress.event_began > limit:
+                raise self._slow_event_error(url, held)
+            if not events and not held and now - progress.last_event > limit:
+                raise self._idle_error(url)
         return events
 
     def _stream_failure(self, exc: Exception, url: str) -> OrbitLocalError:
@@ -226,7 +243,28 @@ class _TransportBase:
             return self._encoding_error(exc, url)
         if isinstance(exc, httpx.TimeoutException):
             return self._stall_error(url)
+        if isinstance(exc, EventTooLargeError):
+            return self._oversized_error(exc, url)
         return self._stream_error(exc, url)
+
+    def _slow_event_error(self, url: str, held: int) -> StreamTimeoutError:
+        return StreamTimeoutError(
+            f"one event from {url} kept arriving for more than {self.stream_idle_timeout:g} s without ending "
+            f"({held} characters so far)",
+            provider=self.profile.display_name,
+            base_url=self.base_url,
+            hint="the server sends bytes but never finishes the event; check its log (or a proxy in between), "
+            "or raise timeout=...",
+        )
+
+    def _oversized_error(self, exc: EventTooLargeError, url: str) -> ProtocolError:
+        return ProtocolError(
+            f"{url} sent one stream event of more than {exc.limit} characters; reading stopped there",
+            provider=self.profile.display_name,
+            base_url=self.base_url,
+            hint="a chat event is a token or a few: the server (or a proxy in between) sends something that is "
+            "not a chat stream; check its log",
+        )
 
     def _idle_error(self, url: str) -> StreamTimeoutError:
         return StreamTimeoutError(
@@ -301,19 +339,29 @@ def _is_event_stream(response: httpx.Response) -> bool:
     return "event-stream" in content_type or not content_type
 
 
+class _Progress:
+    """When a stream last completed an event, and when the event it holds began."""
+
+    __slots__ = ("event_began", "last_event")
+
+    def __init__(self, now: float) -> None:
+        self.last_event = now
+        self.event_began: float | None = None
+
+
 class _Framer:
     """Bytes -> events for one response: SSE, or a whole JSON answer where a stream was asked for."""
 
     __slots__ = ("_json_body", "_json_size", "_sse")
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, max_event_size: int = MAX_EVENT_SIZE) -> None:
         self._sse: SSEDecoder | None = None
         self._json_body: list[bytes] | None = None
         self._json_size = 0
         if not _is_event_stream(response):
             self._json_body = []  # a whole JSON answer where a stream was asked for
         else:
-            self._sse = SSEDecoder()
+            self._sse = SSEDecoder(max_event_size)
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if self._sse is not None:
@@ -322,6 +370,10 @@ class _Framer:
         self._json_body.append(chunk)
         self._json_size += len(chunk)
         return []
+
+    @property
+    def is_sse(self) -> bool:
+        return self._sse is not None
 
     @property
     def holding(self) -> int:
@@ -338,6 +390,16 @@ class _Framer:
         return [SSEEvent(data=body, event="json")] if body.strip() else []
 
 
+class _LoopPool(NamedTuple):
+    """One event loop's connection pool and what closes it on that loop."""
+
+    client: httpx.AsyncClient
+    finalizer: LoopFinalizer
+
+    def forget(self) -> None:
+        self.finalizer.forget()
+
+
 class Transport(_TransportBase):
     """Synchronous transport over one pooled :class:`httpx.Client`."""
 
@@ -347,17 +409,33 @@ class Transport(_TransportBase):
         super().__init__(profile, base_url, **kwargs)
         self._client = client
         self._owns_client = client is None
+        self._client_lock = threading.Lock()
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @property
     def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(timeout=self.timeout)
-        return self._client
+        """The pool, built on first use. Under a lock: threads whose first requests start
+        together must share one pool, not each build one and leak all but the last."""
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                client = self._client
+                if client is None:
+                    client = httpx.Client(timeout=self.timeout)
+                    # A transport dropped without close() closes its pool when it is
+                    # collected (as ChatOpenAI's does): no socket is left to the GC.
+                    self._finalizer = weakref.finalize(self, client.close)
+                    self._client = client
+        return client
 
     def close(self) -> None:
-        if self._client is not None and self._owns_client:
-            self._client.close()
-            self._client = None
+        """Close the pool this transport built (an injected one is its owner's to close)."""
+        with self._client_lock:
+            finalizer, self._finalizer = self._finalizer, None
+            if self._owns_client:
+                self._client = None
+        if finalizer is not None:
+            finalizer()
 
     def _retrying(self, request: HttpRequest, send: Callable[[HttpRequest], T]) -> T:
         """``send(request)``, tried again as the retry policy says (the one sync retry loop)."""
@@ -390,14 +468,14 @@ class Transport(_TransportBase):
         response = self._retrying(request, self._open_stream)
         url = self.url(request)
         try:
-            framer = _Framer(response)
-            progress = [time.monotonic()]
+            framer = _Framer(response, self.max_event_size)
+            progress = _Progress(time.monotonic())
             try:
                 with closing(cast("Generator[bytes, None, None]", response.iter_bytes())) as chunks:
                     for chunk in chunks:
                         yield from self._events(framer, chunk, url, progress)
                 tail = framer.flush()  # may still find bytes that are not UTF-8
-            except (httpx.HTTPError, UnicodeDecodeError) as exc:
+            except (httpx.HTTPError, UnicodeDecodeError, EventTooLargeError) as exc:
                 raise self.annotate(self._stream_failure(exc, url), request) from exc
             except OrbitLocalError as error:
                 raise self.annotate(error, request) from error.__cause__
@@ -427,19 +505,35 @@ class AsyncTransport(_TransportBase):
         self, profile: ProviderProfile, base_url: str, *, client: httpx.AsyncClient | None = None, **kwargs: Any
     ) -> None:
         super().__init__(profile, base_url, **kwargs)
-        self._client = client
-        self._owns_client = client is None
+        self._client = client  # injected: used on every loop, and its owner's to close
+        self._pools: PerLoop[_LoopPool] = PerLoop(self._new_pool, _LoopPool.forget)
+
+    def _new_pool(self) -> _LoopPool:
+        client = httpx.AsyncClient(timeout=self.timeout)
+        return _LoopPool(client, LoopFinalizer(client.aclose))
 
     @property
     def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
-        return self._client
+        """The running event loop's pool, built on first use in that loop.
+
+        A pool's connections belong to the loop that opened them, so each loop gets its own;
+        a closed loop's pool is dropped, never reused. Each pool closes itself on its own loop
+        when that loop shuts down, or when this transport is garbage-collected while the loop
+        still runs (see :mod:`orbit_local.loops`).
+        """
+        if self._client is not None:
+            return self._client
+        return self._pools.get().client
 
     async def aclose(self) -> None:
-        if self._client is not None and self._owns_client:
-            await self._client.aclose()
-            self._client = None
+        """Close the pools this transport built: the running loop's now, another live loop's
+        on that loop (a closed loop's pool was closed when the loop shut down)."""
+        running = asyncio.get_running_loop()
+        for loop, pool in self._pools.take_all():
+            if loop is running:
+                await pool.finalizer.aclose()
+            else:
+                pool.finalizer.close_soon()
 
     async def _retrying(self, request: HttpRequest, send: Callable[[HttpRequest], Awaitable[T]]) -> T:
         """As the sync twin's: the one async retry loop."""
@@ -470,8 +564,8 @@ class AsyncTransport(_TransportBase):
         response = await self._retrying(request, self._open_stream)
         url = self.url(request)
         try:
-            framer = _Framer(response)
-            progress = [time.monotonic()]
+            framer = _Framer(response, self.max_event_size)
+            progress = _Progress(time.monotonic())
             try:
                 # aclosing: a generator left suspended would be finalised later by a task of
                 # the event loop's own; closing it here leaves nothing behind.
@@ -480,7 +574,7 @@ class AsyncTransport(_TransportBase):
                         for event in self._events(framer, chunk, url, progress):
                             yield event
                 tail = framer.flush()  # may still find bytes that are not UTF-8
-            except (httpx.HTTPError, UnicodeDecodeError) as exc:
+            except (httpx.HTTPError, UnicodeDecodeError, EventTooLargeError) as exc:
                 raise self.annotate(self._stream_failure(exc, url), request) from exc
             except OrbitLocalError as error:
                 raise self.annotate(error, request) from error.__cause__

@@ -191,6 +191,15 @@ def _slow_event(h: FaultHandler, req: dict[str, object]) -> None:
     h.send(sse_frame(chunk(finish="stop")) + b"data: [DONE]\n\n")
 
 
+def _trickle(h: FaultHandler, req: dict[str, object]) -> None:
+    """An event that never ends: a byte every 50 ms and never a blank line, until the pause is over."""
+    h.head(200, "text/event-stream")
+    h.send(sse_frame(chunk("Hel")) + b"data: ")
+    for _ in range(int(h.server.pause / 0.05)):
+        h.send(b"x")
+        time.sleep(0.05)
+
+
 def _error_frame(h: FaultHandler, req: dict[str, object]) -> None:
     h.head(200, "text/event-stream")
     h.send(sse_frame(chunk("Hel")) + sse_frame({"error": {"message": "the model crashed", "type": "server_error"}}))
@@ -219,6 +228,7 @@ FAULTS: dict[str, Writer] = {
     "wrong_content_type": _wrong_content_type,
     "huge_event": _huge_event,
     "slow_event": _slow_event,
+    "trickle": _trickle,
     "error_frame": _error_frame,
 }
 

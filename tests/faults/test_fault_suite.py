@@ -125,9 +125,17 @@ def test_fault_huge_single_event_arrives_whole(server: FaultServer) -> None:
     assert answer(server, "huge_event", stream=True, timeout=5.0) == "x" * 2_000_000
 
 
-def test_fault_slow_single_event_is_progress_not_a_stall(server: FaultServer) -> None:
-    # about 0.7 s of trickling bytes against a 0.3 s timeout: each gap is shorter
-    assert answer(server, "slow_event", stream=True, timeout=0.3) == "y" * 300
+def test_fault_slow_single_event_within_the_timeout_arrives_whole(server: FaultServer) -> None:
+    # about 0.7 s of trickling bytes against a 2 s timeout: slow, but it ends in time
+    assert answer(server, "slow_event", stream=True, timeout=2.0) == "y" * 300
+
+
+def test_fault_an_event_that_never_ends_is_a_stream_timeout(server: FaultServer) -> None:
+    # a byte every 50 ms, never a blank line: each gap is far inside the 0.3 s timeout, but
+    # the event is not done 0.3 s after its first byte (growth alone is not progress)
+    with pytest.raises(ol.StreamTimeoutError, match=r"kept arriving for more than 0\.3 s without ending") as info:
+        answer(server, "trickle", stream=True, timeout=0.3)
+    assert info.value.url and info.value.url.endswith("/trickle/v1/chat/completions")
 
 
 def test_fault_error_frame_in_a_200_stream_is_typed(server: FaultServer) -> None:
@@ -172,4 +180,6 @@ def test_fault_async_twin_types_the_same_faults(server: FaultServer) -> None:
         asyncio.run(run("cut_without_done"))
     with pytest.raises(ol.ServerError):
         asyncio.run(run("error_frame"))
-    assert asyncio.run(run("slow_event", timeout=0.3)) == "y" * 300
+    with pytest.raises(ol.StreamTimeoutError):
+        asyncio.run(run("trickle", timeout=0.3))
+    assert asyncio.run(run("slow_event", timeout=2.0)) == "y" * 300

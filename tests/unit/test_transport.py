@@ -16,6 +16,7 @@ from orbit_local.errors import (
     ServerBusyError,
     ServerNotRunningError,
     StreamInterruptedError,
+    StreamTimeoutError,
 )
 from orbit_local.types import ChatRequest, Message
 from tests.fakes import MODEL, FakeServer, chunk, completion, sse
@@ -233,20 +234,35 @@ def test_stream_of_keepalives_only_is_interrupted(monkeypatch: pytest.MonkeyPatc
     assert isinstance(info.value, StreamInterruptedError)
 
 
-def test_a_slow_large_event_is_not_taken_for_keepalives(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One event whose bytes keep arriving for longer than the timeout in total is progress."""
-    clock = iter(range(0, 10_000, 50))
-    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: float(next(clock)))
-    frame = sse(chunk("x" * 4000), chunk(finish="stop"))
-
+def _trickle(frame: bytes, piece: int = 100) -> httpx.Response:
     class Trickle(httpx.SyncByteStream):
         def __iter__(self):  # type: ignore[no-untyped-def]
-            for start in range(0, len(frame), 100):  # 50 s a piece on the fake clock
-                yield frame[start : start + 100]
+            for start in range(0, len(frame), piece):
+                yield frame[start : start + piece]
 
-    server = FakeServer(queue=[httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Trickle())])
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Trickle())
+
+
+def test_a_slow_large_event_within_the_timeout_is_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One event whose pieces take 2 s each on the fake clock, 82 s in all, under a 120 s timeout."""
+    clock = iter(range(0, 10_000, 2))
+    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: float(next(clock)))
+    server = FakeServer(queue=[_trickle(sse(chunk("x" * 4000), chunk(finish="stop")))])
     deltas = list(make(server, timeout=120.0).stream(REQUEST))
     assert "".join(d.text for d in deltas) == "x" * 4000
+
+
+def test_an_event_that_trickles_past_the_timeout_is_a_typed_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes keep coming (each piece 50 s apart on the fake clock, well inside the read
+    timeout) but the event never ends: growth alone is not progress for ever."""
+    clock = iter(range(0, 1_000_000, 50))
+    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: float(next(clock)))
+    endless = b"data: " + b"y" * 100_000  # no line end, no blank line: it never completes
+    server = FakeServer(queue=[_trickle(sse(chunk("Hel"), done=False) + endless)])
+    stream = make(server, timeout=120.0).stream(REQUEST)
+    assert next(stream).text == "Hel"
+    with pytest.raises(StreamTimeoutError, match=r"one event from \S+/chat/completions kept arriving for more than 120 s"):
+        next(stream)
 
 
 def test_a_stalled_stream_is_a_typed_timeout_in_both_twins() -> None:

@@ -1,0 +1,145 @@
+"""One SSE event is bounded in size and in time, whatever the server sends.
+
+Time runs on a fake clock (``orbit_local.transport.time.monotonic``): each piece of the body
+moves it on, so nothing here waits. The real-time twin is in tests/faults (``trickle``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.errors import ProtocolError, StreamTimeoutError
+from orbit_local.streams import MAX_EVENT_SIZE, EventTooLargeError, SSEDecoder
+from orbit_local.types import ChatRequest, Message
+from tests.fakes import MODEL, FakeServer, chunk, sse
+
+BASE = "http://127.0.0.1:8080/v1"
+REQUEST = ChatRequest(model=MODEL, messages=[Message(role="user", content="hi")])
+
+
+# ------------------------------------------------------------------------ size
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"data: " + b"x" * 2000,  # one line that never ends
+        b"data: " + b"x" * 2000 + b"\n",  # one data line, the event never ends
+        b"data: xxxxxxxxx\n" * 250,  # many data lines, no blank line
+        b"data: " + b"x" * 2000 + b"\n\n",  # a whole event, too large
+        b": " + b"p" * 2000,  # a comment line that never ends
+    ],
+    ids=["open-line", "open-event", "many-lines", "whole-event", "open-comment"],
+)
+def test_the_decoder_refuses_an_event_larger_than_its_bound(body: bytes) -> None:
+    decoder = SSEDecoder(max_event_size=1000)
+    with pytest.raises(EventTooLargeError) as info:
+        for start in range(0, len(body), 64):  # in pieces, as a socket delivers them
+            decoder.feed(body[start : start + 64])
+    assert info.value.limit == 1000 and info.value.size > 1000
+
+
+def test_events_up_to_the_bound_pass_and_the_count_starts_again_for_each() -> None:
+    decoder = SSEDecoder(max_event_size=1000)
+    events = [e.data for _ in range(5) for e in decoder.feed(b"data: " + b"y" * 990 + b"\n\n")]
+    assert events == ["y" * 990] * 5
+    assert MAX_EVENT_SIZE >= 4 * 1024 * 1024  # a few MiB: a whole answer sent as one event fits
+
+
+def _pieces(body: bytes, size: int = 100) -> list[bytes]:
+    return [body[start : start + size] for start in range(0, len(body), size)]
+
+
+class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body delivered in pieces; each moves the fake clock on by ``step`` seconds."""
+
+    def __init__(self, pieces: list[bytes], clock: list[float], step: float) -> None:
+        self.pieces, self.clock, self.step = pieces, clock, step
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            self.clock[0] += self.step
+            yield piece
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self:
+            yield piece
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    state = [1000.0]
+    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: state[0])
+    return state
+
+
+def _text(kind: str, body: httpx.SyncByteStream, **kwargs: object) -> str:
+    """The streamed answer through the sync or the async client."""
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=body)
+    server = FakeServer(queue=[response])
+    if kind == "sync":
+        sync = ChatClient("llamacpp", base_url=BASE, http_client=server.client(), **kwargs)  # type: ignore[arg-type]
+        return "".join(delta.text for delta in sync.stream(REQUEST))
+
+    async def run() -> str:
+        client = AsyncChatClient("llamacpp", base_url=BASE, http_client=server.async_client(), **kwargs)  # type: ignore[arg-type]
+        return "".join([delta.text async for delta in client.stream(REQUEST)])
+
+    return asyncio.run(run())
+
+
+TWINS = pytest.mark.parametrize("kind", ["sync", "async"])
+
+
+@TWINS
+def test_an_oversized_event_is_a_protocol_error_naming_server_and_url(
+    kind: str, clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("orbit_local.transport.MAX_EVENT_SIZE", 1000)
+    body = _Body(_pieces(sse(chunk("Hel"), done=False) + b"data: " + b"z" * 5000), clock, 0.0)
+    with pytest.raises(ProtocolError) as info:
+        _text(kind, body)
+    error = info.value
+    assert type(error) is ProtocolError  # not a cut stream: retrying would not help
+    assert error.provider == "llama.cpp server" and error.base_url == BASE
+    assert f"{BASE}/chat/completions sent one stream event of more than 1000 characters" in error.message
+    assert error.hint
+
+
+# ------------------------------------------------------------------------ time
+@TWINS
+def test_an_event_trickling_past_the_timeout_ends_with_a_stream_timeout(kind: str, clock: list[float]) -> None:
+    # A byte a second, no blank line ever: 100 s of growth against a 30 s timeout.
+    body = _Body([b"data: {"] + [b"x"] * 100, clock, 1.0)
+    with pytest.raises(
+        StreamTimeoutError, match=r"one event from \S+/chat/completions kept arriving for more than 30 s"
+    ):
+        _text(kind, body, timeout=30.0)
+
+
+@TWINS
+def test_a_long_event_that_ends_within_the_timeout_is_fine(kind: str, clock: list[float]) -> None:
+    # 20 pieces of 1 s each: slow, but the event ends 20 s after it began (timeout 30 s);
+    # the stream as a whole takes longer than the timeout, which is no fault.
+    frames = sse(chunk("a" * 1000), chunk("b" * 1000), chunk(finish="stop"))
+    body = _Body(_pieces(frames, len(frames) // 60 + 1), clock, 1.0)
+    assert _text(kind, body, timeout=30.0) == "a" * 1000 + "b" * 1000
+
+
+@TWINS
+def test_time_between_events_counts_from_each_events_first_byte(kind: str, clock: list[float]) -> None:
+    # Keep-alives for 25 s, then an event that takes 20 s: neither alone passes 30 s.
+    pings = [b": ping\n\n"] * 25
+    event = _pieces(sse(chunk("slow"), chunk(finish="stop")), 10)
+    body = _Body(pings + event, clock, 1.0)
+    assert _text(kind, body, timeout=30.0) == "slow"
+
+
+def test_no_timeout_means_no_event_time_bound(clock: list[float]) -> None:
+    body = _Body([b"data: "] + [b"x"] * 100 + [b"\n\n"], clock, 3600.0)
+    with pytest.raises(ProtocolError) as info:  # the event ends and is parsed (not JSON)...
+        _text("sync", body, timeout=None)
+    assert not isinstance(info.value, StreamTimeoutError)  # ...with no timeout before it
