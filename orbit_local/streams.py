@@ -10,8 +10,8 @@ API included; an NDJSON decoder that nothing used was removed.)
 from __future__ import annotations
 
 import codecs
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 MAX_EVENT_SIZE = 8 * 1024 * 1024
 """The most characters one event may hold (its data lines, or a line still unfinished).

@@ -333,7 +333,7 @@ def _instance(cls: type[BaseException]) -> BaseException:
             for p in inspect.signature(cls.__init__).parameters.values()
             if p.name != "self" and p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD
         ]
-        return cls(*(samples.get(str(p.annotation), "boom") for p in required) or ("boom",))
+        return cls(*([samples.get(str(p.annotation), "boom") for p in required] or ["boom"]))
     accepted = {
         name
         for klass in cls.__mro__
