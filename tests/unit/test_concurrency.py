@@ -284,7 +284,7 @@ def test_threads_asking_for_a_transport_pool_at_once_share_one(monkeypatch: pyte
 
 
 # ------------------------------------------------------------- streams given up
-@pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
+@pytest.mark.parametrize("framework", ["langchain", "llamaindex", "llamaindex-complete"])
 def test_aclose_on_an_adapter_stream_closes_the_connection_before_returning(framework: str) -> None:
     loop_errors: list[dict[str, Any]] = []
     with loopback_server() as hold:
@@ -295,9 +295,13 @@ def test_aclose_on_an_adapter_stream_closes_the_connection_before_returning(fram
                 model: Any = lc.ChatLMStudio(base_url=hold.hold_url, model="m")
                 stream = model.astream("hi")
                 first = str((await stream.__anext__()).content)
-            else:
+            elif framework == "llamaindex":
                 model = li.LMStudio(base_url=hold.hold_url, model="m")
                 stream = await model.astream_chat(_user("hi"))
+                first = (await stream.__anext__()).delta
+            else:
+                model = li.LMStudio(base_url=hold.hold_url, model="m")
+                stream = await model.astream_complete("hi")
                 first = (await stream.__anext__()).delta
             await stream.aclose()
             # Blocking the loop on purpose: the connection must be closed already, not by a
