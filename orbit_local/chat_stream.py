@@ -86,13 +86,14 @@ class ChatStream(_StreamResult):
 class AsyncChatStream(_StreamResult):
     """The asynchronous twin of :class:`ChatStream`."""
 
-    __slots__ = ("_deltas",)
+    __slots__ = ("_closed", "_deltas")
 
     def __init__(
         self, deltas: AsyncGenerator[ChatDelta, None], model: str, accumulated: StreamAccumulator | None = None
     ) -> None:
         super().__init__(model, accumulated)
         self._deltas = deltas
+        self._closed = False
         track(self)  # closed with the adapter's stream that opened it (orbit_local.stream_scope)
 
     def __aiter__(self) -> AsyncChatStream:
@@ -107,7 +108,16 @@ class AsyncChatStream(_StreamResult):
         return self.accumulated.add(delta)
 
     async def aclose(self) -> None:
-        """Stop reading: the connection closes (and the generation is aborted where it can be)."""
+        """Stop reading: the connection closes (and the generation is aborted where it can be).
+
+        Once only: a second call returns at once. An adapter's stream is closed by
+        :func:`~orbit_local.stream_scope.closing_streams`, and again, later, by the event loop
+        finalising the framework's generator that held it, possibly while the first close is
+        still awaiting the connection; a second ``aclose()`` of the generator would then fail
+        ("asynchronous generator is already running")."""
+        if self._closed:
+            return
+        self._closed = True
         await self._deltas.aclose()
 
     async def __aenter__(self) -> AsyncChatStream:
