@@ -95,7 +95,8 @@ MISS_TTL = 3.0
 
 MissKind = Literal["refused", "warming", "silent", "locked", "unrecognised"]
 _START_HINT = (
-    "start a server, or pass base_url=... (or set ORBIT_LOCAL_BASE_URL); `orbit-local discover` lists what runs"
+    "start a server, or pass base_url=... (or set ORBIT_LOCAL_BASE_URL); `orbit-local discover` lists what runs "
+    "(to wait for a server that is still starting, raise startup_timeout)"
 )
 _NAME_IT = "name the server to skip detection (provider='llamacpp', 'lmstudio', ... or 'openai-compatible')"
 

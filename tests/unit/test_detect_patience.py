@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from langchain_orbit_local import ChatOrbitLocal
-from orbit_local import discovery
+from orbit_local import discovery, retry
 from orbit_local.client import AsyncChatClient, ChatClient
 from orbit_local.errors import OrbitLocalError, RequestTimeoutError, ServerBusyError, ServerNotRunningError
 from orbit_local.types import ChatRequest, Message
@@ -52,6 +52,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(discovery, "time", fake, raising=False)  # (absent before detection waited)
+    monkeypatch.setattr(retry, "time", fake)  # the policy's windows run on the same clock
 
     async def no_wait(seconds: float) -> None:
         fake.sleep(seconds)
@@ -170,7 +171,7 @@ def loading_until(round_: int) -> Callable[[httpx.Request, int], httpx.Response 
 @pytest.mark.parametrize("starting", [refuse_until, loading_until], ids=["refusing", "loading"])
 def test_a_server_that_is_starting_is_waited_for(kind: str, starting: Any, clock: Clock) -> None:
     server = Server(clock, starting(4))
-    result = chat(kind, server, max_retries=5)
+    result = chat(kind, server, max_retries=5, startup_timeout=30)
     assert result.text == "Hello there."
     assert server.rounds == 4 and len(clock.slept) == 3  # three waits, by the retry policy's back-off
     assert clock.slept == sorted(clock.slept) and clock.slept[0] > 0
@@ -178,11 +179,38 @@ def test_a_server_that_is_starting_is_waited_for(kind: str, starting: Any, clock
 
 def test_a_new_user_with_the_default_class_waits_for_llama_cpp_python_to_start(clock: Clock) -> None:
     """The report: ``ChatOrbitLocal(base_url=...)`` gave up on a llama-cpp-python still loading
-    its model (the port refuses until then), where ``provider=`` named waited and answered."""
-    server = Server(clock, refuse_until(3))
-    chat_model = ChatOrbitLocal(base_url=BASE, model="m", http_client=server.client())
+    its model (the port refuses until then), where ``provider=`` named waited and answered.
+    Detection now waits as a named provider's request does: for ``startup_timeout``."""
+    server = Server(clock, refuse_until(5))  # refuses for 0.5 + 1 + 2 + 4 = 7.5 s of back-off
+    chat_model = ChatOrbitLocal(base_url=BASE, model="m", http_client=server.client(), startup_timeout=30)
     assert chat_model.invoke("hi").text == "Hello there."
     assert chat_model.provider_profile.name == "llama-cpp-python"
+    assert sum(clock.slept) == pytest.approx(7.5)
+
+
+def test_with_the_defaults_detection_gives_up_on_a_refusing_port_as_a_named_provider_does(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listening is reported after ``startup_timeout`` (2 s), whether the provider is
+    named or detected, and the error says how to wait longer."""
+    from orbit_local import transport
+
+    monkeypatch.setattr(transport, "time", clock)  # a named provider's request sleeps there
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    waited = []
+    for provider in ("auto", "llama-cpp-python"):
+        discovery.forget()
+        start = clock.now
+        http = httpx.Client(transport=httpx.MockTransport(refuse))
+        client = ChatClient(provider, base_url=BASE, http_client=http)
+        with pytest.raises(ServerNotRunningError) as info:
+            client.chat(REQUEST)
+        assert "startup_timeout" in str(info.value)
+        waited.append(clock.now - start)
+    assert waited[0] == pytest.approx(2.0) and waited[0] == pytest.approx(waited[1])
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
