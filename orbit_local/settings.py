@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from orbit_local.providers import OPENAI_OPTIONAL_PARAMS
+from orbit_local.redact import redact_url
 from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 from orbit_local.urls import check_base_url
 
@@ -37,6 +38,13 @@ class ConnectionSettings(BaseModel):
     """Where the server is and how to talk to it: every adapter class has these."""
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    def __repr_args__(self) -> Any:
+        """As pydantic's, with credentials in ``base_url`` masked: ``repr()`` and ``str()`` of a
+        model end up in logs and tracebacks, as an error's message does (the API key is a
+        ``SecretStr`` already)."""
+        for name, value in super().__repr_args__():
+            yield name, (redact_url(value) if name == "base_url" and isinstance(value, str) else value)
 
     provider: str = "openai-compatible"
     """Provider profile name (see ``orbit_local.list_providers()``), or ``"auto"``."""

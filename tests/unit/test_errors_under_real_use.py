@@ -463,3 +463,18 @@ def test_log_of_a_retry_to_a_credentialed_url_is_redacted(clock: list[float], ca
     loading = httpx.Response(503, json={"error": "Loading model"})
     assert send("sync", answering(loading, httpx.Response(200, json={})), base=CREDENTIALED) == {}
     assert caplog.records and all(URL_PASSWORD not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [lco.ChatLMStudio, lco.LMStudioEmbeddings, llamaindex_orbit_local.LMStudio, llamaindex_orbit_local.LMStudioEmbedding],
+    ids=lambda cls: cls.__name__,
+)
+def test_a_models_repr_masks_the_base_urls_credentials(cls: Any) -> None:
+    """A model's ``repr``/``str`` lands in logs and tracebacks as an error does; the URL it
+    talks to keeps its credentials (they are needed to connect)."""
+    url = "http://alice:hunter2@127.0.0.1:1234/v1"
+    model = cls(base_url=url, model="m")
+    assert "hunter2" not in repr(model) and "hunter2" not in str(model)
+    assert "127.0.0.1:1234/v1" in repr(model)
+    assert model.base_url == url
