@@ -343,6 +343,12 @@ async def _asend_round(http: httpx.AsyncClient, url: str, api_key: str | None, s
     return answers, any(result is None for result in results)
 
 
+def _known(url: str, timeout: float, budget: float, retry: RetryPolicy | None) -> FoundServer | Miss | None:
+    """What an earlier detection of ``url`` answers this caller with (both twins): a server
+    found, or a miss seen moments ago by a caller at least as patient; ``None``: probe."""
+    return cached(url) or _recent_miss(url, min(timeout, budget), retry is not None)
+
+
 def probe_server(
     url: str,
     *,
@@ -363,10 +369,9 @@ def probe_server(
             ``None`` probes once.
     """
     budget = 2 * timeout if budget is None else budget
-    if not refresh:
-        known = cached(url) or _recent_miss(url, min(timeout, budget), retry is not None)
-        if known is not None:
-            return known
+    known = None if refresh else _known(url, timeout, budget, retry)
+    if known is not None:
+        return known
     steps = _detection(url, timeout, budget, retry)
     http = client or httpx.Client(timeout=timeout)
     reply: _Replies | None = None
@@ -398,10 +403,9 @@ async def aprobe_server(
 ) -> FoundServer | Miss:
     """Async twin of :func:`probe_server`; the probes of a round run concurrently."""
     budget = 2 * timeout if budget is None else budget
-    if not refresh:
-        known = cached(url) or _recent_miss(url, min(timeout, budget), retry is not None)
-        if known is not None:
-            return known
+    known = None if refresh else _known(url, timeout, budget, retry)
+    if known is not None:
+        return known
     steps = _detection(url, timeout, budget, retry)
     http = client or httpx.AsyncClient(timeout=timeout)
     reply: _Replies | None = None

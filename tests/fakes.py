@@ -140,3 +140,21 @@ class FakeServer:
 
     def async_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.MockTransport(self.handler))
+
+
+def install_fake_clock(monkeypatch: Any) -> list[float]:
+    """A fake monotonic clock that only sleeping moves (``time.sleep`` and ``asyncio.sleep``);
+    ``state[0]`` is the time, the sleeps are recorded after it. For the transport's retry waits."""
+    state = [1000.0]
+
+    def sleep(delay: float) -> None:
+        state.append(delay)
+        state[0] += delay
+
+    async def async_sleep(delay: float) -> None:
+        sleep(delay)
+
+    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: state[0])
+    monkeypatch.setattr("orbit_local.transport.time.sleep", sleep)
+    monkeypatch.setattr("asyncio.sleep", async_sleep)
+    return state

@@ -34,7 +34,7 @@ from orbit_local.redact import redact, redact_url
 from orbit_local.retry import DEFAULT_STARTUP_TIMEOUT, RetryPolicy
 from orbit_local.transport import AsyncTransport, Transport
 from orbit_local.types import ChatRequest, HttpRequest, Message
-from tests.fakes import MODEL, FakeServer, chunk, sse
+from tests.fakes import MODEL, FakeServer, chunk, install_fake_clock, sse
 
 BASE = "http://127.0.0.1:1234/v1"
 CHAT = HttpRequest("POST", "/chat/completions", {"model": "m", "messages": []})
@@ -45,19 +45,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """A fake monotonic clock that only sleeping moves; the sleeps are recorded after it."""
-    state = [1000.0]
-
-    def sleep(delay: float) -> None:
-        state.append(delay)
-        state[0] += delay
-
-    async def async_sleep(delay: float) -> None:
-        sleep(delay)
-
-    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: state[0])
-    monkeypatch.setattr("orbit_local.transport.time.sleep", sleep)
-    monkeypatch.setattr("asyncio.sleep", async_sleep)
-    return state
+    return install_fake_clock(monkeypatch)
 
 
 def answering(*answers: httpx.Response | Exception, seen: list[httpx.Request] | None = None) -> Handler:

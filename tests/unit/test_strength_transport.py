@@ -33,6 +33,7 @@ from orbit_local.providers import get_provider
 from orbit_local.streams import SSEEvent
 from orbit_local.transport import AsyncTransport, Transport
 from orbit_local.types import HttpRequest
+from tests.fakes import install_fake_clock
 
 BASE = "http://127.0.0.1:1234/v1"
 CHAT = HttpRequest("POST", "/chat/completions", {"model": "m", "messages": []})
@@ -43,19 +44,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 @pytest.fixture(autouse=True)
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """A fake monotonic clock that only sleeping moves; the sleeps are recorded after it."""
-    state = [1000.0]
-
-    def sleep(delay: float) -> None:
-        state.append(delay)
-        state[0] += delay
-
-    async def async_sleep(delay: float) -> None:
-        sleep(delay)
-
-    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: state[0])
-    monkeypatch.setattr("orbit_local.transport.time.sleep", sleep)
-    monkeypatch.setattr("asyncio.sleep", async_sleep)
-    return state
+    return install_fake_clock(monkeypatch)
 
 
 def slept(clock: list[float]) -> list[float]:
