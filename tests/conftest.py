@@ -90,3 +90,16 @@ def _fresh_detection_cache() -> None:
     from orbit_local.discovery import forget
 
     forget()
+
+
+@pytest.fixture(autouse=True)
+def _registered_secrets_stay_in_their_test() -> Any:
+    """API keys a test sends are registered for masking process-wide (as in real use); each test
+    starts from the registry it found, so one test's key ("secret") cannot mask another's text."""
+    from orbit_local import redact
+
+    before = set(redact._secrets)
+    yield
+    with redact._lock:
+        redact._secrets.clear()
+        redact._secrets.update(before)
