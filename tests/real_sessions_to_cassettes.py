@@ -116,8 +116,9 @@ def _call(case: dict[str, Any], route: str) -> dict[str, Any]:
     if route not in ("chat", "stream", "unsupported"):
         return {}
     if recorded is None or route == "unsupported":
+        # a name of our own, so the model the response names is seen to come from the response
         return {
-            "model": case["model"] or UNRECORDED_MODEL,
+            "model": UNRECORDED_MODEL,
             "messages": [{"role": "user", "content": NOT_RECORDED_PROMPT}],
         }
     call: dict[str, Any] = {}

@@ -135,6 +135,7 @@ def _lc_run(case: dict[str, Any], server: str) -> dict[str, Any]:
         "usage": None if usage is None else {k: usage[k] for k in ("input_tokens", "output_tokens", "total_tokens")},
         "tool_calls": [{"id": c["id"], "name": c["name"], "arguments": c["args"]} for c in message.tool_calls],
         "invalid_tool_calls": message.invalid_tool_calls,
+        "model": message.response_metadata.get("model_name"),
     }
 
 
@@ -182,6 +183,7 @@ def _li_run(case: dict[str, Any], server: str) -> dict[str, Any]:
         "usage": usage,
         "tool_calls": [{"id": c.tool_id, "name": c.tool_name, "arguments": c.tool_kwargs} for c in calls],
         "invalid_tool_calls": [],
+        "model": extra_out.get("model"),
     }
 
 
@@ -191,7 +193,9 @@ def _recorded_body(server: str, case_id: str) -> str:
     return str(cassette["interactions"][0]["response"]["body"]["string"])
 
 
-def _check(got: dict[str, Any], expect: dict[str, Any]) -> None:
+def _check(got: dict[str, Any], expect: dict[str, Any], model: str | None) -> None:
+    if model is not None:  # the model the response names (the case's "model")
+        assert got["model"] == model
     if "model_ids" in expect:
         assert got["model_ids"] == expect["model_ids"]
         return
@@ -241,7 +245,7 @@ def _replay(framework: str, server: str, case_id: str) -> None:
         assert wanted["message_contains"] in (info.value.server_message or "")
         assert case["base_url"] in str(info.value)
         return
-    _check(run(case, server), expect)
+    _check(run(case, server), expect, case["model"] if case["route"] in ("chat", "stream") else None)
 
 
 @pytest.mark.vcr
