@@ -15,6 +15,7 @@ cassette's response body, and every ``expect`` in ``cases.json``, equals its cas
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -51,13 +52,14 @@ def _cases(server: str) -> dict[str, dict[str, Any]]:
     return json.loads((_folder(server) / "cases.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-def _params(health: bool = False) -> list[Any]:
+def _params(health: bool = False, asynchronous: bool = False) -> list[Any]:
     """Each case once; the framework replays take every route but ``health`` (which no class
-    sends: detection does, see :func:`test_detection_reads_the_health_probe`)."""
+    sends: detection does, see :func:`test_detection_reads_the_health_probe`); the async ones
+    also leave out ``context`` (read through sync ``metadata`` / ``get_context_window``)."""
     params = []
     for server in SERVERS:
         for case_id, case in _cases(server).items():
-            if (case["route"] == "health") != health:
+            if (case["route"] == "health") != health or (asynchronous and case["route"] == "context"):
                 continue
             marks = []
             if case["xfail"]:
@@ -112,21 +114,33 @@ def _lc_model(case: dict[str, Any], server: str) -> Any:
     return model
 
 
-def _lc_run(case: dict[str, Any], server: str) -> dict[str, Any]:
-    """What LangChain gives for the replayed exchange, in the shape of ``expect``."""
+async def _lc_astream(model: Any, messages: list[BaseMessage]) -> Any:
+    full: Any = None
+    async for piece in model.astream(messages):
+        full = piece if full is None else full + piece
+    return full
+
+
+def _lc_run(case: dict[str, Any], server: str, asynchronous: bool = False) -> dict[str, Any]:
+    """What LangChain gives for the replayed exchange, in the shape of ``expect`` (the async
+    twin's methods where ``asynchronous``)."""
     route = case["route"]
     if route == "models":
-        return {"model_ids": [m.id for m in _pair(server).langchain(**_settings(case)).list_models()]}
+        chat = _pair(server).langchain(**_settings(case))
+        models = asyncio.run(chat.alist_models()) if asynchronous else chat.list_models()
+        return {"model_ids": [m.id for m in models]}
     if route == "context":
         return {"context_window": _pair(server).langchain(**_settings(case)).get_context_window()}
     model = _lc_model(case, server)
-    if route == "stream":
-        full: Any = None
-        for piece in model.stream(_lc_messages(case)):
-            full = piece if full is None else full + piece
-        message = full
+    messages = _lc_messages(case)
+    if route == "stream" and asynchronous:
+        message = asyncio.run(_lc_astream(model, messages))
+    elif route == "stream":
+        message = None
+        for piece in model.stream(messages):
+            message = piece if message is None else message + piece
     else:
-        message = model.invoke(_lc_messages(case))
+        message = asyncio.run(model.ainvoke(messages)) if asynchronous else model.invoke(messages)
     usage = message.usage_metadata
     return {
         "text": message.content,
@@ -144,8 +158,16 @@ def _li_messages(case: dict[str, Any]) -> list[ChatMessage]:
     return [ChatMessage(role=MessageRole(m["role"]), content=m["content"]) for m in case["call"].get("messages", [])]
 
 
-def _li_run(case: dict[str, Any], server: str) -> dict[str, Any]:
-    """What LlamaIndex gives for the replayed exchange, in the shape of ``expect``."""
+async def _li_astream(llm: Any, messages: list[ChatMessage], **kwargs: Any) -> Any:
+    response = None
+    async for response in await llm.astream_chat(messages, **kwargs):  # noqa: B007 (the last one counts)
+        pass
+    return response
+
+
+def _li_run(case: dict[str, Any], server: str, asynchronous: bool = False) -> dict[str, Any]:
+    """What LlamaIndex gives for the replayed exchange, in the shape of ``expect`` (the async
+    twin's methods where ``asynchronous``)."""
     route = case["route"]
     call = case["call"]
     extra = call.get("extra_body")
@@ -158,14 +180,18 @@ def _li_run(case: dict[str, Any], server: str) -> dict[str, Any]:
     # the context window and sends nothing else. (The context route is replayed on its own.)
     llm = _pair(server).llamaindex(**_settings(case), **kwargs, context_window=REPLAY_CONTEXT_WINDOW)
     if route == "models":
-        return {"model_ids": [m.id for m in llm.list_models()]}
+        models = asyncio.run(llm.alist_models()) if asynchronous else llm.list_models()
+        return {"model_ids": [m.id for m in models]}
     kwargs = {}
     if call.get("tools"):
         kwargs = {"tools": call["tools"], "tool_choice": call.get("tool_choice")}
-    if route == "stream":
-        *_, response = llm.stream_chat(_li_messages(case), **kwargs)
+    messages = _li_messages(case)
+    if route == "stream" and asynchronous:
+        response = asyncio.run(_li_astream(llm, messages, **kwargs))
+    elif route == "stream":
+        *_, response = llm.stream_chat(messages, **kwargs)
     else:
-        response = llm.chat(_li_messages(case), **kwargs)
+        response = asyncio.run(llm.achat(messages, **kwargs)) if asynchronous else llm.chat(messages, **kwargs)
     extra_out = response.additional_kwargs
     usage = None
     if "prompt_tokens" in extra_out:
@@ -210,10 +236,13 @@ def _check(got: dict[str, Any], expect: dict[str, Any], model: str | None) -> No
     assert got["invalid_tool_calls"] == []
 
 
-def _replay(framework: str, server: str, case_id: str) -> None:
+def _replay(framework: str, server: str, case_id: str, asynchronous: bool = False) -> None:
     case = _cases(server)[case_id]
     expect = case["expect"]
-    run = _lc_run if framework == "langchain" else _li_run
+
+    def run(case: dict[str, Any], server: str) -> dict[str, Any]:
+        return (_lc_run if framework == "langchain" else _li_run)(case, server, asynchronous)
+
     if case["route"] == "context":
         # LM Studio's list says which context a model is served with (loaded_context_length, only
         # for a loaded model); max_context_length is the model's ceiling, not what a JIT load gets.
@@ -258,6 +287,20 @@ def test_langchain(server: str, case_id: str) -> None:
 @pytest.mark.parametrize(("server", "case_id"), _params())
 def test_llamaindex(server: str, case_id: str) -> None:
     _replay("llamaindex", server, case_id)
+
+
+@pytest.mark.vcr
+@pytest.mark.parametrize(("server", "case_id"), _params(asynchronous=True))
+def test_langchain_async(server: str, case_id: str) -> None:
+    """The same exchange through ainvoke / astream / alist_models (AsyncTransport)."""
+    _replay("langchain", server, case_id, asynchronous=True)
+
+
+@pytest.mark.vcr
+@pytest.mark.parametrize(("server", "case_id"), _params(asynchronous=True))
+def test_llamaindex_async(server: str, case_id: str) -> None:
+    """The same exchange through achat / astream_chat / alist_models (AsyncTransport)."""
+    _replay("llamaindex", server, case_id, asynchronous=True)
 
 
 @pytest.mark.vcr
