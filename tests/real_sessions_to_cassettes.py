@@ -256,8 +256,8 @@ def _sources_md(server: str, entries: dict[str, dict[str, Any]], left_out: dict[
         lines += [f"- `{case_id}` — {why}" for case_id, why in left_out.items()]
     lines += [
         "",
-        "Routes: `chat` / `stream` = invoke/stream (LangChain) and chat/stream_chat (LlamaIndex) against the "
-        "recorded path; `models` = `list_models()`; `context` = the context window our LM Studio classes read "
+        "Routes: `chat` / `stream` = invoke/stream (LangChain) and chat/stream_chat (LlamaIndex), and their async "
+        "twins, against the recorded path; `models` = `list_models()` / `alist_models()`; `context` = the context window our LM Studio classes read "
         "from `GET /api/v0/models`; `health` = the `/readyz` answer read by detection's LocalAI rule.",
         "",
         "How the replay sends: the recorded parameters our classes take as typed fields (`model`, `messages`, "
