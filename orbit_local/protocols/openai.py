@@ -524,6 +524,10 @@ def model_info(entry: Any) -> ModelInfo | None:
         (entry, "max_context_length"),
         (entry, "max_context_window"),
     ):
+        if key == "max_context_length" and loaded is False:
+            # LM Studio's ceiling for a model it has not loaded, not the context it serves: a JIT
+            # load uses its own default (real /api/v0/models, lmstudio-public/decker-api-v0-models)
+            continue
         value = source.get(key)
         if isinstance(value, int) and value > 0:
             context = value

@@ -359,6 +359,19 @@ def test_parse_models_in_every_shape() -> None:
         p.parse_models({"nothing": 1})
 
 
+def test_lmstudio_context_is_the_loaded_one_never_a_ceiling() -> None:
+    """LM Studio's /api/v0/models gives every model its ceiling (max_context_length) and a loaded
+    one the context it runs with (loaded_context_length). A model it has not loaded (JIT) is loaded
+    with LM Studio's own default, so its ceiling is no context window: nothing is reported
+    (the real list in cassettes/lmstudio-public/decker-api-v0-models.yaml has no model loaded)."""
+    p = protocol("lmstudio")
+    jit = {"data": [{"id": "phi", "type": "llm", "state": "not-loaded", "max_context_length": 131072}]}
+    assert p.parse_models(jit)[0].context_length is None
+    assert p.parse_context(jit, "phi") is None
+    loaded = {"data": [{"id": "phi", "state": "loaded", "max_context_length": 131072, "loaded_context_length": 4096}]}
+    assert p.parse_context(loaded, "phi") == 4096
+
+
 def test_embeddings_as_strings_and_in_order() -> None:
     p = protocol()
     request = p.embeddings_request(["a", "b"], "emb")
