@@ -123,14 +123,7 @@ do_sources() {
         mkdir -p "$SRC/gpt4all-chat/deps/json/include"
         cp -r /usr/include/nlohmann "$SRC/gpt4all-chat/deps/json/include/"
         cp /usr/share/doc/nlohmann-json3-dev/copyright "$SRC/gpt4all-chat/deps/json/LICENSE.MIT" 2>/dev/null || true
-        # its CMakeLists adds the folder as a subdirectory
-        [[ -f $SRC/gpt4all-chat/deps/json/CMakeLists.txt ]] || cat > "$SRC/gpt4all-chat/deps/json/CMakeLists.txt" <<'EOF'
-cmake_minimum_required(VERSION 3.16)
-project(nlohmann_json LANGUAGES CXX)
-add_library(nlohmann_json INTERFACE)
-add_library(nlohmann_json::nlohmann_json ALIAS nlohmann_json)
-target_include_directories(nlohmann_json INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
-EOF
+        # (gpt4all-chat/CMakeLists.txt only adds deps/json/include to the include path)
     fi
     do_patch
 }
@@ -238,6 +231,18 @@ lastVersionStarted=$VERSION
 isActive=false
 usageStatsActive=false
 EOF
+    # v3.4.x renders prompts with its own %1/%2 template, and a sideloaded GGUF gets the app's
+    # default ("### Human:" ...), which SmolLM2 continues past its answer: give it its ChatML
+    # template, as a user does in Settings > Model. v3.5+ read the GGUF's own chat template.
+    if [[ $VERSION == 3.4.* ]]; then
+        cat >> "$ini" <<'EOF'
+
+[model-SmolLM2-135M-Instruct.Q4_1.gguf]
+filename=SmolLM2-135M-Instruct.Q4_1.gguf
+promptTemplate="<|im_start|>user\n%1<|im_end|>\n<|im_start|>assistant\n%2<|im_end|>\n"
+systemPrompt=
+EOF
+    fi
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
