@@ -17,7 +17,8 @@ such server:
   stay where they are. Tool results, which these servers receive as user turns, merge like
   any user turn;
 - an assistant turn before any user turn cannot be fitted without inventing a question, and
-  an assistant turn last would be answered as if the user had written it (recorded): both are
+  an assistant turn last would be answered as if the user had written it (3.4.2, recorded;
+  3.9.0 renders it as history and writes a new assistant turn, no continuation): both are
   refused with :class:`UnsupportedFeatureError` before anything is sent.
 
 Sans-IO: wire message dicts in, wire message dicts out.
@@ -111,9 +112,9 @@ def fit_role_order(messages: list[dict[str, Any]], profile: ProviderProfile, bas
         last_turn = len(out) - 1
     if last_turn is not None and out[last_turn]["role"] == "assistant":
         raise UnsupportedFeatureError(
-            "the conversation ends with an assistant turn; this server answers the last message as the "
-            "user's prompt whatever its role, so the assistant's text would be answered as if the user had "
-            "written it",
+            "the conversation ends with an assistant turn; GPT4All 3.3-3.4 answer the last message as the "
+            "user's prompt whatever its role (the assistant's text would be answered as if the user had "
+            "written it), and 3.5+ write a new assistant turn after it instead of continuing it",
             provider=profile.display_name,
             base_url=base_url,
             hint="end the conversation with a user message (the server cannot continue an assistant "
