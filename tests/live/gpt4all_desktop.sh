@@ -18,6 +18,8 @@
 #
 # Environment:
 #   WORK     where sources, builds, the model and the app's HOME go (default /work/build-gpt4all)
+#   GPT4ALL_SRC  a gpt4all checkout at the tag, with its submodules: `sources` copies it and
+#            patches the copy (without it, the tag and its pinned submodules are exported from MIRROR)
 #   MIRROR   folder holding bare git repositories as <owner>+<name>/repo (the layout of the `fetch`
 #            tool's snapshots, default /work/.mirror). A repository missing there is cloned (bare)
 #            from https://github.com/<owner>/<name>.git into $WORK/git/.
@@ -89,6 +91,20 @@ must_sed() { # <file> <grep -F needle> <sed expression>
 do_sources() {
     local tag=v$VERSION g
     [[ -e $SRC ]] && { log "$SRC exists (remove it to re-export)"; return; }
+    if [[ -n ${GPT4ALL_SRC:-} ]]; then
+        # a checkout you made: git clone --recurse-submodules -b v3.4.2 https://github.com/nomic-ai/gpt4all
+        [[ -f $GPT4ALL_SRC/gpt4all-chat/CMakeLists.txt ]] || die "GPT4ALL_SRC=$GPT4ALL_SRC is not a gpt4all checkout"
+        [[ -f $GPT4ALL_SRC/gpt4all-backend/deps/llama.cpp-mainline/CMakeLists.txt ]] \
+            || die "GPT4ALL_SRC has no submodules: git submodule update --init --recursive"
+        log "copying gpt4all-chat, gpt4all-backend, common from $GPT4ALL_SRC (left untouched)"
+        mkdir -p "$SRC"
+        local d
+        for d in gpt4all-chat gpt4all-backend common; do
+            [[ -d $GPT4ALL_SRC/$d ]] && cp -a "$GPT4ALL_SRC/$d" "$SRC/"
+        done
+        do_patch
+        return
+    fi
     g=$(gitdir nomic-ai/gpt4all)
     git -C "$g" rev-parse -q --verify "$tag^{commit}" >/dev/null || die "tag $tag not in $g"
     log "exporting gpt4all $tag (gpt4all-chat, gpt4all-backend, common)"
