@@ -27,6 +27,7 @@ from orbit_local.errors import (
     StreamTimeoutError,
     UnsupportedFeatureError,
 )
+from orbit_local.protocols.params import ModelFallbackWarning
 from orbit_local.providers import ProviderProfile, get_provider, list_providers, register
 from orbit_local.types import (
     ChatDelta,
@@ -66,6 +67,7 @@ __all__ = [
     "load_config",
     "ContextOverflowError",
     "ContextOverflowWarning",
+    "ModelFallbackWarning",
     "EmbeddingResult",
     "GenerationParams",
     "Message",

@@ -118,6 +118,17 @@ class ProviderProfile:
     """User and assistant turns must alternate, starting with a user turn (GPT4All 3.3-3.4
     answer anything else with 400): same-role turns are merged before sending and an
     assistant turn first is refused (:mod:`orbit_local.protocols.roles`)."""
+    system_role: bool = True
+    """False: the server drops system messages (GPT4All 3.0-3.4 skip them while parsing, recorded
+    from 3.4.2), so with ``alternating_roles`` their text goes at the head of the next user turn
+    (:mod:`orbit_local.protocols.roles`)."""
+    unknown_model_fallback: bool = False
+    """The server answers a model name it does not know with its default model (HTTP 200, its
+    name in the answer's ``model``): a different name there is warned about
+    (:class:`~orbit_local.protocols.params.ModelFallbackWarning`)."""
+    unauthorized_hint: str | None = None
+    """What an HTTP 401 means on this server when it is not about a key (GPT4All answers every
+    route with an empty 401 while its API server switch is off)."""
     tokenize: TokenizeEndpoint | None = None
     """The server's tokenizer endpoint, for exact token counts (``None``: estimates only)."""
     json_schema: bool = True
@@ -271,6 +282,14 @@ register(
         content_kinds=frozenset({"text"}),
         string_content=True,  # strict request parsing: content is a string
         alternating_roles=True,  # 3.3-3.4: 400 "did not expect 'user' here" (server.cpp)
+        # 3.0-3.4 skip system messages while parsing (recorded from 3.4.2): folded into the next user turn
+        system_role=False,
+        unknown_model_fallback=True,  # recorded: "no-such-model" -> 200, answered by the default model
+        unauthorized_hint=(
+            "GPT4All answers every request with an empty HTTP 401 while its Local API Server is switched "
+            "off: enable Settings > Application > Advanced > 'Enable Local API Server' (the ini key "
+            "serverChat=true) and restart the app; it takes no API key"
+        ),
         streaming=False,  # "stream": true -> 400 "'stream' is not supported"
         stream_usage="never",
         tool_calling=False,

@@ -233,6 +233,31 @@ AGENT = [
 ]
 TARGETS.extend([*DETECTION, *FEATURES, *AGENT])
 
+# GPT4All's desktop app (gpt4all-chat), built from source and started headless by
+# tests/live/gpt4all_desktop.sh (the recorder does not start it: launcher None). Its own suite:
+# the server's answers to raw requests (what it accepts, refuses and drops) next to the same
+# asks through ChatGPT4All / GPT4All. The "API switch off" answers need the app restarted with
+# serverChat=false, so they are a target of their own.
+GPT4ALL_DESKTOP_SUITE = ("tests/replay/test_gpt4all_desktop.py",)
+GPT4ALL_API_OFF_SUITE = ("tests/replay/test_gpt4all_desktop_api_off.py",)
+_GPT4ALL_MODEL = "SmolLM2-135M-Instruct.Q4_1.gguf"  # a sideloaded GGUF is listed under its file name
+GPT4ALL_DESKTOP = [
+    Target(
+        name=f"gpt4all-desktop-{version}",
+        provider="gpt4all",
+        base_url="http://127.0.0.1:4891/v1",
+        launcher=None,
+        chat_model=_GPT4ALL_MODEL,
+        unknown_model_error=False,  # an unknown name is answered by the default model
+        suites=GPT4ALL_DESKTOP_SUITE,
+    )
+    for version in ("3.4.2", "3.9.0")
+]
+GPT4ALL_API_OFF = [
+    replace(t, name=f"{t.name}-api-off", suites=GPT4ALL_API_OFF_SUITE) for t in GPT4ALL_DESKTOP
+]
+TARGETS.extend([*GPT4ALL_DESKTOP, *GPT4ALL_API_OFF])
+
 BY_NAME = {t.name: t for t in TARGETS}
 
 
@@ -263,3 +288,11 @@ def detection_targets() -> list[Target]:
 
 def agent_targets() -> list[Target]:
     return _recorded_for(AGENT_SUITE, AGENT)
+
+
+def gpt4all_desktop_targets() -> list[Target]:
+    return _recorded_for(GPT4ALL_DESKTOP_SUITE, GPT4ALL_DESKTOP)
+
+
+def gpt4all_api_off_targets() -> list[Target]:
+    return _recorded_for(GPT4ALL_API_OFF_SUITE, GPT4ALL_API_OFF)

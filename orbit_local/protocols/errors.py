@@ -212,7 +212,7 @@ def _hint_for(cls: type[OrbitLocalError], profile: ProviderProfile, base_url: st
     if cls is ModelNotFoundError:
         return profile.model_hint
     if cls is AuthenticationError:
-        return f"pass api_key=... or set {profile.env_api_key}"
+        return profile.unauthorized_hint or f"pass api_key=... or set {profile.env_api_key}"
     if cls is ServerBusyError:
         return "the server is still busy after the warm-up window; retry later or raise warmup_timeout"
     if cls is ContextOverflowError:

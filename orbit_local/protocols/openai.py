@@ -21,7 +21,7 @@ from orbit_local.errors import ProtocolError, StreamInterruptedError, Unsupporte
 from orbit_local.log import warn
 from orbit_local.protocols.common import cut_mid_event, parse_arguments, stable_tool_call_id
 from orbit_local.protocols.errors import error_in_payload
-from orbit_local.protocols.params import ParameterNotSentWarning, add_options
+from orbit_local.protocols.params import ModelFallbackWarning, ParameterNotSentWarning, add_options
 from orbit_local.protocols.roles import fit_role_order
 from orbit_local.protocols.shapes import SHAPE_ERRORS, expect_object, shape_error, typed_shapes
 from orbit_local.providers import ProviderProfile
@@ -419,7 +419,22 @@ class OpenAIProtocol:
         first, *others = [self._choice_result(choice, payload, request) for choice in ordered]
         first.alternatives = others
         first.raw = payload
+        self._warn_if_fallback(payload, request)
         return first
+
+    def _warn_if_fallback(self, payload: dict[str, Any], request: ChatRequest | None) -> None:
+        """Say so where a server that falls back to its default model answered with another one."""
+        served = payload.get("model")
+        if not self.profile.unknown_model_fallback or request is None or not isinstance(served, str):
+            return
+        if not request.model or served == request.model:
+            return
+        warn(
+            f"{self.profile.display_name} answered with the model {served!r}, not the requested {request.model!r}: "
+            f"it serves its default model for a name it does not know. Pass a name its model list shows "
+            f"(list_models()); {self.profile.model_hint}.",
+            ModelFallbackWarning,
+        )
 
     def _choice_result(self, choice: Any, payload: dict[str, Any], request: ChatRequest | None) -> ChatResult:
         if not isinstance(choice, dict):

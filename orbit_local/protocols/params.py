@@ -16,6 +16,11 @@ class ParameterNotSentWarning(UserWarning):
     """A setting the server does not honour was dropped before sending."""
 
 
+class ModelFallbackWarning(UserWarning):
+    """The server answered with another model than the one asked for (GPT4All serves its
+    default model for a name it does not know, with HTTP 200)."""
+
+
 def add_options(body: dict[str, Any], options: dict[str, Any], profile: ProviderProfile) -> None:
     """Put the options the profile honours into ``body``; warn once per call about the rest."""
     dropped = []

@@ -1,5 +1,7 @@
-"""GPT4All takes turns strictly: same-role turns are merged, an assistant turn first is
-refused before sending (step 9).
+"""GPT4All takes turns strictly: same-role turns are merged, an assistant turn first or last
+is refused before sending (step 9), and system messages, which 3.0-3.4 drop while parsing,
+reach the model at the head of the next user turn (step 10, recorded from GPT4All 3.4.2:
+tests/replay/test_gpt4all_desktop.py).
 
 The rule the fitted messages must pass is GPT4All 3.4.2's own request parser
 (gpt4all-chat/src/server.cpp, ``ChatRequest::parseImpl``): system messages are skipped
@@ -47,7 +49,7 @@ def test_two_user_turns_become_one_joined_with_a_blank_line() -> None:
     assert sent(messages) == [{"role": "user", "content": "a\n\nb"}]
 
 
-def test_same_role_runs_merge_and_system_messages_stay() -> None:
+def test_same_role_runs_merge_and_the_system_text_leads_the_next_user_turn() -> None:
     messages = [
         Message(role="system", content="be brief"),
         Message(role="user", content="q1"),
@@ -57,23 +59,32 @@ def test_same_role_runs_merge_and_system_messages_stay() -> None:
         Message(role="user", content="q3"),
     ]
     assert sent(messages) == [
-        {"role": "system", "content": "be brief"},
-        {"role": "user", "content": "q1\n\nq2"},
+        {"role": "user", "content": "be brief\n\nq1\n\nq2"},
         {"role": "assistant", "content": "r1\n\nr2"},
         {"role": "user", "content": "q3"},
     ]
 
 
-def test_a_system_message_between_two_user_turns_comes_before_the_merged_turn() -> None:
+def test_a_system_message_between_two_user_turns_goes_into_the_merged_turn_before_the_second() -> None:
     messages = [
         Message(role="user", content="a"),
         Message(role="system", content="now answer in French"),
         Message(role="user", content="b"),
     ]
-    assert sent(messages) == [
-        {"role": "system", "content": "now answer in French"},
-        {"role": "user", "content": "a\n\nb"},
-    ]
+    assert sent(messages) == [{"role": "user", "content": "a\n\nnow answer in French\n\nb"}]
+
+
+def test_system_messages_with_no_user_turn_after_them_become_the_last_user_turn() -> None:
+    only = [Message(role="system", content="s1"), Message(role="system", content="s2")]
+    assert sent(only) == [{"role": "user", "content": "s1\n\ns2"}]
+    messages = [Message(role="user", content="q"), Message(role="assistant", content="r"), *only]
+    assert sent(messages)[-1] == {"role": "user", "content": "s1\n\ns2"}
+
+
+def test_no_system_message_reaches_gpt4all_but_servers_with_a_system_role_keep_theirs() -> None:
+    messages = [Message(role="system", content="s"), Message(role="user", content="q")]
+    assert [m["role"] for m in sent(messages)] == ["user"]
+    assert [m["role"] for m in sent(messages, "lmstudio")] == ["system", "user"]
 
 
 def test_a_tool_result_merges_with_the_user_turn_next_to_it() -> None:
@@ -90,13 +101,17 @@ def test_a_tool_result_merges_with_the_user_turn_next_to_it() -> None:
     assert gpt4all_342_accepts(fitted)
 
 
-def test_every_order_that_starts_with_a_user_turn_passes_gpt4all_342() -> None:
+def test_every_order_that_starts_and_ends_with_a_user_turn_passes_gpt4all_342() -> None:
     for roles in itertools.product(("system", "user", "assistant"), repeat=5):
-        if next((r for r in roles if r != "system"), "user") == "assistant":
+        turns = [r for r in roles if r != "system"]
+        if turns and turns[0] == "assistant":
+            continue
+        if turns and turns[-1] == "assistant" and roles[-1] != "system":
             continue
         messages = [Message(role=role, content=f"{role}{i}") for i, role in enumerate(roles)]
         fitted = sent(messages)
         assert gpt4all_342_accepts(fitted), roles
+        assert fitted[-1]["role"] == "user" and all(m["role"] != "system" for m in fitted), roles
         # nothing dropped: every text still there, in order
         text = " ".join(str(m["content"]) for m in fitted)
         for message in messages:
@@ -116,6 +131,20 @@ def test_an_assistant_turn_first_is_refused_before_sending(lead: list[Message]) 
         model.invoke([*history, AIMessage("Hello! How can I help?"), HumanMessage("hi")])
     assert "GPT4All" in str(caught.value) and URL in str(caught.value)
     assert "user message" in (caught.value.hint or "")
+    assert [r for r in server.requests if r.url.path.endswith("/chat/completions")] == []
+
+
+def test_an_assistant_turn_last_is_refused_before_sending() -> None:
+    from llama_index.core.base.llms.types import ChatMessage
+
+    from llamaindex_orbit_local import GPT4All
+
+    server = FakeServer()
+    llm = GPT4All(model="m", base_url=URL, http_client=server.client())
+    with pytest.raises(UnsupportedFeatureError) as caught:
+        llm.chat([ChatMessage(role="user", content="Hi"), ChatMessage(role="assistant", content="Hello")])
+    assert "ends with an assistant turn" in str(caught.value)
+    assert "end the conversation with a user message" in (caught.value.hint or "")
     assert [r for r in server.requests if r.url.path.endswith("/chat/completions")] == []
 
 
