@@ -19,6 +19,7 @@ import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
 from orbit_local.bounded_yaml import AliasExpansionError, safe_load_bounded
 from orbit_local.config_file import ConfigError, load_config
+from orbit_local.urls import check_base_url
 from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 
 BASE = "http://127.0.0.1:8080/v1"
@@ -71,6 +72,16 @@ def test_a_refused_alias_reads_like_any_yaml_error() -> None:
 
 
 # ------------------------------------------------------------- error texts
+def test_a_refused_base_url_is_shown_with_only_its_credentials_masked() -> None:
+    # `http://user:key@host` is shown as `http://***@host` (docs: still recognisably the URL).
+    with pytest.raises(ValueError) as info:
+        check_base_url("http://me:sk-123@box :8080/v1")
+    message = str(info.value)
+    assert "'http://***@box :8080/v1' has whitespace inside: write 'http://***@box:8080/v1'" in message
+    assert "sk-123" not in message
+
+
+
 def test_a_short_wrong_value_is_shown_whole(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, "lm_studio:\n  temperature: hot\n"))
