@@ -19,6 +19,7 @@ import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
 from orbit_local.bounded_yaml import AliasExpansionError, safe_load_bounded
 from orbit_local.config_file import ConfigError, load_config
+from orbit_local.providers import get_provider
 from orbit_local.urls import check_base_url
 from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 
@@ -81,7 +82,6 @@ def test_a_refused_base_url_is_shown_with_only_its_credentials_masked() -> None:
     assert "sk-123" not in message
 
 
-
 def test_a_short_wrong_value_is_shown_whole(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, "lm_studio:\n  temperature: hot\n"))
@@ -94,3 +94,16 @@ def test_a_document_nested_too_deep_is_reported_at_file_level_with_a_hint(tmp_pa
         load_config(path)
     assert str(info.value).startswith(f"{path}: (file): nests too deeply to read")
     assert info.value.hint  # every file-level refusal says what to do
+
+
+@pytest.mark.parametrize(
+    ("provider", "written", "fix"),
+    [
+        ("lemonade", "localhost:13305", "http://localhost:13305/api/v1"),  # Lemonade serves /api/v1
+        ("llamacpp", "box:8080", "http://box:8080/v1"),
+        ("openai-compatible", "box:9000", "http://box:9000/v1"),  # no default URL: the usual /v1
+    ],
+)
+def test_a_url_without_a_scheme_is_fixed_with_the_servers_own_api_path(provider: str, written: str, fix: str) -> None:
+    with pytest.raises(ValueError, match=rf"has no scheme: write '{fix}' \(from base_url\)$"):
+        get_provider(provider).resolve_base_url(written)
