@@ -107,3 +107,12 @@ def test_a_document_nested_too_deep_is_reported_at_file_level_with_a_hint(tmp_pa
 def test_a_url_without_a_scheme_is_fixed_with_the_servers_own_api_path(provider: str, written: str, fix: str) -> None:
     with pytest.raises(ValueError, match=rf"has no scheme: write '{fix}' \(from base_url\)$"):
         get_provider(provider).resolve_base_url(written)
+
+
+def test_a_bad_default_url_of_a_users_own_profile_is_named_as_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The argument and <PREFIX>BASE_URL are named when they are wrong (test_config_inputs); a
+    # profile made with with_overrides can bring a wrong default of its own.
+    monkeypatch.delenv("SHIMMY_BASE_URL", raising=False)
+    box = get_provider("shimmy").with_overrides(display_name="My box", default_base_url="box:9/v1")
+    with pytest.raises(ValueError, match=r"^My box: base_url 'box:9/v1' has no scheme: .* \(from the default\)$"):
+        box.resolve_base_url()
