@@ -40,6 +40,7 @@ def test_the_decoder_refuses_an_event_larger_than_its_bound(body: bytes) -> None
         for start in range(0, len(body), 64):  # in pieces, as a socket delivers them
             decoder.feed(body[start : start + 64])
     assert info.value.limit == 1000 and info.value.size > 1000
+    assert "1000" in str(info.value)  # the message names the bound, for whoever uses the decoder
 
 
 def test_events_up_to_the_bound_pass_and_the_count_starts_again_for_each() -> None:
@@ -116,8 +117,11 @@ def test_an_event_trickling_past_the_timeout_ends_with_a_stream_timeout(kind: st
     body = _Body([b"data: {"] + [b"x"] * 100, clock, 1.0)
     with pytest.raises(
         StreamTimeoutError, match=r"one event from \S+/chat/completions kept arriving for more than 30 s"
-    ):
+    ) as info:
         _text(kind, body, timeout=30.0)
+    error = info.value  # names the server and the URL, and says what to raise
+    assert error.provider == "llama.cpp server" and error.base_url == BASE
+    assert "timeout=" in (error.hint or "")
 
 
 @TWINS
