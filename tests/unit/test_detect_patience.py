@@ -227,6 +227,21 @@ def test_the_retry_policy_ends_the_wait(kind: str, clock: Clock) -> None:
     assert server.rounds == 1 and len(clock.slept) == 2  # max_retries=0: one round, no wait
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_detection_waits_as_long_as_a_loading_servers_retry_after_asks(kind: str, clock: Clock) -> None:
+    """docs/reliability.md: a 503 with ``Retry-After: N`` is retried after at least N seconds,
+    not after the 0.5 s back-off; detection waits for a starting server as a request does."""
+
+    def answer(request: httpx.Request, round_: int) -> httpx.Response | None:
+        if round_ < 2:
+            return httpx.Response(503, json=LOADING, headers={"Retry-After": "3"})
+        return None
+
+    server = Server(clock, answer)
+    assert chat(kind, server, max_retries=5).text == "Hello there."
+    assert server.rounds == 2 and clock.slept == [3.0]
+
+
 # --- failures are remembered briefly -----------------------------------------------------------
 
 
@@ -256,6 +271,20 @@ def test_a_hurried_failure_does_not_answer_a_patient_caller(clock: Clock) -> Non
     with pytest.raises(RequestTimeoutError):
         chat("sync", server, timeout=120.0, max_retries=0)
     assert server.rounds == 2  # the patient caller probed again
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_failure_found_without_waiting_does_not_answer_a_caller_who_waits(kind: str, clock: Clock) -> None:
+    """``identify`` probes once, without the warm-up waits; a client with a retry policy that
+    comes next (as patient per probe) must still wait for the server, not reuse that miss."""
+    server = Server(clock, refuse_until(2))
+    if kind == "sync":
+        found = discovery.identify(BASE, client=server.client(), timeout=discovery.DETECT_TIMEOUT)
+    else:
+        found = asyncio.run(discovery.aidentify(BASE, client=server.async_client(), timeout=discovery.DETECT_TIMEOUT))
+    assert found is None and server.rounds == 1
+    assert chat(kind, server, max_retries=3).text == "Hello there."
+    assert server.rounds == 2
 
 
 # --- the probes behind a hint ---------------------------------------------------------------------
