@@ -242,6 +242,17 @@ def test_detection_waits_as_long_as_a_loading_servers_retry_after_asks(kind: str
     assert server.rounds == 2 and clock.slept == [3.0]
 
 
+def test_a_retry_after_of_zero_leaves_the_back_off_as_it_is(clock: Clock) -> None:
+    """``Retry-After: 0`` asks for no extra wait: the first back-off (0.5 s) applies."""
+
+    def answer(request: httpx.Request, round_: int) -> httpx.Response | None:
+        return httpx.Response(503, json=LOADING, headers={"Retry-After": "0"}) if round_ < 2 else None
+
+    server = Server(clock, answer)
+    assert chat("sync", server, max_retries=5).text == "Hello there."
+    assert clock.slept == [0.5]
+
+
 # --- failures are remembered briefly -----------------------------------------------------------
 
 
@@ -324,3 +335,20 @@ def test_the_probes_behind_a_hint_share_one_short_budget(kind: str, clock: Clock
     if kind == "sync":  # in turn: the clock moved by what the probes waited, one budget in all
         assert clock.now - started <= discovery.HINT_BUDGET
     assert clock.slept == []  # a hint never waits for a server to start
+
+
+def test_a_client_timeout_shorter_than_the_hint_budget_bounds_the_hint_probes(clock: Clock) -> None:
+    """The hint's probes wait ``HINT_BUDGET`` at most, and no longer than the client's own timeout."""
+    server = Server(clock, hang(clock))
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(500, json=SCHEMA_500)
+        return Server.handle(server, request)
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    client = ChatClient("openai-compatible", base_url=BASE, http_client=http, timeout=0.2, max_retries=0)
+    with pytest.raises(OrbitLocalError):
+        client.chat(REQUEST)
+    probes = server.probes()
+    assert probes and max(r.extensions["timeout"]["read"] for r in probes) <= 0.2 < discovery.HINT_BUDGET
