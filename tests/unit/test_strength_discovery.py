@@ -21,6 +21,7 @@ import pytest
 from orbit_local.discovery import (
     Answer,
     FoundServer,
+    Miss,
     aidentify,
     base_url_for,
     cached,
@@ -30,6 +31,7 @@ from orbit_local.discovery import (
     first_server,
     forget,
     identify,
+    probe_server,
 )
 from orbit_local.providers import get_provider, list_providers
 
@@ -305,3 +307,43 @@ def test_discovery_says_what_runs_now_not_what_was_cached(ollama_port: int, monk
     monkeypatch.setenv("LMSTUDIO_BASE_URL", f"{url}/v1")  # the first candidate first_server tries
     first = first_server(timeout=5.0)
     assert first is not None and first.profile.name == "ollama" and first.base_url == f"{url}/v1"
+
+
+# --- why a detection found nothing: the error a client raises ---------------------------------
+
+URL = "http://127.0.0.1:8000/v1"
+
+
+@pytest.mark.parametrize(
+    ("kind", "error_class", "fix"),
+    [
+        ("refused", "ServerNotRunningError", "startup_timeout"),
+        ("warming", "ServerBusyError", "warmup_timeout"),
+        ("silent", "RequestTimeoutError", "timeout="),
+        ("locked", "AuthenticationError", "ORBIT_LOCAL_API_KEY"),  # the generic profile's variable
+        ("unrecognised", "ProtocolError", "provider="),
+    ],
+)
+def test_every_miss_is_an_error_naming_detection_the_url_and_the_fix(kind: Any, error_class: str, fix: str) -> None:
+    error = Miss(kind, URL, detail="GET /v1/models 401").error()
+    assert type(error).__name__ == error_class
+    assert error.provider == "auto-detection" and error.base_url == URL
+    assert fix in (error.hint or "")
+    # a server still loading answered 503 (llama.cpp, LocalAI /readyz); the others sent no status
+    assert error.status_code == (503 if kind == "warming" else None)
+
+
+def test_a_miss_describes_the_answers_that_say_something_and_always_the_model_list() -> None:
+    """The detail of an unrecognised server: the probes that answered other than 404 (here a
+    500 on KoboldCpp's version route), and the model list's answer even when it is a 404; each
+    by its path, without the origin the message names already."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/extra/version":
+            return httpx.Response(500, text="Internal Server Error")
+        return httpx.Response(404, text="Not Found")
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    miss = probe_server(URL, client=http, refresh=True)
+    assert isinstance(miss, Miss) and miss.kind == "unrecognised"
+    assert miss.detail == "GET /api/extra/version 500, GET /v1/models 404"
