@@ -98,6 +98,10 @@ def test_each_rule_names_the_answer_that_decided(
         ({"localai": Answer(404, ""), "ollama": ok({"version": "1"})}, "ollama"),
         ({"localai": Answer(299, ""), "ollama": ok({"version": "1"})}, "ollama"),  # a bare 2xx is no LocalAI
         ({"localai": Answer(None), "ollama": ok({"version": "1"})}, "ollama"),
+        # /readyz OK is LocalAI's only with a model list whose entries lack owned_by (LocalAI's do)
+        ({"localai": ok("OK"), "models": ok(VLLM_LIST)}, "vllm"),
+        ({"localai": ok("OK"), "vllm": ok({"name": "x"}), "models": ok(VLLM_LIST)}, "vllm"),  # no version in it
+        ({"localai": Answer(300, None), "models": ok({"data": [{"id": "m"}]})}, "openai-compatible"),  # not 2xx
         ({"llamacpp": ok({"n_ctx": 2048}), "ollama": ok({"version": "1"})}, "ollama"),
         # /version on a server whose model list is owned by someone else is not vLLM
         ({"vllm": ok({"version": "1"}), "models": ok({"data": [{"id": "m", "owned_by": "fastchat"}]})}, "fastchat"),
@@ -110,6 +114,11 @@ def test_each_rule_names_the_answer_that_decided(
 def test_answers_that_only_look_alike_do_not_decide(answers: dict[str, Answer], profile: str) -> None:
     decided = decide(**answers)
     assert decided is not None and decided[0] == profile
+
+
+def test_a_model_list_whose_data_is_not_a_list_decides_nothing() -> None:
+    """A fuzzed or broken ``/v1/models`` (``"data": 3``) next to a bare ``/readyz`` OK."""
+    assert decide(localai=ok("OK"), models=ok({"object": "list", "data": 3})) is None
 
 
 def test_versions_are_text_and_empty_ones_are_none() -> None:
