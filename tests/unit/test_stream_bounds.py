@@ -50,6 +50,15 @@ def test_events_up_to_the_bound_pass_and_the_count_starts_again_for_each() -> No
     assert MAX_EVENT_SIZE >= 4 * 1024 * 1024  # a few MiB: a whole answer sent as one event fits
 
 
+def test_a_whole_event_in_one_chunk_is_bounded_too_and_the_bound_itself_fits() -> None:
+    """A proxy that buffers may deliver a whole event, blank line included, in one read: it is
+    measured before it is dispatched. ``max_event_size`` is the largest event accepted."""
+    decoder = SSEDecoder(max_event_size=1000)
+    assert [e.data for e in decoder.feed(b"data: " + b"y" * 1000 + b"\n\n")] == ["y" * 1000]
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: " + b"z" * 1001 + b"\n\n")
+
+
 def _pieces(body: bytes, size: int = 100) -> list[bytes]:
     return [body[start : start + size] for start in range(0, len(body), size)]
 
