@@ -312,7 +312,9 @@ def test_discovery_says_what_runs_now_not_what_was_cached(ollama_port: int, monk
     (found,) = discover(timeout=5.0, urls=[url])
     assert found.profile.name == "ollama"
     assert cached(url) is found  # and the cache now says so too
-    identify(url, client=httpx.Client(transport=httpx.MockTransport(Recorder(LLAMACPP))), refresh=True)
+    # first_server probes again too: a stale llama.cpp at the very base URL it tries first is no answer
+    stale = identify(f"{url}/v1", client=httpx.Client(transport=httpx.MockTransport(Recorder(LLAMACPP))), refresh=True)
+    assert stale is not None and cached(f"{url}/v1") is stale
     monkeypatch.setenv("LMSTUDIO_BASE_URL", f"{url}/v1")  # the first candidate first_server tries
     first = first_server(timeout=5.0)
     assert first is not None and first.profile.name == "ollama" and first.base_url == f"{url}/v1"
