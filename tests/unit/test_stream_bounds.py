@@ -59,6 +59,22 @@ def test_a_whole_event_in_one_chunk_is_bounded_too_and_the_bound_itself_fits() -
         decoder.feed(b"data: " + b"z" * 1001 + b"\n\n")
 
 
+def test_what_is_held_counts_the_data_lines_and_the_open_line_together() -> None:
+    decoder = SSEDecoder(max_event_size=1000)
+    decoder.feed(b"data: " + b"y" * 1000 + b"\n")  # held: exactly the bound, still fine
+    assert [e.data for e in decoder.feed(b"\n")] == ["y" * 1000]
+    decoder.feed(b"data: " + b"x" * 900 + b"\n")  # 900 held in data lines
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: " + b"x" * 200)  # plus an open line of 206: over the bound
+
+
+def test_a_bare_data_line_does_not_reset_the_count() -> None:
+    """``data`` without a colon is an empty data line (the SSE spec); the event still grows."""
+    decoder = SSEDecoder(max_event_size=1000)
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: " + b"x" * 900 + b"\ndata\ndata: " + b"x" * 900 + b"\n")
+
+
 def _pieces(body: bytes, size: int = 100) -> list[bytes]:
     return [body[start : start + size] for start in range(0, len(body), size)]
 
