@@ -352,3 +352,13 @@ def test_a_client_timeout_shorter_than_the_hint_budget_bounds_the_hint_probes(cl
         client.chat(REQUEST)
     probes = server.probes()
     assert probes and max(r.extensions["timeout"]["read"] for r in probes) <= 0.2 < discovery.HINT_BUDGET
+
+
+def test_a_probe_round_without_a_budget_takes_twice_the_probe_timeout_at_most(clock: Clock) -> None:
+    """``probe_server``'s documented default: a round's budget is twice ``timeout``; against a
+    server that hangs on every route, the probes in turn stop there, not after eight timeouts."""
+    server = Server(clock, hang(clock))
+    started = clock.now
+    miss = discovery.probe_server(BASE, client=server.client(), timeout=0.3)
+    assert isinstance(miss, discovery.Miss) and miss.kind == "silent"
+    assert clock.now - started == pytest.approx(0.6)
