@@ -254,3 +254,25 @@ def test_a_url_without_a_scheme_but_with_a_path_gets_http() -> None:
     """``127.0.0.1:8000/v1`` (as users type it) keeps its path and gains the scheme httpx needs."""
     assert base_url_for(get_provider("vllm"), "127.0.0.1:8000/v1") == "http://127.0.0.1:8000/v1"
     assert base_url_for(get_provider("vllm"), "box:8000/v1/") == "http://box:8000/v1"
+
+
+def test_a_missing_route_without_a_route_name_still_reads_as_a_sentence() -> None:
+    """``error_from_response`` may be called without ``route`` (hint probes, internal callers):
+    the message must not print ``None``, an empty method, or empty brackets for an empty body."""
+    profile = get_provider("lmstudio")
+    for status in (404, 405):
+        message = error_from_response(profile, "http://127.0.0.1:1234/v1", status, "").message
+        assert "None" not in message and "  " not in message and " on " not in message, message
+        assert "()" not in message, message
+    with_route = error_from_response(profile, "http://127.0.0.1:1234/v1", 404, "", route="POST /v1/embeddings")
+    assert "POST /v1/embeddings" in with_route.message and "()" not in with_route.message
+
+
+def test_retry_after_as_an_http_date_without_a_zone_is_read_as_utc() -> None:
+    """RFC 5322's ``-0000`` (no zone known) parses to a naive datetime; it is taken as UTC, not
+    an error. The date is long past, so no wait is asked for."""
+    from orbit_local.transport import _retry_after
+
+    response = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 -0000"})
+    assert _retry_after(response) == 0.0
+    assert _retry_after(httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
