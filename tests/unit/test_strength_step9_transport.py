@@ -266,6 +266,7 @@ def test_a_missing_route_without_a_route_name_still_reads_as_a_sentence() -> Non
         assert "()" not in message, message
     with_route = error_from_response(profile, "http://127.0.0.1:1234/v1", 404, "", route="POST /v1/embeddings")
     assert "POST /v1/embeddings" in with_route.message and "()" not in with_route.message
+    assert with_route.message.endswith("/v1/embeddings")  # an empty body adds nothing after the route
 
 
 def test_retry_after_as_an_http_date_without_a_zone_is_read_as_utc() -> None:
@@ -276,3 +277,44 @@ def test_retry_after_as_an_http_date_without_a_zone_is_read_as_utc() -> None:
     response = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 -0000"})
     assert _retry_after(response) == 0.0
     assert _retry_after(httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
+
+
+def test_an_html_404_page_is_a_missing_route() -> None:
+    """Python's http.server (and many proxies) answer an unknown path with an HTML error page."""
+    page = (
+        '<!DOCTYPE HTML>\n<html lang="en">\n    <head>\n        <meta charset="utf-8">\n'
+        "        <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n"
+        "        <p>Error code: 404</p>\n        <p>Message: File not found.</p>\n    </body>\n</html>\n"
+    )
+    error = error_from_response(get_provider("lmstudio"), "http://127.0.0.1:1234/v1", 404, page, route="GET /v1/x")
+    assert type(error) is ol.EndpointNotFoundError
+
+
+def test_a_busy_error_keeps_the_servers_words_and_adds_the_wait() -> None:
+    """llama.cpp while loading (providers/llamacpp.md), with a Retry-After of 3 s."""
+    body = '{"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}'
+    error = error_from_response(get_provider("llamacpp"), "http://127.0.0.1:8080/v1", 503, body, retry_after=3.0)
+    assert isinstance(error, ol.ServerBusyError) and error.retry_after == 3.0
+    assert "Loading model" in error.message and "3 s" in error.message
+
+
+@pytest.mark.parametrize("detail", ["407 Proxy Authentication Required", ""])
+def test_any_other_transport_failure_is_a_protocol_error_naming_it_and_the_url(detail: str) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise httpx.ProxyError(detail, request=request)
+
+    transport = Transport(
+        get_provider("lmstudio"),
+        "http://127.0.0.1:1234/v1",
+        client=httpx.Client(transport=httpx.MockTransport(handle)),
+        max_retries=0,
+    )
+    with pytest.raises(ol.ProtocolError) as info:
+        transport.request_json(HttpRequest("GET", "/models"))
+    error = info.value
+    assert error.provider == "LM Studio" and error.base_url == "http://127.0.0.1:1234/v1"
+    assert "ProxyError" in error.message and "http://127.0.0.1:1234/v1/models" in error.message
+    if detail:
+        assert detail in error.message
+    else:
+        assert error.message.endswith("/v1/models")  # no dangling separator
