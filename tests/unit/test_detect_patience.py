@@ -227,6 +227,32 @@ def test_the_retry_policy_ends_the_wait(kind: str, clock: Clock) -> None:
     assert server.rounds == 1 and len(clock.slept) == 2  # max_retries=0: one round, no wait
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_detection_waits_as_long_as_a_loading_servers_retry_after_asks(kind: str, clock: Clock) -> None:
+    """docs/reliability.md: a 503 with ``Retry-After: N`` is retried after at least N seconds,
+    not after the 0.5 s back-off; detection waits for a starting server as a request does."""
+
+    def answer(request: httpx.Request, round_: int) -> httpx.Response | None:
+        if round_ < 2:
+            return httpx.Response(503, json=LOADING, headers={"Retry-After": "3"})
+        return None
+
+    server = Server(clock, answer)
+    assert chat(kind, server, max_retries=5).text == "Hello there."
+    assert server.rounds == 2 and clock.slept == [3.0]
+
+
+def test_a_retry_after_of_zero_leaves_the_back_off_as_it_is(clock: Clock) -> None:
+    """``Retry-After: 0`` asks for no extra wait: the first back-off (0.5 s) applies."""
+
+    def answer(request: httpx.Request, round_: int) -> httpx.Response | None:
+        return httpx.Response(503, json=LOADING, headers={"Retry-After": "0"}) if round_ < 2 else None
+
+    server = Server(clock, answer)
+    assert chat("sync", server, max_retries=5).text == "Hello there."
+    assert clock.slept == [0.5]
+
+
 # --- failures are remembered briefly -----------------------------------------------------------
 
 
@@ -256,6 +282,20 @@ def test_a_hurried_failure_does_not_answer_a_patient_caller(clock: Clock) -> Non
     with pytest.raises(RequestTimeoutError):
         chat("sync", server, timeout=120.0, max_retries=0)
     assert server.rounds == 2  # the patient caller probed again
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_failure_found_without_waiting_does_not_answer_a_caller_who_waits(kind: str, clock: Clock) -> None:
+    """``identify`` probes once, without the warm-up waits; a client with a retry policy that
+    comes next (as patient per probe) must still wait for the server, not reuse that miss."""
+    server = Server(clock, refuse_until(2))
+    if kind == "sync":
+        found = discovery.identify(BASE, client=server.client(), timeout=discovery.DETECT_TIMEOUT)
+    else:
+        found = asyncio.run(discovery.aidentify(BASE, client=server.async_client(), timeout=discovery.DETECT_TIMEOUT))
+    assert found is None and server.rounds == 1
+    assert chat(kind, server, max_retries=3).text == "Hello there."
+    assert server.rounds == 2
 
 
 # --- the probes behind a hint ---------------------------------------------------------------------
@@ -295,3 +335,30 @@ def test_the_probes_behind_a_hint_share_one_short_budget(kind: str, clock: Clock
     if kind == "sync":  # in turn: the clock moved by what the probes waited, one budget in all
         assert clock.now - started <= discovery.HINT_BUDGET
     assert clock.slept == []  # a hint never waits for a server to start
+
+
+def test_a_client_timeout_shorter_than_the_hint_budget_bounds_the_hint_probes(clock: Clock) -> None:
+    """The hint's probes wait ``HINT_BUDGET`` at most, and no longer than the client's own timeout."""
+    server = Server(clock, hang(clock))
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(500, json=SCHEMA_500)
+        return Server.handle(server, request)
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    client = ChatClient("openai-compatible", base_url=BASE, http_client=http, timeout=0.2, max_retries=0)
+    with pytest.raises(OrbitLocalError):
+        client.chat(REQUEST)
+    probes = server.probes()
+    assert probes and max(r.extensions["timeout"]["read"] for r in probes) <= 0.2 < discovery.HINT_BUDGET
+
+
+def test_a_probe_round_without_a_budget_takes_twice_the_probe_timeout_at_most(clock: Clock) -> None:
+    """``probe_server``'s documented default: a round's budget is twice ``timeout``; against a
+    server that hangs on every route, the probes in turn stop there, not after eight timeouts."""
+    server = Server(clock, hang(clock))
+    started = clock.now
+    miss = discovery.probe_server(BASE, client=server.client(), timeout=0.3)
+    assert isinstance(miss, discovery.Miss) and miss.kind == "silent"
+    assert clock.now - started == pytest.approx(0.6)

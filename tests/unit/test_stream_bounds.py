@@ -40,6 +40,7 @@ def test_the_decoder_refuses_an_event_larger_than_its_bound(body: bytes) -> None
         for start in range(0, len(body), 64):  # in pieces, as a socket delivers them
             decoder.feed(body[start : start + 64])
     assert info.value.limit == 1000 and info.value.size > 1000
+    assert "1000" in str(info.value)  # the message names the bound, for whoever uses the decoder
 
 
 def test_events_up_to_the_bound_pass_and_the_count_starts_again_for_each() -> None:
@@ -47,6 +48,31 @@ def test_events_up_to_the_bound_pass_and_the_count_starts_again_for_each() -> No
     events = [e.data for _ in range(5) for e in decoder.feed(b"data: " + b"y" * 990 + b"\n\n")]
     assert events == ["y" * 990] * 5
     assert MAX_EVENT_SIZE >= 4 * 1024 * 1024  # a few MiB: a whole answer sent as one event fits
+
+
+def test_a_whole_event_in_one_chunk_is_bounded_too_and_the_bound_itself_fits() -> None:
+    """A proxy that buffers may deliver a whole event, blank line included, in one read: it is
+    measured before it is dispatched. ``max_event_size`` is the largest event accepted."""
+    decoder = SSEDecoder(max_event_size=1000)
+    assert [e.data for e in decoder.feed(b"data: " + b"y" * 1000 + b"\n\n")] == ["y" * 1000]
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: " + b"z" * 1001 + b"\n\n")
+
+
+def test_what_is_held_counts_the_data_lines_and_the_open_line_together() -> None:
+    decoder = SSEDecoder(max_event_size=1000)
+    decoder.feed(b"data: " + b"y" * 1000 + b"\n")  # held: exactly the bound, still fine
+    assert [e.data for e in decoder.feed(b"\n")] == ["y" * 1000]
+    decoder.feed(b"data: " + b"x" * 900 + b"\n")  # 900 held in data lines
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: " + b"x" * 200)  # plus an open line of 206: over the bound
+
+
+def test_a_bare_data_line_does_not_reset_the_count() -> None:
+    """``data`` without a colon is an empty data line (the SSE spec); the event still grows."""
+    decoder = SSEDecoder(max_event_size=1000)
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: " + b"x" * 900 + b"\ndata\ndata: " + b"x" * 900 + b"\n")
 
 
 def _pieces(body: bytes, size: int = 100) -> list[bytes]:
@@ -116,8 +142,11 @@ def test_an_event_trickling_past_the_timeout_ends_with_a_stream_timeout(kind: st
     body = _Body([b"data: {"] + [b"x"] * 100, clock, 1.0)
     with pytest.raises(
         StreamTimeoutError, match=r"one event from \S+/chat/completions kept arriving for more than 30 s"
-    ):
+    ) as info:
         _text(kind, body, timeout=30.0)
+    error = info.value  # names the server and the URL, and says what to raise
+    assert error.provider == "llama.cpp server" and error.base_url == BASE
+    assert "timeout=" in (error.hint or "")
 
 
 @TWINS

@@ -21,6 +21,7 @@ import pytest
 from orbit_local.discovery import (
     Answer,
     FoundServer,
+    Miss,
     aidentify,
     base_url_for,
     cached,
@@ -30,6 +31,7 @@ from orbit_local.discovery import (
     first_server,
     forget,
     identify,
+    probe_server,
 )
 from orbit_local.providers import get_provider, list_providers
 
@@ -96,6 +98,10 @@ def test_each_rule_names_the_answer_that_decided(
         ({"localai": Answer(404, ""), "ollama": ok({"version": "1"})}, "ollama"),
         ({"localai": Answer(299, ""), "ollama": ok({"version": "1"})}, "ollama"),  # a bare 2xx is no LocalAI
         ({"localai": Answer(None), "ollama": ok({"version": "1"})}, "ollama"),
+        # /readyz OK is LocalAI's only with a model list whose entries lack owned_by (LocalAI's do)
+        ({"localai": ok("OK"), "models": ok(VLLM_LIST)}, "vllm"),
+        ({"localai": ok("OK"), "vllm": ok({"name": "x"}), "models": ok(VLLM_LIST)}, "vllm"),  # no version in it
+        ({"localai": Answer(300, None), "models": ok({"data": [{"id": "m"}]})}, "openai-compatible"),  # not 2xx
         ({"llamacpp": ok({"n_ctx": 2048}), "ollama": ok({"version": "1"})}, "ollama"),
         # /version on a server whose model list is owned by someone else is not vLLM
         ({"vllm": ok({"version": "1"}), "models": ok({"data": [{"id": "m", "owned_by": "fastchat"}]})}, "fastchat"),
@@ -108,6 +114,11 @@ def test_each_rule_names_the_answer_that_decided(
 def test_answers_that_only_look_alike_do_not_decide(answers: dict[str, Answer], profile: str) -> None:
     decided = decide(**answers)
     assert decided is not None and decided[0] == profile
+
+
+def test_a_model_list_whose_data_is_not_a_list_decides_nothing() -> None:
+    """A fuzzed or broken ``/v1/models`` (``"data": 3``) next to a bare ``/readyz`` OK."""
+    assert decide(localai=ok("OK"), models=ok({"object": "list", "data": 3})) is None
 
 
 def test_versions_are_text_and_empty_ones_are_none() -> None:
@@ -301,7 +312,49 @@ def test_discovery_says_what_runs_now_not_what_was_cached(ollama_port: int, monk
     (found,) = discover(timeout=5.0, urls=[url])
     assert found.profile.name == "ollama"
     assert cached(url) is found  # and the cache now says so too
-    identify(url, client=httpx.Client(transport=httpx.MockTransport(Recorder(LLAMACPP))), refresh=True)
+    # first_server probes again too: a stale llama.cpp at the very base URL it tries first is no answer
+    stale = identify(f"{url}/v1", client=httpx.Client(transport=httpx.MockTransport(Recorder(LLAMACPP))), refresh=True)
+    assert stale is not None and cached(f"{url}/v1") is stale
     monkeypatch.setenv("LMSTUDIO_BASE_URL", f"{url}/v1")  # the first candidate first_server tries
     first = first_server(timeout=5.0)
     assert first is not None and first.profile.name == "ollama" and first.base_url == f"{url}/v1"
+
+
+# --- why a detection found nothing: the error a client raises ---------------------------------
+
+URL = "http://127.0.0.1:8000/v1"
+
+
+@pytest.mark.parametrize(
+    ("kind", "error_class", "fix"),
+    [
+        ("refused", "ServerNotRunningError", "startup_timeout"),
+        ("warming", "ServerBusyError", "warmup_timeout"),
+        ("silent", "RequestTimeoutError", "timeout="),
+        ("locked", "AuthenticationError", "ORBIT_LOCAL_API_KEY"),  # the generic profile's variable
+        ("unrecognised", "ProtocolError", "provider="),
+    ],
+)
+def test_every_miss_is_an_error_naming_detection_the_url_and_the_fix(kind: Any, error_class: str, fix: str) -> None:
+    error = Miss(kind, URL, detail="GET /v1/models 401").error()
+    assert type(error).__name__ == error_class
+    assert error.provider == "auto-detection" and error.base_url == URL
+    assert fix in (error.hint or "")
+    # a server still loading answered 503 (llama.cpp, LocalAI /readyz); the others sent no status
+    assert error.status_code == (503 if kind == "warming" else None)
+
+
+def test_a_miss_describes_the_answers_that_say_something_and_always_the_model_list() -> None:
+    """The detail of an unrecognised server: the probes that answered other than 404 (here a
+    500 on KoboldCpp's version route), and the model list's answer even when it is a 404; each
+    by its path, without the origin the message names already."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/extra/version":
+            return httpx.Response(500, text="Internal Server Error")
+        return httpx.Response(404, text="Not Found")
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    miss = probe_server(URL, client=http, refresh=True)
+    assert isinstance(miss, Miss) and miss.kind == "unrecognised"
+    assert miss.detail == "GET /api/extra/version 500, GET /v1/models 404"
