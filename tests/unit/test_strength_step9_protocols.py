@@ -1,0 +1,77 @@
+"""Step 9 mutation survivors in the protocols: what a malformed answer's error says.
+
+A null ``message``, ``delta`` or tool-call ``function`` (or a call with no name) would also
+fail later as a generic shape error ("unexpected shape (AttributeError: ...)"); the explicit
+checks exist to say *which* field was missing, so these tests pin that the message names it.
+Shapes from the OpenAI chat-completions API (choices[].message / choices[].delta objects,
+tool_calls[].function.name required), as LM Studio sends them (../shared/providers/lmstudio.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from orbit_local.errors import ProtocolError
+from orbit_local.protocols.openai import OpenAIProtocol
+from orbit_local.providers import get_provider
+from orbit_local.streams import SSEEvent
+
+URL = "http://127.0.0.1:1234/v1"
+
+
+def protocol() -> OpenAIProtocol:
+    return OpenAIProtocol(get_provider("lmstudio"), URL)
+
+
+def answer(choice: dict[str, Any]) -> dict[str, Any]:
+    return {"id": "chatcmpl-1", "object": "chat.completion", "model": "m", "choices": [choice]}
+
+
+def frame(choice: dict[str, Any]) -> SSEEvent:
+    return SSEEvent(data=json.dumps({"id": "c", "object": "chat.completion.chunk", "model": "m", "choices": [choice]}))
+
+
+def calls(function: Any) -> dict[str, Any]:
+    call = {"id": "c1", "type": "function", "function": function}
+    message = {"role": "assistant", "content": "", "tool_calls": [call]}
+    return answer({"index": 0, "message": message, "finish_reason": "tool_calls"})
+
+
+def stream_delta(delta: Any) -> None:
+    protocol().stream_parser(None).feed(frame({"index": 0, "delta": delta}))  # type: ignore[arg-type]
+
+
+CASES: list[tuple[str, Callable[[], object], tuple[str, ...]]] = [
+    (
+        "message null",
+        lambda: protocol().parse_chat(answer({"index": 0, "message": None, "finish_reason": "stop"})),
+        ("message", "null"),
+    ),
+    ("function null", lambda: protocol().parse_chat(calls(None)), ("tool call 0", "function name", "null")),
+    (
+        "function without name",
+        lambda: protocol().parse_chat(calls({"arguments": "{}"})),
+        ("tool call 0", "function name", '"arguments"'),
+    ),
+    ("delta null", lambda: stream_delta(None), ("delta", "null")),
+    (
+        "streamed function null",
+        lambda: stream_delta({"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": None}]}),
+        ("function", "null"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("run", "words"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_a_null_or_nameless_part_is_named_in_the_error(run: Callable[[], object], words: tuple[str, ...]) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        run()
+    error = caught.value
+    assert (error.provider, error.base_url) == ("LM Studio", URL)
+    for word in words:
+        assert word in error.message
+    assert "unexpected shape" not in error.message
