@@ -3,8 +3,9 @@
 A null ``message``, ``delta`` or tool-call ``function`` (or a call with no name) would also
 fail later as a generic shape error ("unexpected shape (AttributeError: ...)"); the explicit
 checks exist to say *which* field was missing, so these tests pin that the message names it.
-Shapes from the OpenAI chat-completions API (choices[].message / choices[].delta objects,
-tool_calls[].function.name required), as LM Studio sends them (../shared/providers/lmstudio.md).
+The well-formed shapes are the OpenAI chat-completions API's (choices[].message and
+choices[].delta are objects, tool_calls[].function.name is required); LM Studio's profile is
+used only to have a server name and URL to check in the error.
 """
 
 from __future__ import annotations
