@@ -46,29 +46,40 @@ def stream_delta(delta: Any) -> None:
     protocol().stream_parser(None).feed(frame({"index": 0, "delta": delta}))  # type: ignore[arg-type]
 
 
-CASES: list[tuple[str, Callable[[], object], tuple[str, ...]]] = [
+CASES: list[tuple[str, Callable[[], object], tuple[str, ...], str]] = [
     (
         "message null",
         lambda: protocol().parse_chat(answer({"index": 0, "message": None, "finish_reason": "stop"})),
         ("message", "null"),
+        '"message": null',
     ),
-    ("function null", lambda: protocol().parse_chat(calls(None)), ("tool call 0", "function name", "null")),
+    (
+        "function null",
+        lambda: protocol().parse_chat(calls(None)),
+        ("tool call 0", "function name", "null"),
+        '"function": null',
+    ),
     (
         "function without name",
         lambda: protocol().parse_chat(calls({"arguments": "{}"})),
         ("tool call 0", "function name", '"arguments"'),
+        '"function": {"arguments": "{}"}',
     ),
-    ("delta null", lambda: stream_delta(None), ("delta", "null")),
+    ("delta null", lambda: stream_delta(None), ("delta", "null"), '"delta": null'),
     (
         "streamed function null",
         lambda: stream_delta({"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": None}]}),
         ("function", "null"),
+        '"function": null',
     ),
 ]
 
 
-@pytest.mark.parametrize(("run", "words"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_a_null_or_nameless_part_is_named_in_the_error(run: Callable[[], object], words: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(("run", "words", "raw"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_a_null_or_nameless_part_is_named_in_the_error(
+    run: Callable[[], object], words: tuple[str, ...], raw: str
+) -> None:
+    """The message names the missing part; ``body`` keeps what the server sent, for debugging."""
     with pytest.raises(ProtocolError) as caught:
         run()
     error = caught.value
@@ -76,3 +87,18 @@ def test_a_null_or_nameless_part_is_named_in_the_error(run: Callable[[], object]
     for word in words:
         assert word in error.message
     assert "unexpected shape" not in error.message
+    assert raw in (error.body or "")
+
+
+def test_of_two_streamed_calls_the_one_that_never_gets_a_name_is_the_error() -> None:
+    """Parallel tool calls stream as fragments by ``index`` (OpenAI chat-completions chunks):
+    call 0 named, call 1 never named -> the stream's end is a ProtocolError naming call 1."""
+    parser = protocol().stream_parser(None)  # type: ignore[arg-type]
+    named = {"index": 0, "id": "c0", "type": "function", "function": {"name": "add", "arguments": "{}"}}
+    nameless = {"index": 1, "id": "c1", "type": "function", "function": {"arguments": "{}"}}
+    parser.feed(frame({"index": 0, "delta": {"tool_calls": [named]}}))
+    parser.feed(frame({"index": 0, "delta": {"tool_calls": [nameless]}}))
+    parser.feed(frame({"index": 0, "delta": {}, "finish_reason": "tool_calls"}))
+    with pytest.raises(ProtocolError) as caught:
+        parser.finish()
+    assert "tool call 1" in caught.value.message
