@@ -50,3 +50,32 @@ def test_koboldcpps_200_null_reaches_the_user_with_the_body_shown() -> None:
         chat.invoke("hi")
     assert isinstance(info.value, ol.ProtocolError)
     assert "the server sent null" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "parse"),
+    [
+        (OpenAIProtocol(get_provider("koboldcpp-openai"), BASE), "parse_chat"),
+        (OpenAIProtocol(get_provider("llamacpp"), BASE), "parse_embeddings"),
+        (KoboldProtocol(get_provider("koboldcpp"), BASE), "parse_chat"),
+    ],
+    ids=["openai-chat", "openai-embeddings", "kobold-generate"],
+)
+def test_the_error_names_the_server_and_keeps_the_whole_body_as_it_came(
+    protocol: OpenAIProtocol | KoboldProtocol, parse: str
+) -> None:
+    """A non-ASCII string (a proxy's "überlastet") is quoted in its own letters, not as
+    ``\\u00fc`` escapes; the error says which server at which URL sent it."""
+    with pytest.raises(ol.ProtocolError) as info:
+        getattr(protocol, parse)("überlastet")
+    error = info.value
+    assert (error.provider, error.base_url) == (protocol.profile.display_name, BASE)
+    assert '"überlastet"' in error.message
+    assert error.body == '"überlastet"'
+
+
+def test_koboldcpps_null_says_why_it_came() -> None:
+    """KoboldCpp's 200 ``null`` means a field had the wrong type (koboldcpp.md); the message says so."""
+    with pytest.raises(ol.ProtocolError) as info:
+        KoboldProtocol(get_provider("koboldcpp"), BASE).parse_chat(None)
+    assert "wrong type" in info.value.message

@@ -81,3 +81,4 @@ def test_recover_tool_calls_on_a_native_stream_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         body("vllm", stream=False, tools=tools, recover_tool_calls=True)  # recovered on the whole answer
+        body("vllm", tools=tools)  # a plain tool stream: nothing was asked that is not done

@@ -19,6 +19,7 @@ import pytest
 
 from orbit_local.errors import UnsupportedFeatureError
 from orbit_local.protocols.openai import OpenAIProtocol
+from orbit_local.protocols.roles import fit_role_order
 from orbit_local.providers import get_provider
 from orbit_local.types import ChatRequest, Message, ToolCall
 from tests.fakes import FakeServer
@@ -166,3 +167,40 @@ def test_servers_without_the_flag_get_turns_as_they_are() -> None:
         Message(role="user", content="b"),
     ]
     assert [m["role"] for m in sent(messages, "lmstudio")] == ["assistant", "user", "user"]
+
+
+IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "merged"),
+    [
+        # a part list, then a string: the string becomes a text part after a blank-line part
+        (
+            [IMAGE, {"type": "text", "text": "What is this?"}],
+            "And this?",
+            [
+                IMAGE,
+                {"type": "text", "text": "What is this?"},
+                {"type": "text", "text": "\n\n"},
+                {"type": "text", "text": "And this?"},
+            ],
+        ),
+        # a string, then a part list
+        (
+            "Look:",
+            [IMAGE],
+            [{"type": "text", "text": "Look:"}, {"type": "text", "text": "\n\n"}, IMAGE],
+        ),
+    ],
+)
+def test_turns_with_content_parts_merge_part_by_part_in_order(
+    first: Any, second: Any, merged: list[dict[str, Any]]
+) -> None:
+    """A strict-turn server that takes part lists (a profile with ``alternating_roles`` and
+    images) gets one user turn whose parts are both turns' parts in order, each part in the
+    OpenAI ``{"type": "text", "text": ...}`` shape, a blank line between the turns."""
+    wire = [{"role": "user", "content": first}, {"role": "user", "content": second}]
+    fitted = fit_role_order(wire, get_provider("gpt4all"), URL)
+    assert fitted == [{"role": "user", "content": merged}]
+    assert gpt4all_342_accepts(fitted)

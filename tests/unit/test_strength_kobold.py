@@ -12,6 +12,7 @@ busy is 503 ``{"detail": {"msg", "type": "service_unavailable"}}``; wrong field 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -196,3 +197,17 @@ def test_sampling_headers_and_refusals_reach_the_request() -> None:
     with pytest.raises(UnsupportedFeatureError) as caught:
         koboldcpp().chat_request(ChatRequest(model="m", messages=[image]), stream=False)
     assert (caught.value.provider, caught.value.base_url) == ("KoboldAI", URL)
+
+
+@pytest.mark.parametrize("make", [koboldcpp, united])
+def test_json_mode_is_refused_naming_the_server_and_the_ways_that_work(make: Callable[[], KoboldProtocol]) -> None:
+    """KoboldAI's generate input has no ``response_format`` (only ``grammar``); KoboldCpp's
+    OpenAI side maps ``response_format: json_schema`` to a grammar (koboldcpp.md)."""
+    request = ChatRequest(model="m", messages=USER, response_format={"type": "json_object"})
+    with pytest.raises(UnsupportedFeatureError) as caught:
+        make().generate_body(request)
+    error = caught.value
+    assert (error.provider, error.base_url) == ("KoboldAI", URL)
+    assert "response_format" in str(error)
+    hint = error.hint or ""
+    assert "grammar" in hint and "provider='koboldcpp-openai'" in hint and "with_structured_output" in hint
