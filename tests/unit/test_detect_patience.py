@@ -12,6 +12,7 @@ timeout each probe was given, so "waited" is counted, not timed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -228,7 +229,9 @@ def test_the_retry_policy_ends_the_wait(kind: str, clock: Clock) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_detection_waits_as_long_as_a_loading_servers_retry_after_asks(kind: str, clock: Clock) -> None:
+def test_detection_waits_as_long_as_a_loading_servers_retry_after_asks(
+    kind: str, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
     """docs/reliability.md: a 503 with ``Retry-After: N`` is retried after at least N seconds,
     not after the 0.5 s back-off; detection waits for a starting server as a request does."""
 
@@ -238,8 +241,13 @@ def test_detection_waits_as_long_as_a_loading_servers_retry_after_asks(kind: str
         return None
 
     server = Server(clock, answer)
+    caplog.set_level(logging.INFO, logger="orbit_local")
     assert chat(kind, server, max_retries=5).text == "Hello there."
     assert server.rounds == 2 and clock.slept == [3.0]
+    # the wait is logged: where, why (the miss's own message), how long, and how much window is left
+    (line,) = [r.getMessage() for r in caplog.records if "probing again" in r.getMessage()]
+    assert f"auto-detection at {BASE}" in line and "still starting" in line and "in 3.0 s" in line
+    assert "s of the warm-up window left" in line
 
 
 def test_a_retry_after_of_zero_leaves_the_back_off_as_it_is(clock: Clock) -> None:
