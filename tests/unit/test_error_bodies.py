@@ -72,6 +72,7 @@ def test_the_error_names_the_server_and_keeps_the_whole_body_as_it_came(
     assert (error.provider, error.base_url) == (protocol.profile.display_name, BASE)
     assert '"überlastet"' in error.message
     assert error.body == '"überlastet"'
+    assert "version" in (error.hint or "")  # what the user can check
 
 
 def test_koboldcpps_null_says_why_it_came() -> None:
