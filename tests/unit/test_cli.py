@@ -178,6 +178,17 @@ def _read_until(fd: int, marker: bytes, timeout: float, seen: bytearray) -> byte
     return shown
 
 
+def _as_a_terminal_starts_it() -> None:
+    """In the child: the pty as its controlling terminal, and Ctrl-C's signal as a shell leaves
+    it (default action, unblocked), whatever state the test process's own signals are in."""
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def test_chat_in_a_pseudo_terminal_with_the_embedded_model() -> None:
     """A real session: an answer, /reset, Ctrl-C in the middle of a long answer, /exit."""
     main_fd, child_fd = pty.openpty()
@@ -188,7 +199,7 @@ def test_chat_in_a_pseudo_terminal_with_the_embedded_model() -> None:
         stderr=child_fd,
         cwd=ROOT,
         start_new_session=True,  # its own session: the pty becomes its controlling terminal
-        preexec_fn=lambda: __import__("fcntl").ioctl(0, __import__("termios").TIOCSCTTY, 0),
+        preexec_fn=_as_a_terminal_starts_it,
     )
     os.close(child_fd)
     seen = bytearray()
