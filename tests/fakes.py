@@ -158,3 +158,19 @@ def install_fake_clock(monkeypatch: Any) -> list[float]:
     monkeypatch.setattr("orbit_local.transport.time.sleep", sleep)
     monkeypatch.setattr("asyncio.sleep", async_sleep)
     return state
+
+
+def answering(*answers: Any, seen: list[Any] | None = None) -> Callable[[httpx.Request], httpx.Response]:
+    """A MockTransport handler that answers from a queue (responses, or exceptions to raise);
+    the last answer repeats. ``seen`` collects the requests."""
+    queue = list(answers)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    return handle

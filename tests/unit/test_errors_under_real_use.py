@@ -34,7 +34,7 @@ from orbit_local.redact import redact, redact_url
 from orbit_local.retry import DEFAULT_STARTUP_TIMEOUT, RetryPolicy
 from orbit_local.transport import AsyncTransport, Transport
 from orbit_local.types import ChatRequest, HttpRequest, Message
-from tests.fakes import MODEL, FakeServer, chunk, install_fake_clock, sse
+from tests.fakes import MODEL, FakeServer, answering, chunk, install_fake_clock, sse
 
 BASE = "http://127.0.0.1:1234/v1"
 CHAT = HttpRequest("POST", "/chat/completions", {"model": "m", "messages": []})
@@ -46,21 +46,6 @@ Handler = Callable[[httpx.Request], httpx.Response]
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """A fake monotonic clock that only sleeping moves; the sleeps are recorded after it."""
     return install_fake_clock(monkeypatch)
-
-
-def answering(*answers: httpx.Response | Exception, seen: list[httpx.Request] | None = None) -> Handler:
-    """Answers from a queue; the last one repeats."""
-    queue = list(answers)
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        answer = queue.pop(0) if len(queue) > 1 else queue[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    return handle
 
 
 def send(kind: str, handler: Handler, base: str = BASE, **kwargs: Any) -> Any:

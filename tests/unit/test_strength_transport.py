@@ -33,7 +33,7 @@ from orbit_local.providers import get_provider
 from orbit_local.streams import SSEEvent
 from orbit_local.transport import AsyncTransport, Transport
 from orbit_local.types import HttpRequest
-from tests.fakes import install_fake_clock
+from tests.fakes import answering, install_fake_clock
 
 BASE = "http://127.0.0.1:1234/v1"
 CHAT = HttpRequest("POST", "/chat/completions", {"model": "m", "messages": []})
@@ -51,19 +51,7 @@ def slept(clock: list[float]) -> list[float]:
     return clock[1:]
 
 
-def replies(*answers: httpx.Response | Exception, seen: list[httpx.Request] | None = None) -> Handler:
-    """A handler that answers from a queue (the last answer repeats)."""
-    queue = list(answers)
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        answer = queue.pop(0) if len(queue) > 1 else queue[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    return handle
+replies = answering
 
 
 class Twin:
