@@ -31,7 +31,7 @@ _ROLE_BY_TYPE = {"human": "user", "ai": "assistant", "system": "system", "tool":
 
 
 # Blocks that describe the model's own output: tool calls travel in ``tool_calls``, and
-# reasoning is never sent back to a model (as langchain-openai does).
+# reasoning in the message's reasoning field (sent back where the server takes it).
 _NOT_CONTENT = frozenset({"reasoning", "thinking", "tool_call", "tool_call_chunk", "invalid_tool_call", "tool_use"})
 
 
@@ -156,7 +156,10 @@ def to_message(message: BaseMessage) -> Message:
             )
             for call in message.tool_calls
         ]
-        return Message(role="assistant", content=text, tool_calls=calls, name=message.name, parts=parts)
+        reasoning = reasoning_of(message)
+        return Message(
+            role="assistant", content=text, tool_calls=calls, name=message.name, parts=parts, reasoning=reasoning
+        )
     if isinstance(message, SystemMessage):
         return Message(role="system", content=text, parts=parts)
     if isinstance(message, HumanMessage):
@@ -170,6 +173,30 @@ def to_message(message: BaseMessage) -> Message:
     if fallback is None:
         raise ValueError(f"Unsupported message type {type(message).__name__}")
     return Message(role=fallback, content=text, parts=parts)  # type: ignore[arg-type]
+
+
+def reasoning_of(message: AIMessage) -> str | None:
+    """An assistant turn's reasoning: ``additional_kwargs["reasoning_content"]`` (where this
+    package and other OpenAI-style integrations put it), else its reasoning content blocks in
+    order (LangChain's ``reasoning``, Anthropic-style ``thinking``, OpenAI summaries)."""
+    kept = message.additional_kwargs.get("reasoning_content")
+    if isinstance(kept, str) and kept:
+        return kept
+    if isinstance(message.content, str):
+        return None
+    pieces: list[str] = []
+    for block in message.content:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "reasoning":
+            if isinstance(block.get("reasoning"), str):
+                pieces.append(block["reasoning"])
+            for summary in block.get("summary") or []:
+                if isinstance(summary, dict) and isinstance(summary.get("text"), str):
+                    pieces.append(summary["text"])
+        elif block.get("type") == "thinking" and isinstance(block.get("thinking"), str):
+            pieces.append(block["thinking"])
+    return "".join(pieces) or None
 
 
 def usage_metadata(usage: Usage | None) -> UsageMetadata | None:

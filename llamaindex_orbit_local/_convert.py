@@ -145,7 +145,18 @@ def to_message(message: ChatMessage) -> Message:
         tool_calls=_tool_calls_of(message) if role == "assistant" else [],
         tool_call_id=message.additional_kwargs.get("tool_call_id") if role == "tool" else None,
         name=message.additional_kwargs.get("name"),
+        reasoning=_reasoning_of(message) if role == "assistant" else None,
     )
+
+
+def _reasoning_of(message: ChatMessage) -> str | None:
+    """An assistant turn's reasoning: its ``ThinkingBlock``s in order (how this package and
+    llama-index-llms-openai keep it), else ``additional_kwargs["reasoning_content"]``."""
+    thoughts = [block.content for block in message.blocks if isinstance(block, ThinkingBlock) and block.content]
+    if thoughts:
+        return "".join(thoughts)
+    kept = message.additional_kwargs.get("reasoning_content")
+    return kept if isinstance(kept, str) and kept else None
 
 
 def usage_kwargs(usage: Usage | None) -> dict[str, int]:
@@ -176,9 +187,7 @@ def response_kwargs(result: ChatResult, provider: str) -> dict[str, Any]:
     if result.timings:
         kwargs["timings"] = result.timings
     if result.alternatives:
-        kwargs["choices"] = [
-            {"text": r.text, "finish_reason": r.finish_reason} for r in (result, *result.alternatives)
-        ]
+        kwargs["choices"] = [{"text": r.text, "finish_reason": r.finish_reason} for r in (result, *result.alternatives)]
     return kwargs
 
 

@@ -20,7 +20,7 @@ from orbit_local.config_file import ServerBlock, load_config
 from orbit_local.discovery import cached
 from orbit_local.errors import OrbitLocalError
 from orbit_local.log import warn
-from orbit_local.providers import OPENAI_OPTIONAL_PARAMS, ProviderProfile, get_provider
+from orbit_local.providers import OPENAI_OPTIONAL_PARAMS, SAMPLER_PARAMS, ProviderProfile, get_provider
 from orbit_local.types import GenerationParams
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ HANDLED_CALL_KEYWORDS = frozenset(
     {
         *PER_CALL_PARAMS,
         *OPENAI_OPTIONAL_PARAMS,
+        *SAMPLER_PARAMS,
         "tools",
         "tool_choice",
         "response_format",
@@ -84,12 +85,18 @@ def generation_params(settings: Any, kwargs: dict[str, Any], stop: list[str] | N
     """Instance settings overridden by per-call kwargs (``invoke(..., temperature=0)``)."""
     values = {name: kwargs.get(name, getattr(settings, name)) for name in PER_CALL_PARAMS}
     stops = stop if stop is not None else kwargs.get("stop", settings.stop)
-    options = {name: kwargs.get(name, getattr(settings, name, None)) for name in OPENAI_OPTIONAL_PARAMS}
     return GenerationParams(
         stop=list(stops) if stops else None,
-        options={name: value for name, value in options.items() if value is not None},
+        options=_set_values(settings, kwargs, OPENAI_OPTIONAL_PARAMS),
+        samplers=_set_values(settings, kwargs, SAMPLER_PARAMS),
         **values,
     )
+
+
+def _set_values(settings: Any, kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The named settings that are set, a per-call keyword winning over the instance's field."""
+    values = {name: kwargs.get(name, getattr(settings, name, None)) for name in names}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def extra_body(settings: Any, kwargs: dict[str, Any], instance_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -141,7 +148,7 @@ def unknown_keywords_to_kwargs(values: dict[str, Any], fields: set[str], into: s
     return values
 
 
-KOBOLD_SAMPLERS = ("top_k", "rep_pen", "rep_pen_range", "min_p", "typical", "tfs", "top_a")
+KOBOLD_SAMPLERS = ("rep_pen", "rep_pen_range", "typical", "tfs", "top_a")
 
 
 def kobold_sampler_body(settings: Any) -> dict[str, Any]:

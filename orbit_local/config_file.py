@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, V
 
 from orbit_local.errors import OrbitLocalError
 from orbit_local.log import warn
-from orbit_local.providers import ProviderProfile, get_provider
+from orbit_local.providers import SAMPLER_PARAMS, ProviderProfile, get_provider
 from orbit_local.urls import check_base_url
 
 BLOCK_PROVIDERS: dict[str, str] = {
@@ -78,7 +78,8 @@ SAMPLER_KEYS = frozenset(
         "tfs_z", "penalize_newline", "num_keep",
     }
 )  # fmt: skip
-"""Sampling keys ORBIT writes that are sent to the server as they are (``extra_body``)."""
+"""Sampling keys ORBIT writes: those in :data:`~orbit_local.providers.SAMPLER_PARAMS` become the
+classes' typed fields; the others are sent to the server as they are (``extra_body``)."""
 
 ORBIT_ONLY_KEYS = frozenset({"think", "show_thinking", "keep_alive", "verbose"})
 """ORBIT keys that steer ORBIT itself; read, reported as unused, never sent."""
@@ -220,8 +221,13 @@ class ServerBlock(BaseModel):
                 values["max_retries"] = 0
             elif self.retry.max_retries is not None:
                 values["max_retries"] = self.retry.max_retries
-        if self.extra_body:
-            values["extra_body"] = dict(self.extra_body)
+        # samplers the classes have typed fields for travel as fields: each server then gets
+        # its own key for them, or a warning; the other sampling keys are sent as they are
+        typed = {k: v for k, v in self.extra_body.items() if k in SAMPLER_PARAMS}
+        values.update(typed)
+        rest = {k: v for k, v in self.extra_body.items() if k not in typed}
+        if rest:
+            values["extra_body"] = rest
         return values
 
 

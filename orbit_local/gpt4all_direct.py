@@ -32,15 +32,18 @@ from typing import Any
 from orbit_local.chat_stream import AsyncChatStream, ChatStream
 from orbit_local.content import check_content
 from orbit_local.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError, UnsupportedFeatureError
-from orbit_local.protocols.params import add_options
-from orbit_local.providers import get_provider
+from orbit_local.protocols.params import add_options, add_samplers
+from orbit_local.providers import get_provider, same_keys
 from orbit_local.stops import StopScanner
 from orbit_local.templates import DEFAULT_TEMPLATE, get_template
 from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, Usage
 
 PROVIDER = "GPT4All (in-process)"
 _TEXT_ONLY = get_provider("gpt4all").with_overrides(
-    display_name=PROVIDER, content_kinds=frozenset({"text"}), honoured_params=frozenset()
+    display_name=PROVIDER,
+    content_kinds=frozenset({"text"}),
+    honoured_params=frozenset(),
+    sampler_keys=same_keys("top_k", "min_p", "repeat_penalty"),  # LLModel.prompt_model's own arguments
 )
 _OVERFLOW_PREFIX = "ERROR: The prompt size exceeds"
 _DONE = object()
@@ -175,16 +178,18 @@ class _Engine:
                 return keep_going
 
             temperature = params.temperature if params.temperature is not None else 0.7
+            # the samplers the engine takes, by its argument names (_prompt warned about the rest)
+            samplers = {k: v for k, v in params.samplers.items() if k in _TEXT_ONLY.sampler_keys}
             model.model.prompt_model(
                 prompt,
                 "%1",
                 callback,
                 n_predict=params.max_tokens if params.max_tokens is not None else 512,
                 temp=temperature,
-                top_k=1 if temperature == 0 else 40,
                 top_p=params.top_p if params.top_p is not None else 0.9,
                 reset_context=True,
                 special=True,
+                **{"top_k": 1 if temperature == 0 else 40, **samplers},
             )
             context = model.model.context
             result.prompt_tokens = max(0, int(context.n_past) - result.completion_tokens) if context else 0
@@ -266,6 +271,7 @@ class _DirectBase:
         if request.response_format is not None:
             ignored["response_format"] = request.response_format
         add_options({}, ignored, _TEXT_ONLY)
+        add_samplers({}, request.params.samplers, _TEXT_ONLY)
         # Always through the chat template, also for LlamaIndex complete(): these are chat
         # models, and a bare prompt without the assistant turn makes them answer nothing.
         template = get_template(request.chat_template or self.chat_template)

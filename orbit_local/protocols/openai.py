@@ -21,7 +21,14 @@ from orbit_local.errors import ProtocolError, StreamInterruptedError, Unsupporte
 from orbit_local.log import warn
 from orbit_local.protocols.common import cut_mid_event, parse_arguments, stable_tool_call_id
 from orbit_local.protocols.errors import error_in_payload
-from orbit_local.protocols.params import ModelFallbackWarning, ParameterNotSentWarning, add_options
+from orbit_local.protocols.params import (
+    ModelFallbackWarning,
+    ParameterNotSentWarning,
+    add_options,
+    add_samplers,
+    reasoning_field,
+    warn_reasoning_not_sent,
+)
 from orbit_local.protocols.roles import fit_role_order
 from orbit_local.protocols.shapes import SHAPE_ERRORS, expect_object, shape_error, typed_shapes
 from orbit_local.providers import ProviderProfile
@@ -181,6 +188,7 @@ class OpenAIProtocol:
             "model": request.model,
             "messages": [self._message(m) for m in request.messages],
         }
+        warn_reasoning_not_sent(request.messages, profile)
         if profile.alternating_roles:
             body["messages"] = fit_role_order(body["messages"], profile, self.base_url)
         params = request.params
@@ -196,6 +204,7 @@ class OpenAIProtocol:
         if params.seed is not None:
             body["seed"] = params.seed
         add_options(body, params.options, profile)
+        add_samplers(body, params.samplers, profile)
         if request.tools:
             self._add_tools(body, request)
         elif request.tool_choice is not None:
@@ -236,7 +245,8 @@ class OpenAIProtocol:
             dropped = [k for k in body if k not in profile.allowed_request_keys]
             for key in dropped:
                 del body[key]
-            user_dropped = [k for k in dropped if k in request.extra_body or k in ("seed", "top_p", *params.options)]
+            set_by_user = {"seed", "top_p", *params.options, *(profile.sampler_keys.get(n) for n in params.samplers)}
+            user_dropped = [k for k in dropped if k in request.extra_body or k in set_by_user]
             if user_dropped:
                 warn(
                     f"{profile.display_name} rejects {', '.join(sorted(user_dropped))}; not sent.",
@@ -274,6 +284,7 @@ class OpenAIProtocol:
                 out["content"] = f"{out['content']}\n[called tools: {calls}]".strip()
         if message.role == "tool" and message.tool_call_id is not None:
             out["tool_call_id"] = message.tool_call_id
+        out.update(reasoning_field(message, profile))
         return out
 
     def _add_tools(self, body: dict[str, Any], request: ChatRequest) -> None:

@@ -1,4 +1,4 @@
-"""OpenAI optional parameters: send what the server honours, say what is not sent.
+"""Optional parameters and samplers: send what the server honours, say what is not sent.
 
 Shared by every protocol, so a parameter is never dropped in silence whichever wire format
 the server speaks.
@@ -10,6 +10,7 @@ from typing import Any
 
 from orbit_local.log import warn
 from orbit_local.providers import ProviderProfile
+from orbit_local.types import Message
 
 
 class ParameterNotSentWarning(UserWarning):
@@ -29,8 +30,45 @@ def add_options(body: dict[str, Any], options: dict[str, Any], profile: Provider
             body[name] = value
         else:
             dropped.append(name)
+    _warn_not_sent(profile, dropped)
+
+
+def add_samplers(body: dict[str, Any], samplers: dict[str, Any], profile: ProviderProfile) -> None:
+    """Put the samplers the profile honours into ``body`` under the server's own key for each
+    (``repeat_penalty`` is vLLM's ``repetition_penalty``); warn once per call about the rest."""
+    dropped = []
+    for name, value in samplers.items():
+        key = profile.sampler_keys.get(name)
+        if key is None:
+            dropped.append(name)
+        else:
+            body[key] = value
+    _warn_not_sent(profile, dropped, hint=" If your server build takes one, pass it in extra_body.")
+
+
+def _warn_not_sent(profile: ProviderProfile, dropped: list[str], hint: str = "") -> None:
     if dropped:
         warn(
-            f"{profile.display_name} does not honour {', '.join(sorted(dropped))}; not sent.",
+            f"{profile.display_name} does not honour {', '.join(sorted(dropped))}; not sent.{hint}",
+            ParameterNotSentWarning,
+        )
+
+
+def reasoning_field(message: Message, profile: ProviderProfile) -> dict[str, str]:
+    """An assistant turn's reasoning under the key the server reads it from, or nothing."""
+    if message.role == "assistant" and message.reasoning and profile.reasoning_key:
+        return {profile.reasoning_key: message.reasoning}
+    return {}
+
+
+def warn_reasoning_not_sent(messages: list[Message], profile: ProviderProfile) -> None:
+    """Say once per call that the history's reasoning stays behind on a server that takes none."""
+    if profile.reasoning_key is not None:
+        return
+    turns = sum(1 for m in messages if m.role == "assistant" and m.reasoning)
+    if turns:
+        warn(
+            f"{profile.display_name} takes no reasoning back: the reasoning of {turns} assistant "
+            f"turn{'s' if turns > 1 else ''} in the history is not sent (its text and tool calls are).",
             ParameterNotSentWarning,
         )

@@ -70,4 +70,4 @@ def test_the_four_bases_share_one_declaration() -> None:
 def test_good_values_pass_and_keep_aliases() -> None:
     model = lc.ChatLMStudio(model_name="m", stop_sequences=["x"], base_url="https://box:1234/v1", max_retries=0)
     assert (model.model, model.stop, model.base_url, model.max_retries) == ("m", ["x"], "https://box:1234/v1", 0)
-    assert li.KoboldAI(top_k=4, extra_body={"a": 1}).extra_body == {"top_k": 4, "a": 1}
+    assert li.KoboldAI(rep_pen=1.2, extra_body={"a": 1}).extra_body == {"rep_pen": 1.2, "a": 1}

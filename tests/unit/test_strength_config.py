@@ -97,8 +97,8 @@ def test_a_misspelled_keyword_is_sent_with_a_warning_at_the_users_line(build, ke
 
 def test_a_field_given_inside_model_kwargs_is_moved_out_with_a_warning() -> None:
     with pytest.warns(UserWarning) as caught:
-        model = lc.ChatLMStudio(model_kwargs={"temperature": 0.3, "top_k": 40})
-    assert model.temperature == 0.3 and model.model_kwargs == {"top_k": 40}
+        model = lc.ChatLMStudio(model_kwargs={"temperature": 0.3, "mirostat": 2})
+    assert model.temperature == 0.3 and model.model_kwargs == {"mirostat": 2}
     (warning,) = [w for w in caught if "'temperature'" in str(w.message)]
     assert "pass it directly" in str(warning.message) and warning.category is UserWarning
     assert warning.filename == HERE
@@ -152,7 +152,10 @@ def test_warn_logs_and_points_at_the_first_frame_outside_the_library(caplog: pyt
     (warning,) = caught
     assert warning.category is UserWarning
     # This test module is outside orbit-local: the warning names the line that called warn().
-    assert (warning.filename, warning.lineno) == (HERE, _line_of('warn("llama.cpp server does not honour tool_choice=\'named\'")'))
+    assert (warning.filename, warning.lineno) == (
+        HERE,
+        _line_of("warn(\"llama.cpp server does not honour tool_choice='named'\")"),
+    )
     assert [r.getMessage() for r in caplog.records] == ["llama.cpp server does not honour tool_choice='named'"]
 
 

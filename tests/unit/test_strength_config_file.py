@@ -106,7 +106,8 @@ llama_cpp:
         "context_window": 4096,
         "timeout": 30.0,
         "max_retries": 3,
-        "extra_body": {"min_p": 0.05, "mirostat": 2},
+        "min_p": 0.05,  # a typed sampler of every chat class
+        "extra_body": {"mirostat": 2},  # sent as it is
     }
     assert isinstance(values["timeout"], float)
 
