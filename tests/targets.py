@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+import pytest
 from langchain_core.exceptions import OutputParserException
 
 from orbit_local.errors import BadRequestError, OrbitLocalError, ProtocolError
@@ -57,6 +59,18 @@ class Target:
         "tests/replay/test_scenarios.py",
         "tests/standard/test_langchain_integration_standard.py",
     )
+
+    def chat_settings(self, **kwargs: Any) -> dict[str, Any]:
+        """Keywords for a generic class of either framework on this target's server, answering
+        as deterministically as the server can (temperature 0, a fixed seed)."""
+        return {
+            "provider": self.provider,
+            "base_url": self.base_url,
+            "model": self.chat_model,
+            "temperature": 0,
+            "seed": 7,
+            **kwargs,
+        }
 
     @property
     def cassette_dir(self) -> Path:
@@ -231,7 +245,20 @@ AGENT = [
     replace(t, launcher="llamacpp-reasoning") if t.launcher == "llamacpp" else t
     for t in _suite_targets("agent", AGENT_SUITE, ("llama-cpp-python", "llamacpp"))
 ]
-TARGETS.extend([*DETECTION, *FEATURES, *AGENT])
+# Step 11 against llama-server: reasoning sent back (a template that renders it, so the prompt's
+# token count shows it arrived) and the typed samplers (grammar, json_schema, reasoning budget).
+REASONING_BACK_SUITE = ("tests/replay/test_reasoning_history.py",)
+_STEP11_URL = "http://127.0.0.1:8092/v1"  # tests/live/servers.py STEP11_PORT
+REASONING_BACK = [
+    replace(t, launcher="llamacpp-interleaved", base_url=_STEP11_URL)
+    for t in _suite_targets("reasoning-back", REASONING_BACK_SUITE, ("llamacpp",))
+]
+SAMPLERS_SUITE = ("tests/replay/test_sampler_fields.py",)
+SAMPLERS = [
+    replace(t, launcher="llamacpp-step11", base_url=_STEP11_URL)
+    for t in _suite_targets("samplers", SAMPLERS_SUITE, ("llamacpp",))
+]
+TARGETS.extend([*DETECTION, *FEATURES, *AGENT, *REASONING_BACK, *SAMPLERS])
 
 # GPT4All's desktop app (gpt4all-chat), built from source and started headless by
 # tests/live/gpt4all_desktop.sh (the recorder does not start it: launcher None). Its own suite:
@@ -271,6 +298,13 @@ def active_targets() -> list[Target]:
     return [t for t in TARGETS if t.recorded and t.suites == Target.suites]
 
 
+def replay_params(targets: list[Target], what: str) -> list[Any]:
+    """pytest params of a replay suite: one per recorded target, or one skip that says what has
+    not been recorded yet."""
+    params = [pytest.param(t, id=t.name) for t in targets]
+    return params or [pytest.param(None, marks=pytest.mark.skip(reason=f"no {what} cassettes recorded yet"), id="none")]
+
+
 def _recorded_for(suite: tuple[str, ...], targets: list[Target]) -> list[Target]:
     """Targets of ``suite`` with cassettes (or the one being recorded)."""
     if os.environ.get("ORBIT_RECORD_TARGET"):
@@ -288,6 +322,14 @@ def detection_targets() -> list[Target]:
 
 def agent_targets() -> list[Target]:
     return _recorded_for(AGENT_SUITE, AGENT)
+
+
+def reasoning_back_targets() -> list[Target]:
+    return _recorded_for(REASONING_BACK_SUITE, REASONING_BACK)
+
+
+def samplers_targets() -> list[Target]:
+    return _recorded_for(SAMPLERS_SUITE, SAMPLERS)
 
 
 def gpt4all_desktop_targets() -> list[Target]:

@@ -240,7 +240,7 @@ def _koboldcpp(workdir: Path) -> LaunchedServer:
     return server
 
 
-def _llama_server(workdir: Path, extra: tuple[str, ...] = ()) -> LaunchedServer:
+def _llama_server(workdir: Path, extra: tuple[str, ...] = (), port: int = 8080) -> LaunchedServer:
     binary = os.environ.get("LLAMA_SERVER_BIN")
     if not binary or not Path(binary).is_file():
         raise ServerUnavailable("set LLAMA_SERVER_BIN to an upstream llama.cpp llama-server binary")
@@ -251,7 +251,7 @@ def _llama_server(workdir: Path, extra: tuple[str, ...] = ()) -> LaunchedServer:
         "--host",
         "127.0.0.1",
         "--port",
-        "8080",
+        str(port),
         "-c",
         "2048",
         "-t",
@@ -268,7 +268,7 @@ def _llama_server(workdir: Path, extra: tuple[str, ...] = ()) -> LaunchedServer:
     version = subprocess.run([binary, "--version"], capture_output=True, text=True)
     server = LaunchedServer(
         "llamacpp",
-        "http://127.0.0.1:8080/v1",
+        f"http://127.0.0.1:{port}/v1",
         [command],
         model=SMOLLM2_FILE,
         workdir=workdir,
@@ -277,8 +277,16 @@ def _llama_server(workdir: Path, extra: tuple[str, ...] = ()) -> LaunchedServer:
         else "llama-server",
     )
     server.processes.append(_spawn(command, workdir / "server.log"))
-    wait_until_ready("http://127.0.0.1:8080/health", server)
+    wait_until_ready(f"http://127.0.0.1:{port}/health", server)
     return server
+
+
+STEP11_PORT = 8092
+"""Step 11's llama-server targets listen here, beside a server on llama-server's usual 8080."""
+
+
+def _llama_server_step11(workdir: Path) -> LaunchedServer:
+    return _llama_server(workdir, port=STEP11_PORT)
 
 
 THINK_TEMPLATE = Path(__file__).resolve().parent / "templates" / "smollm2-think.jinja"
@@ -295,12 +303,27 @@ def _llama_server_reasoning(workdir: Path) -> LaunchedServer:
     )
 
 
+INTERLEAVED_TEMPLATE = Path(__file__).resolve().parent / "templates" / "smollm2-interleaved-think.jinja"
+
+
+def _llama_server_interleaved(workdir: Path) -> LaunchedServer:
+    """As ``llamacpp-reasoning``, with a template that writes an assistant turn's
+    ``reasoning_content`` back into its think block (interleaved thinking)."""
+    return _llama_server(
+        workdir,
+        ("--chat-template-file", str(INTERLEAVED_TEMPLATE), "--reasoning-format", "deepseek", "--reasoning-budget", "16"),
+        port=STEP11_PORT,
+    )
+
+
 LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
     "llama-cpp-python": _llama_cpp_python,
     "fastchat": _fastchat,
     "koboldcpp": _koboldcpp,
     "llamacpp": _llama_server,
     "llamacpp-reasoning": _llama_server_reasoning,
+    "llamacpp-interleaved": _llama_server_interleaved,
+    "llamacpp-step11": _llama_server_step11,
 }
 
 

@@ -9,20 +9,16 @@ choice's logprob tokens spell its text.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from langchain_orbit_local import ChatOrbitLocal
 from llamaindex_orbit_local import OrbitLocal
-from tests.targets import Target, features_targets
+from tests.targets import Target, features_targets, replay_params
 
 pytestmark = pytest.mark.vcr
 
-TARGETS = [pytest.param(t, id=t.name) for t in features_targets()]
-if not TARGETS:
-    TARGETS = [pytest.param(None, marks=pytest.mark.skip(reason="no feature cassettes recorded yet"), id="none")]
+TARGETS = replay_params(features_targets(), "feature")
 
 HELLO_WORLD_IDS = [19556, 905]
 # KoboldCpp's tokencount puts the BOS id 1 first (providers/koboldcpp.md: {"value": 12, "ids": [1, 19556, ...]}).
@@ -35,30 +31,20 @@ CONTEXT = 2048
 
 
 
-def settings(target: Target, **kwargs: Any) -> dict[str, Any]:
-    return {
-        "provider": target.provider,
-        "base_url": target.base_url,
-        "model": target.chat_model,
-        "temperature": 0,
-        "seed": 7,
-        **kwargs,
-    }
-
 
 def test_token_counts_come_from_the_servers_tokenizer(target: Target) -> None:
-    chat = ChatOrbitLocal(**settings(target))
+    chat = ChatOrbitLocal(**target.chat_settings())
     ids = expected_ids(target)
     assert chat.get_token_ids("Hello world") == ids
     assert chat.get_num_tokens("Hello world") == len(ids)  # cached: replay has one tokenize exchange per text
-    llm = OrbitLocal(**settings(target))
+    llm = OrbitLocal(**target.chat_settings())
     assert llm.tokenizer("Hello world") == ids
     assert llm.count_tokens("Hello world, again") > 2
 
 
 def test_context_window_is_the_servers_figure(target: Target) -> None:
-    assert OrbitLocal(**settings(target)).metadata.context_window == CONTEXT
-    chat = ChatOrbitLocal(**settings(target))
+    assert OrbitLocal(**target.chat_settings()).metadata.context_window == CONTEXT
+    chat = ChatOrbitLocal(**target.chat_settings())
     window = chat.get_context_window()
     assert window in (CONTEXT, None)  # None only where the server does not tell it
     if window is None:
@@ -66,7 +52,7 @@ def test_context_window_is_the_servers_figure(target: Target) -> None:
 
 
 def test_llamaindex_raw_is_the_servers_json(target: Target) -> None:
-    response = OrbitLocal(**settings(target, max_tokens=8)).chat([ChatMessage(role=MessageRole.USER, content="Hi")])
+    response = OrbitLocal(**target.chat_settings(max_tokens=8)).chat([ChatMessage(role=MessageRole.USER, content="Hi")])
     raw = response.raw
     assert isinstance(raw, dict)
     # the OpenAI shape, or KoboldAI's generate API
@@ -79,7 +65,7 @@ def test_logprobs_spell_the_answer(target: Target) -> None:
 
     if "logprobs" not in get_provider(target.provider).honoured_params:
         pytest.skip(f"{target.name}: the server does not return logprobs")
-    message = ChatOrbitLocal(**settings(target, max_tokens=8, logprobs=True, top_logprobs=2)).invoke("Say hi.")
+    message = ChatOrbitLocal(**target.chat_settings(max_tokens=8, logprobs=True, top_logprobs=2)).invoke("Say hi.")
     entries = message.response_metadata["logprobs"]["content"]
     assert "".join(e["token"] for e in entries) == message.text
     assert all(e["logprob"] <= 0 and len(e["top_logprobs"]) == 2 for e in entries)
