@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 STAMP := $(VENV)/.installed
 INSTALL := $(BIN)/python examples/_install.py
 
-.PHONY: demo test lint typecheck check record mutation bench clean
+.PHONY: demo test lint typecheck check compat record mutation bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,18 @@ typecheck: $(STAMP)
 	$(BIN)/mypy orbit_local langchain_orbit_local llamaindex_orbit_local
 
 check: test lint typecheck
+
+# The oldest langchain-core and llama-index-core that pyproject allows, under the unit suite:
+# installed without their dependencies into a folder that shadows the pinned versions. Skipped
+# here: the slow in-process engines and terminals, and the two tests that need httpx unloaded
+# after importing the adapters (older langchain-core imports httpx itself).
+COMPAT_PINS := langchain-core==1.6.0 llama-index-core==0.14.5
+compat: $(STAMP)
+	rm -rf build/compat
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target build/compat $(COMPAT_PINS)
+	PYTHONPATH=build/compat $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit \
+		--ignore=tests/unit/test_cli.py --ignore=tests/unit/test_embedded.py --ignore=tests/unit/test_gpt4all_direct.py \
+		-k "not test_importing_the_adapters_does_not_load_httpx_or_its_cli and not test_first_calls_from_eight_threads"
 
 # Record cassettes from a running server: make record PROVIDER=llama-cpp-python
 record: $(STAMP)

@@ -24,7 +24,7 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call
 from langchain_core.outputs import ChatGenerationChunk
 
 from orbit_local.content import text_of
-from orbit_local.prefilled import prefilled
+from orbit_local.prefilled import Prefill
 from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
 
 _ROLE_BY_TYPE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
@@ -248,20 +248,18 @@ def to_ai_message(result: ChatResult, *, provider: str) -> AIMessage:
     )
 
 
-_MESSAGE = AIMessageChunk(content="")
-_GENERATION = ChatGenerationChunk(message=_MESSAGE)
-_CONTENT = frozenset({"content"})
-_MESSAGE_ONLY = frozenset({"message"})
+_MESSAGE = Prefill(AIMessageChunk, {"content": ""}, {"content": "probe"})
+_GENERATION = Prefill(
+    ChatGenerationChunk,
+    {"text": "", "message": AIMessageChunk(content="")},
+    {"text": "probe", "message": AIMessageChunk(content="probe")},
+)
 
 
 def _text_chunk(text: str) -> ChatGenerationChunk:
-    """``ChatGenerationChunk(message=AIMessageChunk(content=text))`` without validation (see
-    :mod:`orbit_local.prefilled`; ``tests/unit/test_hot_path.py`` keeps them equal)."""
-    message = prefilled(_MESSAGE, _CONTENT, {
-        "content": text, "additional_kwargs": {}, "response_metadata": {},
-        "tool_calls": [], "invalid_tool_calls": [], "tool_call_chunks": [],
-    })  # fmt: skip
-    return prefilled(_GENERATION, _MESSAGE_ONLY, {"text": text, "message": message})
+    """``ChatGenerationChunk(message=AIMessageChunk(content=text))``, without validation where
+    :mod:`orbit_local.prefilled` found that safe for the installed langchain-core."""
+    return _GENERATION(text=text, message=_MESSAGE(content=text))
 
 
 def to_generation_chunk(delta: ChatDelta) -> ChatGenerationChunk:

@@ -30,7 +30,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from orbit_local.accumulate import StreamAccumulator
 from orbit_local.content import text_of
 from orbit_local.log import warn
-from orbit_local.prefilled import prefilled
+from orbit_local.prefilled import Prefill
 from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
 
 _ROLES: dict[MessageRole, str] = {
@@ -238,12 +238,14 @@ def to_chat_response(result: ChatResult, provider: str) -> ChatResponse:
     )
 
 
-_TEXT = TextBlock(text="")
-_MESSAGE = ChatMessage(role=MessageRole.ASSISTANT, blocks=[_TEXT])
-_RESPONSE = ChatResponse(message=_MESSAGE, delta="")
-_TEXT_ONLY = frozenset({"text"})
-_ROLE_AND_BLOCKS = frozenset({"role", "blocks"})
-_MESSAGE_AND_DELTA = frozenset({"message", "delta", "raw", "logprobs", "additional_kwargs"})
+_TEXT = Prefill(TextBlock, {"text": ""}, {"text": "probe"})
+_MESSAGE = Prefill(
+    ChatMessage,
+    {"role": MessageRole.ASSISTANT, "blocks": [TextBlock(text="")]},
+    {"role": MessageRole.ASSISTANT, "blocks": [TextBlock(text="probe")]},
+)
+_STEP: dict[str, Any] = {"message": ChatMessage(role=MessageRole.ASSISTANT), "logprobs": None, "additional_kwargs": {}}
+_RESPONSE = Prefill(ChatResponse, {**_STEP, "delta": "", "raw": None}, {**_STEP, "delta": "p", "raw": {"n": 1}})
 
 
 def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatResponse:
@@ -265,15 +267,13 @@ def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatRes
             logprobs=logprobs_of(delta.logprobs),
             additional_kwargs={"thinking_delta": delta.reasoning} if delta.reasoning else {},
         )
-    return prefilled(_RESPONSE, _MESSAGE_AND_DELTA, {
-        "message": prefilled(_MESSAGE, _ROLE_AND_BLOCKS, {
-            "additional_kwargs": {}, "blocks": [prefilled(_TEXT, _TEXT_ONLY, {"text": accumulated.text})],
-        }),
-        "delta": delta.text,
-        "raw": delta.raw,
-        "logprobs": logprobs_of(delta.logprobs) if delta.logprobs else None,
-        "additional_kwargs": {},
-    })  # fmt: skip
+    return _RESPONSE(
+        message=_MESSAGE(role=MessageRole.ASSISTANT, blocks=[_TEXT(text=accumulated.text)]),
+        delta=delta.text,
+        raw=delta.raw,
+        logprobs=logprobs_of(delta.logprobs) if delta.logprobs else None,
+        additional_kwargs={},
+    )
 
 
 def closing_response(result: ChatResult, provider: str) -> ChatResponse:

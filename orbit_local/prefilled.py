@@ -1,33 +1,83 @@
-"""Framework objects for the streaming hot path, filled without validation.
+"""Framework objects for the streaming hot path, filled without validation — where that is safe.
 
 Each streamed token becomes one or two of the frameworks' pydantic models (an
 ``AIMessageChunk`` in a ``ChatGenerationChunk``; a ``ChatResponse`` around a ``ChatMessage``
-and a ``TextBlock``). Validating them cost more per token than decoding the SSE frame, and
+and a ``TextBlock``). Validating them costs more per token than decoding the SSE frame, and
 pydantic's ``model_construct`` is slower still on models with default factories (it inspects
-each factory's signature on every call). The values are known-good, so :func:`prefilled`
-fills an instance the way ``model_construct`` does, from a template the real constructor
-built. Tests compare the results with validated objects, so a framework upgrade that changes
-a model breaks a test, not a user's stream.
+each factory's signature on every call).
+
+A :class:`Prefill` learns how to fill one model from the model itself: it builds one instance
+with the real constructor and keeps its values, its fields set, and which of its fields hold
+empty containers (each filled instance gets fresh ones). Nothing is listed by hand, so a field
+a later framework version adds is carried over too. Once, when it is made, it fills an
+instance for a probe and compares it with the validated one — equal values, the same fields
+set, and no container shared with the template. If they differ (a framework upgrade added a
+validator that derives a field, or a non-empty mutable default), it says so in the log and
+uses the real constructor from then on: slower, never wrong.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import logging
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 _new = object.__new__
 _set = object.__setattr__
+_CONTAINERS = (list, dict, set)
+_log = logging.getLogger("orbit_local")
 
 
-def prefilled(template: M, fields_set: frozenset[str], values: dict[str, Any]) -> M:
-    """A copy of ``template`` with ``values`` (mutable values must be fresh objects), whose
-    ``model_fields_set`` is ``fields_set``: what the constructor would have made of the
-    same keyword arguments."""
-    instance = _new(type(template))
-    _set(instance, "__dict__", {**template.__dict__, **values})
-    _set(instance, "__pydantic_fields_set__", set(fields_set))
-    _set(instance, "__pydantic_extra__", None)
-    _set(instance, "__pydantic_private__", None)
-    return instance
+class Prefill(Generic[M]):
+    """Fills ``build(**values)``'s instances without validation, for calls that pass the same
+    keywords as ``sample`` (the keywords decide which fields count as set)."""
+
+    __slots__ = ("_build", "_fields_set", "_fresh", "_template", "_type", "validated")
+
+    def __init__(self, build: Callable[..., M], sample: dict[str, Any], probe: dict[str, Any]) -> None:
+        template = build(**sample)
+        self._build = build
+        self._type = type(template)
+        self._template = dict(template.__dict__)
+        self._fields_set = frozenset(template.model_fields_set)
+        self._fresh = tuple(
+            (name, type(value))
+            for name, value in self._template.items()
+            if isinstance(value, _CONTAINERS) and not value and name not in sample
+        )
+        self.validated = False
+        """True when the probe showed a difference: every instance then comes from ``build``."""
+        if set(probe) != set(sample) or not self._same_as_validated(probe):
+            _log.debug("orbit_local: %s is built with validation (a prefilled one differs)", self._type.__name__)
+            self.validated = True
+
+    def __call__(self, **values: Any) -> M:
+        """An instance equal to ``build(**values)``; mutable ``values`` must be fresh objects."""
+        if self.validated:
+            return self._build(**values)
+        fields = {**self._template, **values}
+        for name, kind in self._fresh:
+            if name not in values:
+                fields[name] = kind()
+        instance: M = _new(self._type)
+        _set(instance, "__dict__", fields)
+        _set(instance, "__pydantic_fields_set__", set(self._fields_set))
+        _set(instance, "__pydantic_extra__", None)
+        _set(instance, "__pydantic_private__", None)
+        return instance
+
+    def _same_as_validated(self, probe: dict[str, Any]) -> bool:
+        filled = self(**probe)
+        real = self._build(**probe)
+        if filled.__dict__ != real.__dict__ or filled.model_fields_set != real.model_fields_set:
+            return False
+        shared = [
+            name
+            for name, value in filled.__dict__.items()
+            if name not in probe and isinstance(value, (*_CONTAINERS, BaseModel)) and value is self._template[name]
+        ]
+        return not shared
+
