@@ -1,4 +1,4 @@
-"""LangChain chat models for local inference servers, built on :mod:`orbit_local`."""
+"""LangChain chat models, embeddings and rerankers for local inference servers, built on :mod:`orbit_local`."""
 
 from langchain_orbit_local.chat_models import (
     BaseChatOrbitLocal,
@@ -26,6 +26,14 @@ from langchain_orbit_local.embeddings import (
     VLLMEmbeddings,
 )
 from langchain_orbit_local.factory import chat_model_class, chat_model_from_config
+from langchain_orbit_local.rerank import (
+    BaseOrbitLocalRerank,
+    GaiaRerank,
+    LlamaCppRerank,
+    LocalAIRerank,
+    OrbitLocalRerank,
+    VLLMRerank,
+)
 
 __all__ = [
     "BaseChatOrbitLocal",
@@ -38,6 +46,12 @@ __all__ = [
     "OllamaEmbeddings",
     "OrbitLocalEmbeddings",
     "VLLMEmbeddings",
+    "BaseOrbitLocalRerank",
+    "GaiaRerank",
+    "LlamaCppRerank",
+    "LocalAIRerank",
+    "OrbitLocalRerank",
+    "VLLMRerank",
     "ChatFastChat",
     "ChatGPT4All",
     "ChatGaia",

@@ -25,6 +25,13 @@ from llamaindex_orbit_local.llms import (
     OrbitLocalLLM,
     Shimmy,
 )
+from llamaindex_orbit_local.rerank import (
+    GaiaRerank,
+    LlamaCppRerank,
+    LocalAIRerank,
+    OrbitLocalRerank,
+    VLLMRerank,
+)
 
 __all__ = [
     "FastChatEmbedding",
@@ -35,6 +42,11 @@ __all__ = [
     "OllamaEmbedding",
     "OrbitLocalEmbedding",
     "VLLMEmbedding",
+    "GaiaRerank",
+    "LlamaCppRerank",
+    "LocalAIRerank",
+    "OrbitLocalRerank",
+    "VLLMRerank",
     "VLLM",
     "FastChat",
     "GPT4All",

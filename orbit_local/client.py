@@ -42,6 +42,7 @@ from orbit_local.loops import PerLoop
 from orbit_local.protocols.base import ChatProtocol
 from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
+from orbit_local.protocols.rerank import RerankWire, empty_result
 from orbit_local.providers import ProviderProfile, get_provider
 from orbit_local.recovery import recover_tool_calls
 from orbit_local.tokens import parse_tokens, tokenize_request
@@ -54,7 +55,16 @@ from orbit_local.transport import (
     Transport,
     _TransportBase,
 )
-from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, HttpRequest, ModelInfo, Usage
+from orbit_local.types import (
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    EmbeddingResult,
+    HttpRequest,
+    ModelInfo,
+    RerankResult,
+    Usage,
+)
 from orbit_local.urls import check_base_url
 
 if TYPE_CHECKING:
@@ -75,6 +85,10 @@ class ChatBackend(Protocol):
     def stream(self, request: ChatRequest) -> ChatStream: ...
 
     def embed(self, texts: list[str], model: str) -> EmbeddingResult: ...
+
+    def rerank(
+        self, query: str, documents: list[str], model: str | None = None, top_n: int | None = None
+    ) -> RerankResult: ...
 
     @property
     def model(self) -> str | None: ...
@@ -97,6 +111,10 @@ class AsyncChatBackend(Protocol):
     def stream(self, request: ChatRequest) -> AsyncChatStream: ...
 
     async def embed(self, texts: list[str], model: str) -> EmbeddingResult: ...
+
+    async def rerank(
+        self, query: str, documents: list[str], model: str | None = None, top_n: int | None = None
+    ) -> RerankResult: ...
 
     @property
     def model(self) -> str | None: ...
@@ -316,6 +334,15 @@ class _ClientBase:
             self._token_cache.pop(next(iter(self._token_cache)))  # the oldest entry
         self._token_cache[(model or self._model, text)] = result
         return result
+
+    def _rerank_setup(
+        self, query: str, documents: list[str], model: str | None, top_n: int | None
+    ) -> tuple[RerankWire, HttpRequest | None]:
+        """The wire and the request to send (``None``: no documents, so nothing is sent). A
+        server without reranking is refused here, before anything is sent."""
+        wire = RerankWire(self.profile, self.base_url)
+        request = wire.request(query, documents, model or self._model, top_n)
+        return wire, (request if documents else None)
 
     def _needs_setup(self) -> bool:
         return self.protocol.probe_request() is not None or (
@@ -552,6 +579,18 @@ class ChatClient(_ClientBase):
             self.transport.request_json(self.protocol.embeddings_request(texts, model))
         )
 
+    def rerank(
+        self, query: str, documents: list[str], model: str | None = None, top_n: int | None = None
+    ) -> RerankResult:
+        """``documents`` ranked against ``query`` by the server's reranker, best first, at most
+        ``top_n``; no request for no documents."""
+        if documents:
+            self.detect()
+        wire, request = self._rerank_setup(query, documents, model, top_n)
+        if request is None:
+            return empty_result()
+        return wire.parse(self.transport.request_json(request), len(documents), top_n)
+
 
 class AsyncChatClient(_ClientBase):
     """Asynchronous twin of :class:`ChatClient`; never blocks the event loop."""
@@ -730,3 +769,14 @@ class AsyncChatClient(_ClientBase):
         await self.detect()
         payload = await self.transport.request_json(self.protocol.embeddings_request(texts, model))
         return self.protocol.parse_embeddings(payload)
+
+    async def rerank(
+        self, query: str, documents: list[str], model: str | None = None, top_n: int | None = None
+    ) -> RerankResult:
+        """As the sync twin; never blocks the event loop."""
+        if documents:
+            await self.detect()
+        wire, request = self._rerank_setup(query, documents, model, top_n)
+        if request is None:
+            return empty_result()
+        return wire.parse(await self.transport.request_json(request), len(documents), top_n)

@@ -36,7 +36,7 @@ from orbit_local.protocols.params import add_options, add_samplers
 from orbit_local.providers import get_provider, same_keys
 from orbit_local.stops import StopScanner
 from orbit_local.templates import DEFAULT_TEMPLATE, get_template
-from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, Usage
+from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, RerankResult, Usage
 
 PROVIDER = "GPT4All (in-process)"
 _TEXT_ONLY = get_provider("gpt4all").with_overrides(
@@ -259,6 +259,11 @@ class _DirectBase:
         # Embed4All would download its model; nothing is downloaded here.
         raise UnsupportedFeatureError("in-process GPT4All has no embeddings", provider=PROVIDER)
 
+    def rerank(
+        self, query: str, documents: list[str], model: str | None = None, top_n: int | None = None
+    ) -> RerankResult:
+        raise UnsupportedFeatureError("in-process GPT4All has no reranker", provider=PROVIDER)
+
     def _prompt(self, request: ChatRequest) -> tuple[str, list[str]]:
         for message in request.messages:
             check_content(message, _TEXT_ONLY)
@@ -371,6 +376,11 @@ class AsyncGPT4AllDirectClient(_DirectBase):
 
     async def embed(self, texts: list[str], model: str) -> EmbeddingResult:  # type: ignore[override]
         return _DirectBase.embed(self, texts, model)
+
+    async def rerank(  # type: ignore[override]
+        self, query: str, documents: list[str], model: str | None = None, top_n: int | None = None
+    ) -> RerankResult:
+        return _DirectBase.rerank(self, query, documents, model, top_n)
 
     def stream(self, request: ChatRequest) -> AsyncChatStream:  # type: ignore[override]
         return AsyncChatStream(self._adeltas(request), self.model)

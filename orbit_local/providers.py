@@ -69,6 +69,19 @@ class TokenizeEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class RerankEndpoint:
+    """Where a server reranks documents against a query (Jina/Cohere style: ``query``,
+    ``documents``, ``top_n`` in; ``results[].index`` and a score out), and its answer's keys."""
+
+    path: str = "/rerank"
+    """Relative to the base URL (``/v1/rerank`` on llama.cpp, LocalAI and vLLM)."""
+    from_root: bool = False
+    score_key: str = "relevance_score"
+    """The score's key in each result (TEI-style servers say ``score``)."""
+    results_key: str = "results"
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderProfile:
     """One local server, described declaratively.
 
@@ -96,6 +109,8 @@ class ProviderProfile:
         json_schema: ``response_format={"type": "json_schema"}`` works.
         json_object: ``response_format={"type": "json_object"}`` works.
         embeddings: the server has an embeddings endpoint for strings.
+        rerank: the server's reranking endpoint (``None``: it has none, and a rerank is refused
+            with :class:`~orbit_local.errors.UnsupportedFeatureError` before anything is sent).
         tool_role: messages with ``role: "tool"`` are accepted.
         allowed_request_keys: when set, the server rejects any other top-level key (GPT4All);
             everything else is dropped before sending.
@@ -161,6 +176,7 @@ class ProviderProfile:
     json_schema: bool = True
     json_object: bool = True
     embeddings: bool = True
+    rerank: RerankEndpoint | None = None
     tool_role: bool = True
     allowed_request_keys: frozenset[str] | None = None
     client_side_stop: bool = False
@@ -254,6 +270,7 @@ register(
 register(
     ProviderProfile(
         name="localai",
+        rerank=RerankEndpoint(),  # /v1/rerank only (no un-prefixed alias), Jina format
         display_name="LocalAI",
         protocol="openai",
         default_base_url="http://localhost:8080/v1",
@@ -396,6 +413,7 @@ register(
         name="lemonade",
         context_path="/models",  # context_length / max_context_window per model
         owned_by=frozenset({"lemonade"}),
+        rerank=RerankEndpoint("/reranking"),  # /api/v1/reranking, llamacpp recipe only; input order
         display_name="Lemonade Server",
         protocol="openai",
         default_base_url="http://localhost:13305/api/v1",
@@ -430,6 +448,7 @@ register(
         context_path="/props",  # default_generation_settings.n_ctx: the loaded context
         context_from_root=True,
         owned_by=frozenset({"llamacpp"}),
+        rerank=RerankEndpoint(),  # /v1/rerank with --reranking (else 501); sorted, honours top_n
         display_name="llama.cpp server",
         protocol="openai",
         default_base_url="http://localhost:8080/v1",
@@ -472,6 +491,7 @@ register(
         tokenize=TokenizeEndpoint("/tokenize", "prompt", from_root=True, model_key="model"),
         context_path="/models",  # max_model_len per model
         owned_by=frozenset({"vllm"}),
+        rerank=RerankEndpoint(),  # /v1/rerank (also /rerank, /v2/rerank) for cross-encoder models
         display_name="vLLM",
         protocol="openai",
         default_base_url="http://localhost:8000/v1",
@@ -516,6 +536,7 @@ register(
 register(
     ProviderProfile(
         name="openai-compatible",
+        rerank=RerankEndpoint(),  # the de-facto /v1/rerank: the server says if it has none
         display_name="OpenAI-compatible server",
         protocol="openai",
         default_base_url="",

@@ -195,6 +195,25 @@ class EmbeddingResult:
     usage: Usage | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RankedDocument:
+    """One document's place in a reranking: its position in the input and the server's score."""
+
+    index: int
+    """Position of the document in the list that was sent."""
+    score: float
+    """The server's relevance score (higher is more relevant; its scale is the model's own)."""
+
+
+@dataclass(slots=True)
+class RerankResult:
+    """Documents ranked by the server's scores, best first (ties keep input order)."""
+
+    ranking: list[RankedDocument]
+    model: str | None = None
+    usage: Usage | None = None
+
+
 @dataclass(slots=True)
 class HttpRequest:
     """What a protocol wants sent: the transport turns it into bytes on the wire.

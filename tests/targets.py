@@ -285,6 +285,24 @@ GPT4ALL_API_OFF = [
 ]
 TARGETS.extend([*GPT4ALL_DESKTOP, *GPT4ALL_API_OFF])
 
+# Reranking through llama-server's /v1/rerank: a server started with --reranking (launcher
+# llamacpp-rerank, the BERT model of tests/live/rerank_model.sh), and the plain llamacpp server
+# (SmolLM2, no --reranking) for the error a server without reranking answers.
+RERANK_SUITE = ("tests/replay/test_rerank.py",)
+RERANK_OFF_SUITE = ("tests/replay/test_rerank_unsupported.py",)
+RERANK = Target(
+    name="rerank-llamacpp",
+    provider="llamacpp",
+    base_url="http://127.0.0.1:8080/v1",
+    launcher="llamacpp-rerank",
+    chat_model="minilm-rerank",
+    suites=RERANK_SUITE,
+)
+RERANK_OFF = replace(
+    RERANK, name="rerank-llamacpp-off", launcher="llamacpp", chat_model="smollm2", suites=RERANK_OFF_SUITE
+)
+TARGETS.extend([RERANK, RERANK_OFF])
+
 BY_NAME = {t.name: t for t in TARGETS}
 
 
@@ -338,3 +356,11 @@ def gpt4all_desktop_targets() -> list[Target]:
 
 def gpt4all_api_off_targets() -> list[Target]:
     return _recorded_for(GPT4ALL_API_OFF_SUITE, GPT4ALL_API_OFF)
+
+
+def rerank_targets() -> list[Target]:
+    return _recorded_for(RERANK_SUITE, [RERANK])
+
+
+def rerank_off_targets() -> list[Target]:
+    return _recorded_for(RERANK_OFF_SUITE, [RERANK_OFF])

