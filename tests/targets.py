@@ -258,6 +258,21 @@ GPT4ALL_API_OFF = [
 ]
 TARGETS.extend([*GPT4ALL_DESKTOP, *GPT4ALL_API_OFF])
 
+# Model management against llama.cpp's router (tests/live/servers.py "llamacpp-router"): the list
+# with state, load (polled until loaded), chat, unload, a chat to an unloaded model and auto_load.
+MODELS_SUITE = ("tests/replay/test_models.py",)
+MODELS = [
+    Target(
+        name="models-llamacpp-router",
+        provider="llamacpp",
+        base_url="http://127.0.0.1:8080/v1",
+        launcher="llamacpp-router",
+        chat_model="smollm2-a",
+        suites=MODELS_SUITE,
+    )
+]
+TARGETS.extend(MODELS)
+
 BY_NAME = {t.name: t for t in TARGETS}
 
 
@@ -296,3 +311,7 @@ def gpt4all_desktop_targets() -> list[Target]:
 
 def gpt4all_api_off_targets() -> list[Target]:
     return _recorded_for(GPT4ALL_API_OFF_SUITE, GPT4ALL_API_OFF)
+
+
+def models_targets() -> list[Target]:
+    return _recorded_for(MODELS_SUITE, MODELS)

