@@ -12,6 +12,7 @@ SmolLM2 when none answers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -252,27 +253,9 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # -------------------------------------------------------------------- models
-def _model_as_dict(info: ModelInfo) -> dict[str, Any]:
-    return {
-        "id": info.id,
-        "loaded": info.loaded,
-        "state": info.state,
-        "context_length": info.context_length,
-        "size": info.size,
-        "kind": info.kind,
-        "instances": info.instances,
-    }
-
-
-def _step_as_dict(step: ModelProgress) -> dict[str, Any]:
-    return {
-        "model": step.model,
-        "operation": step.operation,
-        "status": step.status,
-        "completed": step.completed,
-        "total": step.total,
-        "done": step.done,
-    }
+def _as_dict(item: ModelInfo | ModelProgress) -> dict[str, Any]:
+    """A model or a progress step for ``--json``: its fields without the server's raw JSON."""
+    return {name: value for name, value in dataclasses.asdict(item).items() if name != "raw"}
 
 
 def _size(size: int | None) -> str:
@@ -289,7 +272,7 @@ def _size(size: int | None) -> str:
 def _models_list(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
     models = manager.list_models()
     if args.json:
-        out.write(json.dumps([_model_as_dict(m) for m in models], indent=2) + "\n")
+        out.write(json.dumps([_as_dict(m) for m in models], indent=2) + "\n")
         return 0
     from rich.table import Table
 
@@ -306,7 +289,7 @@ def _models_list(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
 def _models_load(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         step = manager.load(args.model, context_length=args.context_length)
-        out.write(json.dumps(_step_as_dict(step)) + "\n")
+        out.write(json.dumps(_as_dict(step)) + "\n")
         return 0
     with _console(sys.stderr).status(f"Loading {args.model}…", spinner="dots") as status:
         step = manager.load(
@@ -320,14 +303,14 @@ def _models_load(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 def _models_unload(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
     step = manager.unload(args.model)
-    out.write((json.dumps(_step_as_dict(step)) if args.json else f"{args.model}: {step.status}") + "\n")
+    out.write((json.dumps(_as_dict(step)) if args.json else f"{args.model}: {step.status}") + "\n")
     return 0
 
 
 def _models_pull(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:  # one JSON object per progress step, as they come
         for step in manager.pull(args.model):
-            out.write(json.dumps(_step_as_dict(step)) + "\n")
+            out.write(json.dumps(_as_dict(step)) + "\n")
             out.flush()
         return 0
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn

@@ -38,6 +38,7 @@ from orbit_local.protocols.admin import (
     JOB_POLL_INTERVAL,
     LoadSession,
     PullSession,
+    Waiting,
     list_requests,
     parse_list,
     unload_requests,
@@ -55,7 +56,7 @@ Progress = Callable[[ModelProgress], None]
 """Called with every step of a load (a router's "loading" polls, then "loaded")."""
 
 DEFAULT_LOAD_WAIT = 600.0
-"""Seconds a load that answers before the model is ready (llama.cpp's router) is waited for."""
+"""Seconds a load (or unload) that answers before it is done (llama.cpp's router) is waited for."""
 
 
 class _ManagerBase:
@@ -97,11 +98,11 @@ class _ManagerBase:
         if progress is not None:
             progress(step)
 
-    def _load_timeout(self, model: str, started: float) -> RequestTimeoutError | None:
+    def _wait_timeout(self, waiting: Waiting, started: float) -> RequestTimeoutError | None:
         if time.monotonic() - started <= self.load_wait:
             return None
         return RequestTimeoutError(
-            f"{model!r} was still not loaded after {self.load_wait:g} s",
+            f"{waiting.model!r} was still not {waiting.operation}ed after {self.load_wait:g} s",
             provider=self.profile.display_name,
             base_url=self.base_url,
             hint="a large model loads slowly: raise load_wait, or check the server's log",
@@ -135,7 +136,7 @@ class ModelManager(_ManagerBase):
         provider: a profile name, or ``"auto"`` to fingerprint the server.
         base_url, api_key, timeout: as for :class:`~orbit_local.client.ChatClient`.
         client: an existing client to share (its connections stay open on :meth:`close`).
-        load_wait: seconds a load that the server finishes in the background is waited for.
+        load_wait: seconds a load or unload that the server finishes in the background is waited for.
     """
 
     client: ChatClient
@@ -190,29 +191,32 @@ class ModelManager(_ManagerBase):
         last step once the model is loaded. ``progress`` sees every step."""
         self.client.detect()
         session = LoadSession(self.profile, self.base_url, model, context_length)
+        return self._settle(session.answered(self._send(session.first_request())), session.waiting(), progress)
+
+    def _settle(self, step: ModelProgress, waiting: Waiting, progress: Progress | None) -> ModelProgress:
+        """Report ``step``; until one is done, ask the model list again (the one polling loop)."""
         started = time.monotonic()
-        step = session.answered(self._send(session.first_request()))
         while True:
             self._report(step, progress)
             if step.done:
                 return step
-            timed_out = self._load_timeout(model, started)
+            timed_out = self._wait_timeout(waiting, started)
             if timed_out is not None:
                 raise timed_out
             time.sleep(JOB_POLL_INTERVAL)
-            step = session.polled(self._send(session.poll_request(self._fallback_list())))
+            step = waiting.polled(self._send(waiting.request(self._fallback_list())))
 
-    def unload(self, model: str) -> ModelProgress:
-        """Unload ``model`` (every loaded instance of it, where the server loads instances)."""
+    def unload(self, model: str, *, progress: Progress | None = None) -> ModelProgress:
+        """Unload ``model`` (every loaded instance of it, where the server loads instances);
+        returns the last step once the server says it is unloaded."""
         self.client.detect()
         admin = self.profile.model_admin
         listed = self.list_models() if admin is not None and admin.unload_instances else None
-        step: ModelProgress | None = None
-        for request in unload_requests(self.profile, self.base_url, model, listed):
-            step = unloaded(self.profile, self.base_url, model, self._send(request))
-            self._report(step, None)
-        assert step is not None
-        return step
+        steps = [
+            unloaded(self.profile, self.base_url, model, self._send(request))
+            for request in unload_requests(self.profile, self.base_url, model, listed)
+        ]
+        return self._settle(steps[-1], Waiting(self.profile, self.base_url, model, "unload"), progress)
 
     def pull(self, model: str) -> Iterator[ModelProgress]:
         """Download ``model``: its progress steps as they come, the last one ``done``."""
@@ -295,28 +299,30 @@ class AsyncModelManager(_ManagerBase):
     ) -> ModelProgress:
         await self.client.detect()
         session = LoadSession(self.profile, self.base_url, model, context_length)
-        started = time.monotonic()
         step = session.answered(await self._send(session.first_request()))
+        return await self._settle(step, session.waiting(), progress)
+
+    async def _settle(self, step: ModelProgress, waiting: Waiting, progress: Progress | None) -> ModelProgress:
+        started = time.monotonic()
         while True:
             self._report(step, progress)
             if step.done:
                 return step
-            timed_out = self._load_timeout(model, started)
+            timed_out = self._wait_timeout(waiting, started)
             if timed_out is not None:
                 raise timed_out
             await asyncio.sleep(JOB_POLL_INTERVAL)
-            step = session.polled(await self._send(session.poll_request(self._fallback_list())))
+            step = waiting.polled(await self._send(waiting.request(self._fallback_list())))
 
-    async def unload(self, model: str) -> ModelProgress:
+    async def unload(self, model: str, *, progress: Progress | None = None) -> ModelProgress:
         await self.client.detect()
         admin = self.profile.model_admin
         listed = await self.list_models() if admin is not None and admin.unload_instances else None
-        step: ModelProgress | None = None
-        for request in unload_requests(self.profile, self.base_url, model, listed):
-            step = unloaded(self.profile, self.base_url, model, await self._send(request))
-            self._report(step, None)
-        assert step is not None
-        return step
+        steps = [
+            unloaded(self.profile, self.base_url, model, await self._send(request))
+            for request in unload_requests(self.profile, self.base_url, model, listed)
+        ]
+        return await self._settle(steps[-1], Waiting(self.profile, self.base_url, model, "unload"), progress)
 
     async def pull(self, model: str) -> AsyncIterator[ModelProgress]:
         await self.client.detect()

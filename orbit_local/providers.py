@@ -86,6 +86,9 @@ class ModelAdmin:
     until the model says loaded."""
     unload_path: str | None = None
     unload_body: dict[str, Any] = field(default_factory=lambda: {"model": "{model}"})
+    unload_waits: bool = False
+    """The unload answer comes while the model still stops (llama.cpp's router): the list is
+    asked until the model says unloaded."""
     unload_instances: bool = False
     """One unload per loaded instance id (LM Studio unloads instances, not models)."""
     pull_path: str | None = None
@@ -324,6 +327,7 @@ _LLAMACPP_ADMIN = ModelAdmin(  # router mode only: llama-server started with --m
     load_path="/models/load",
     load_waits=True,  # {"success": true} comes back while the model is still loading
     unload_path="/models/unload",
+    unload_waits=True,  # recorded: the list still says "loaded" right after {"success": true}
     cannot={
         "pull": (
             "orbit-local does not download through llama-server's router (newer builds take POST /models but "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from orbit_local.errors import (
     ModelDownloadError,
@@ -207,7 +207,6 @@ class LoadSession:
     base_url: str
     model: str
     context_length: int | None = None
-    polls: int = 0
 
     @property
     def admin(self) -> ModelAdmin:
@@ -238,18 +237,35 @@ class LoadSession:
         status = _answer_status(payload) or "loaded"
         return ModelProgress(self.model, "load", status, done=not self.admin.load_waits, raw=payload)
 
-    def poll_request(self, fallback: HttpRequest) -> HttpRequest:
-        self.polls += 1
+    def waiting(self) -> Waiting:
+        return Waiting(self.profile, self.base_url, self.model, "load")
+
+
+@dataclass
+class Waiting:
+    """Asking the model list until a model reaches the state an operation leads to, where the
+    server answers before it is there (llama.cpp's router: a load answers while the model is
+    still loading, an unload while the instance still stops)."""
+
+    profile: ProviderProfile
+    base_url: str
+    model: str
+    operation: Literal["load", "unload"]
+
+    def request(self, fallback: HttpRequest) -> HttpRequest:
         return list_requests(self.profile, fallback)[0]
 
     def polled(self, payload: Any) -> ModelProgress:
-        """A model list asked while the model loads: done when it says loaded; a failed load
-        (the router marks it ``failed``) raises ``ModelLoadError``."""
+        """One list answer -> one step, done when the model says "loaded" (a load) or
+        "unloaded" (an unload, or no longer listed); a failed load (the router marks it
+        ``failed``, with the exit code) raises ``ModelLoadError``."""
         info = find(parse_list(self.profile, self.base_url, payload), self.model)
         if info is None:
+            if self.operation == "unload":
+                return ModelProgress(self.model, "unload", "unloaded", done=True, raw=payload)
             raise _protocol_error(self.profile, self.base_url, f"a model list without {self.model!r}", payload)
         status = info.raw.get("status") if isinstance(info.raw, dict) else None
-        if isinstance(status, dict) and status.get("failed"):
+        if self.operation == "load" and isinstance(status, dict) and status.get("failed"):
             raise ModelLoadError(
                 f"the server could not load {self.model!r} (exit code {status.get('exit_code')})",
                 provider=self.profile.display_name,
@@ -257,8 +273,9 @@ class LoadSession:
                 hint="check the server's log; the model may not fit in memory, or its file may be bad",
                 body=json.dumps(info.raw)[:2000],
             )
-        state = info.state or "loading"
-        return ModelProgress(self.model, "load", state, done=state == "loaded", raw=info.raw)
+        target = "loaded" if self.operation == "load" else "unloaded"
+        state = info.state or "unknown"
+        return ModelProgress(self.model, self.operation, state, done=state == target, raw=info.raw)
 
 
 def unload_requests(
@@ -287,8 +304,10 @@ def unload_requests(
 
 
 def unloaded(profile: ProviderProfile, base_url: str, model: str, payload: Any) -> ModelProgress:
+    """The unload answer: done, unless the server unloads in the background (``unload_waits``)."""
     _check_answer(profile, base_url, payload, ModelLoadError)
-    return ModelProgress(model, "unload", _answer_status(payload) or "unloaded", done=True, raw=payload)
+    waits = profile.model_admin is not None and profile.model_admin.unload_waits
+    return ModelProgress(model, "unload", _answer_status(payload) or "unloaded", done=not waits, raw=payload)
 
 
 @dataclass

@@ -243,6 +243,10 @@ def _koboldcpp(workdir: Path) -> LaunchedServer:
     return server
 
 
+_SERVE_ARGS = ("--host", "127.0.0.1", "--port", "8080", "-c", "2048", "-t", "2", "--jinja")
+"""How every llama-server here listens and runs: loopback :8080, a 2048-token context, 2 threads."""
+
+
 def _llama_server(workdir: Path, extra: tuple[str, ...] = ()) -> LaunchedServer:
     binary = os.environ.get("LLAMA_SERVER_BIN")
     if not binary or not Path(binary).is_file():
@@ -251,15 +255,7 @@ def _llama_server(workdir: Path, extra: tuple[str, ...] = ()) -> LaunchedServer:
         binary,
         "-m",
         str(smollm2_gguf()),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "8080",
-        "-c",
-        "2048",
-        "-t",
-        "2",
-        "--jinja",
+        *_SERVE_ARGS,
         "--alias",
         "smollm2",
         # --embeddings with mean pooling serves /v1/embeddings beside chat on the same server.
@@ -320,15 +316,7 @@ def _llama_server_router(workdir: Path) -> LaunchedServer:
         "--models-max",
         "1",
         "--no-models-autoload",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "8080",
-        "-c",
-        "2048",
-        "-t",
-        "2",
-        "--jinja",
+        *_SERVE_ARGS,
     ]
     version = subprocess.run([binary, "--version"], capture_output=True, text=True)
     lines = (version.stdout + version.stderr).strip().splitlines()

@@ -6,7 +6,9 @@ router's documented behaviour (llama.cpp ``tools/server/README.md``, "Using mult
 and ``server-models.cpp``): every model is listed with ``status.value`` "unloaded" until loaded;
 ``POST /models/load`` answers ``{"success": true}`` before the model is ready, so the list is
 asked until it says "loaded"; a request for a model that is not loaded is HTTP 400 "model is not
-loaded" (``router_validate_model``). Each test leaves every model unloaded, as it found them.
+loaded" (``router_validate_model``). The first recording showed that ``/models/unload`` also
+answers while the instance still stops (the list said "loaded" right after it): the unload is
+now polled the same way. Each test leaves every model unloaded, as it found them.
 """
 
 from __future__ import annotations
@@ -67,11 +69,16 @@ def test_list_load_chat_unload_and_the_unloaded_answer(target: Target) -> None:
         assert {s.status for s in steps[1:-1]} <= {"loading"}
         loaded = {info.id: info for info in models.list_models()}
         assert (loaded[FIRST].state, loaded[FIRST].loaded) == ("loaded", True)
-        assert loaded[SECOND].state == "unloaded"
+        assert loaded[FIRST].context_length == 2048  # the router's -c 2048, once an instance runs
+        assert loaded[FIRST].size is not None and 90e6 < loaded[FIRST].size < 100e6  # SmolLM2 Q4_1: ~98 MB
+        assert (loaded[SECOND].state, loaded[SECOND].context_length, loaded[SECOND].size) == ("unloaded", None, None)
 
         with ChatClient(target.provider, base_url=target.base_url, max_retries=0) as client:
             assert client.chat(hello(FIRST)).text.strip()
-            assert models.unload(FIRST).status == "success"
+            steps = []
+            final = models.unload(FIRST, progress=steps.append)
+            assert steps[0].status == "success" and not steps[0].done  # answered while the instance still stops
+            assert final.done and final.status == "unloaded" and steps[-1] is final
             assert states(models) == {FIRST: "unloaded", SECOND: "unloaded"}
             with pytest.raises(ModelNotLoadedError) as caught:
                 client.chat(hello(FIRST))
@@ -91,6 +98,7 @@ def test_auto_load_loads_the_model_and_retries_once(target: Target, vcr: Any) ->
     assert len(chats) == 2  # the "not loaded" answer, then exactly one retry
     between = sent[chats[0] + 1 : chats[1]]
     assert between[0] == "POST /models/load" and set(between[1:]) == {"GET /v1/models"}
+    assert sent[chats[1] + 1] == "POST /models/unload"
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -109,5 +117,5 @@ def test_the_cli_lists_loads_and_unloads_as_json(target: Target, monkeypatch: py
         "model": FIRST, "operation": "load", "status": "loaded", "completed": None, "total": None, "done": True
     }  # fmt: skip
     code, text = run("models", "unload", FIRST, "--server", "llamacpp", "--json")
-    assert code == 0 and json.loads(text)["status"] == "success"
+    assert code == 0 and json.loads(text)["status"] == "unloaded"
     assert run("models", "pull", FIRST, "--server", "llamacpp")[0] == 2  # refused: no request sent

@@ -229,6 +229,16 @@ def test_llamacpp_router_load_waits_until_the_list_says_loaded(monkeypatch: pyte
     assert routes.sent()[0] == ("POST", "/models/load", {"model": "smol"})
 
 
+def test_llamacpp_router_unload_waits_until_the_list_says_unloaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("orbit_local.model_admin.time.sleep", lambda _: None)
+    listed = [{"data": [{"id": "smol", "status": {"value": v}}]} for v in ("loaded", "unloaded")]
+    routes = Recorder({("POST", "/models/unload"): {"success": True}, ("GET", "/v1/models"): listed})
+    with manager("llamacpp", routes, base_url="http://h:8080/v1") as models:
+        step = models.unload("smol")
+    assert (step.status, step.done) == ("unloaded", True)
+    assert [p for _, p, _ in routes.sent()] == ["/models/unload", "/v1/models", "/v1/models"]
+
+
 def test_llamacpp_router_failed_load_is_a_model_load_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("orbit_local.model_admin.time.sleep", lambda _: None)
     failed = {"data": [{"id": "smol", "status": {"value": "unloaded", "failed": True, "exit_code": 1}}]}
