@@ -37,8 +37,16 @@ class ModelNotFoundError(ol.ModelNotFoundError, lc.ModelNotFoundError):
     """Unknown model, or no model loaded."""
 
 
+class ModelNotLoadedError(ol.ModelNotLoadedError, ModelNotFoundError):
+    """The model is known but not loaded."""
+
+
 class ModelLoadError(ol.ModelLoadError, lc.ModelAPIError):
     """The model exists but the server cannot load it."""
+
+
+class ModelDownloadError(ol.ModelDownloadError, lc.ModelAPIError):
+    """The server could not download a model."""
 
 
 class ServerBusyError(ol.ServerBusyError, lc.ModelAPIError):
@@ -91,7 +99,9 @@ NATIVE: dict[type[ol.OrbitLocalError], type[ol.OrbitLocalError]] = {
     ol.RequestTimeoutError: RequestTimeoutError,
     ol.AuthenticationError: AuthenticationError,
     ol.ModelNotFoundError: ModelNotFoundError,
+    ol.ModelNotLoadedError: ModelNotLoadedError,
     ol.ModelLoadError: ModelLoadError,
+    ol.ModelDownloadError: ModelDownloadError,
     ol.ServerBusyError: ServerBusyError,
     ol.RateLimitError: RateLimitError,
     ol.BadRequestError: BadRequestError,

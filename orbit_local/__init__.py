@@ -14,8 +14,10 @@ from orbit_local.errors import (
     ConnectionDroppedError,
     ContextOverflowError,
     EndpointNotFoundError,
+    ModelDownloadError,
     ModelLoadError,
     ModelNotFoundError,
+    ModelNotLoadedError,
     OrbitLocalError,
     ProtocolError,
     RateLimitError,
@@ -27,6 +29,7 @@ from orbit_local.errors import (
     StreamTimeoutError,
     UnsupportedFeatureError,
 )
+from orbit_local.model_admin import AsyncModelManager, ModelManager
 from orbit_local.protocols.params import ModelFallbackWarning
 from orbit_local.providers import ProviderProfile, get_provider, list_providers, register
 from orbit_local.types import (
@@ -37,6 +40,7 @@ from orbit_local.types import (
     GenerationParams,
     Message,
     ModelInfo,
+    ModelProgress,
     RankedDocument,
     RerankResult,
     ToolCall,
@@ -76,8 +80,13 @@ __all__ = [
     "ModelInfo",
     "RankedDocument",
     "RerankResult",
+    "ModelDownloadError",
     "ModelLoadError",
+    "ModelManager",
+    "AsyncModelManager",
     "ModelNotFoundError",
+    "ModelNotLoadedError",
+    "ModelProgress",
     "OrbitLocalError",
     "ProtocolError",
     "ProviderProfile",

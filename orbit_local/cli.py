@@ -1,4 +1,4 @@
-"""The ``orbit-local`` command: ``discover``, ``doctor`` and ``chat``.
+"""The ``orbit-local`` command: ``discover``, ``doctor``, ``chat`` and ``models``.
 
 Also ``python -m orbit_local``. Only :mod:`orbit_local` is used (no framework), so the command
 works with any install of the package. ``rich`` draws tables and spinners; it is imported
@@ -12,6 +12,7 @@ SmolLM2 when none answers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -26,7 +27,7 @@ from orbit_local.discovery import FoundServer, candidate_urls, discover
 from orbit_local.doctor import run_checks
 from orbit_local.errors import OrbitLocalError
 from orbit_local.providers import get_provider, list_providers
-from orbit_local.types import ChatRequest, GenerationParams, Message
+from orbit_local.types import ChatRequest, GenerationParams, Message, ModelInfo, ModelProgress
 
 _HOST_PORT = re.compile(r"^[\w.\-]+:\d+(/.*)?$")
 
@@ -251,6 +252,96 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     )
 
 
+# -------------------------------------------------------------------- models
+def _as_dict(item: ModelInfo | ModelProgress) -> dict[str, Any]:
+    """A model or a progress step for ``--json``: its fields without the server's raw JSON."""
+    return {name: value for name, value in dataclasses.asdict(item).items() if name != "raw"}
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def _models_list(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
+    models = manager.list_models()
+    if args.json:
+        out.write(json.dumps([_as_dict(m) for m in models], indent=2) + "\n")
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"Models of {manager.profile.display_name} at {manager.base_url}")
+    for column in ("model", "state", "context", "size"):
+        table.add_column(column, justify="right" if column in ("context", "size") else "left")
+    for info in models:
+        state = info.state or ("loaded" if info.loaded else "not loaded" if info.loaded is False else "")
+        table.add_row(info.id, state, str(info.context_length or ""), _size(info.size))
+    _console(out).print(table)
+    return 0
+
+
+def _models_load(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
+    if args.json:
+        step = manager.load(args.model, context_length=args.context_length)
+        out.write(json.dumps(_as_dict(step)) + "\n")
+        return 0
+    with _console(sys.stderr).status(f"Loading {args.model}…", spinner="dots") as status:
+        step = manager.load(
+            args.model,
+            context_length=args.context_length,
+            progress=lambda s: status.update(f"Loading {s.model}… ({s.status})"),
+        )
+    out.write(f"{args.model}: {step.status}\n")
+    return 0
+
+
+def _models_unload(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
+    step = manager.unload(args.model)
+    out.write((json.dumps(_as_dict(step)) if args.json else f"{args.model}: {step.status}") + "\n")
+    return 0
+
+
+def _models_pull(manager: Any, args: argparse.Namespace, out: TextIO) -> int:
+    if args.json:  # one JSON object per progress step, as they come
+        for step in manager.pull(args.model):
+            out.write(json.dumps(_as_dict(step)) + "\n")
+            out.flush()
+        return 0
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=_console(sys.stderr)) as bar:
+        task = bar.add_task(f"{args.model}: starting", total=None)
+        last = None
+        for last in manager.pull(args.model):
+            bar.update(task, description=f"{args.model}: {last.status}", completed=last.completed or 0,
+                       total=last.total)  # fmt: skip
+    out.write(f"{args.model}: {last.status if last is not None else 'done'}\n")
+    return 0
+
+
+_MODEL_COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
+    "list": _models_list,
+    "load": _models_load,
+    "unload": _models_unload,
+    "pull": _models_pull,
+}
+
+
+def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
+    from orbit_local.model_admin import ModelManager
+
+    provider, base_url = target_settings(args.server)
+    with ModelManager(provider, base_url=base_url, api_key=args.api_key, timeout=args.timeout) as manager:
+        return _MODEL_COMMANDS[args.action](manager, args, out)
+
+
 # ---------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orbit-local", description="Local inference servers, found and checked.")
@@ -288,6 +379,21 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--temperature", type=float, help="sampling temperature (default: the server's)")
     chat.add_argument("--api-key", help="sent as Bearer (default: the provider's <PREFIX>API_KEY)")
     chat.set_defaults(run=cmd_chat)
+
+    models = commands.add_parser("models", help="list, load, unload and pull (download) a server's models")
+    actions = models.add_subparsers(dest="action", required=True)
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument("--server", metavar="NAME|URL", help=targets)
+    server.add_argument("--json", action="store_true", help="print JSON instead of tables and progress bars")
+    server.add_argument("--api-key", help="sent as Bearer (default: the provider's <PREFIX>API_KEY)")
+    server.add_argument("--timeout", type=float, default=600.0, help="seconds per request (default 600)")
+    actions.add_parser("list", parents=[server], help="the models, with state, context length and size")
+    load = actions.add_parser("load", parents=[server], help="load a model (and wait until it is loaded)")
+    load.add_argument("model")
+    load.add_argument("--context-length", type=int, help="the context to load it with, where the server takes one")
+    actions.add_parser("unload", parents=[server], help="unload a model").add_argument("model")
+    actions.add_parser("pull", parents=[server], help="download a model, with progress").add_argument("model")
+    models.set_defaults(run=cmd_models)
     return parser
 
 

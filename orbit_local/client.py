@@ -194,8 +194,10 @@ class _ClientBase:
         base_url: str | None = None,
         api_key: str | None = None,
         model: str | None = None,
+        auto_load: bool = False,
     ) -> None:
         self.auto = is_auto(provider)
+        self.auto_load = auto_load
         self.profile = get_provider(GENERIC if self.auto else provider)
         if self.auto:
             explicit = check_base_url(base_url) or check_base_url(os.environ.get(self.profile.env_base_url)) or ""
@@ -385,6 +387,26 @@ class _ClientBase:
     def _usage_from(self, payloads: list[Any]) -> Usage | None:
         return self.protocol.parse_usage(payloads) if payloads else None
 
+    def _to_auto_load(self, error: OrbitLocalError, model: str | None) -> str | None:
+        """The model to load before the one retry ``auto_load`` allows, or ``None`` when the
+        error is not "model not loaded", auto-loading is off, or the server cannot load."""
+        from orbit_local.protocols.admin import refusal
+
+        if not (self.auto_load and isinstance(error, ModelNotFoundError)):
+            return None
+        target = model or self._model
+        if not target or refusal(self.profile, self.base_url, "load") is not None:
+            return None
+        logger.info("%s at %s: %r is not loaded; loading it (auto_load) and retrying once",
+                    self.profile.display_name, self.base_url, target)  # fmt: skip
+        return target
+
+    @staticmethod
+    def _load_failed(original: OrbitLocalError, load_error: OrbitLocalError) -> OrbitLocalError:
+        """The original "not loaded" error, saying that auto_load's load failed and why."""
+        original.add_hint(f"auto_load tried to load the model and failed: {load_error}")
+        return original
+
 
 class ChatClient(_ClientBase):
     """Synchronous client for one local server."""
@@ -404,8 +426,9 @@ class ChatClient(_ClientBase):
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         headers: dict[str, str] | None = None,
         http_client: httpx.Client | None = None,
+        auto_load: bool = False,
     ) -> None:
-        super().__init__(provider, base_url=base_url, api_key=api_key, model=model)
+        super().__init__(provider, base_url=base_url, api_key=api_key, model=model, auto_load=auto_load)
         self.transport = Transport(
             self.profile,
             self.base_url,
@@ -502,7 +525,27 @@ class ChatClient(_ClientBase):
         requests = self.protocol.usage_requests(request, sent, text)
         return self._usage_from([self.transport.request_json(r) for r in requests])
 
+    def _auto_load(self, error: OrbitLocalError, model: str | None) -> None:
+        """Load the model ``error`` says is not loaded (``auto_load``), or re-raise ``error``."""
+        from orbit_local.model_admin import ModelManager
+
+        target = self._to_auto_load(error, model)
+        if target is None:
+            raise error
+        try:
+            ModelManager(client=self).load(target)
+        except OrbitLocalError as load_error:
+            raise self._load_failed(error, load_error) from load_error
+
     def chat(self, request: ChatRequest) -> ChatResult:
+        """One answer; with ``auto_load``, a "model not loaded" answer loads it and retries once."""
+        try:
+            return self._chat_once(request)
+        except ModelNotFoundError as error:
+            self._auto_load(error, request.model)
+        return self._chat_once(request)
+
+    def _chat_once(self, request: ChatRequest) -> ChatResult:
         request = self._prepare(request)
         sent = self.protocol.chat_request(request, stream=False)
         try:
@@ -523,7 +566,26 @@ class ChatClient(_ClientBase):
         (KoboldCpp) the generation is aborted too, so the server stops generating.
         """
         accumulated = StreamAccumulator()
-        return ChatStream(self._deltas(request, accumulated), request.model, accumulated)
+        deltas = self._auto_loaded(request, accumulated) if self.auto_load else self._deltas(request, accumulated)
+        return ChatStream(deltas, request.model, accumulated)
+
+    def _auto_loaded(self, request: ChatRequest, accumulated: StreamAccumulator) -> Generator[ChatDelta, None, None]:
+        """The deltas, loading the model and starting again once where the stream failed with
+        "model not loaded" before its first delta."""
+        deltas = self._deltas(request, accumulated)
+        try:
+            try:
+                first = next(deltas)
+            except ModelNotFoundError as error:
+                self._auto_load(error, request.model)
+                deltas = self._deltas(request, accumulated)
+                first = next(deltas)
+            yield first
+            yield from deltas
+        except StopIteration:
+            return
+        finally:
+            deltas.close()
 
     def _deltas(self, request: ChatRequest, accumulated: StreamAccumulator) -> Generator[ChatDelta, None, None]:
         """The raw deltas. ``accumulated`` is the stream's own accumulator (it has folded in every
@@ -574,6 +636,14 @@ class ChatClient(_ClientBase):
         return self._tokenized(text, model, self.transport.request_json(request))
 
     def embed(self, texts: list[str], model: str) -> EmbeddingResult:
+        """Vectors for ``texts``; with ``auto_load``, loads a model that is not loaded and retries once."""
+        try:
+            return self._embed_once(texts, model)
+        except ModelNotFoundError as error:
+            self._auto_load(error, model)
+        return self._embed_once(texts, model)
+
+    def _embed_once(self, texts: list[str], model: str) -> EmbeddingResult:
         self.detect()
         return self.protocol.parse_embeddings(
             self.transport.request_json(self.protocol.embeddings_request(texts, model))
@@ -610,8 +680,9 @@ class AsyncChatClient(_ClientBase):
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         headers: dict[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        auto_load: bool = False,
     ) -> None:
-        super().__init__(provider, base_url=base_url, api_key=api_key, model=model)
+        super().__init__(provider, base_url=base_url, api_key=api_key, model=model, auto_load=auto_load)
         self.transport = AsyncTransport(
             self.profile,
             self.base_url,
@@ -701,7 +772,25 @@ class AsyncChatClient(_ClientBase):
         requests = self.protocol.usage_requests(request, sent, text)
         return self._usage_from([await self.transport.request_json(r) for r in requests])
 
+    async def _auto_load(self, error: OrbitLocalError, model: str | None) -> None:
+        from orbit_local.model_admin import AsyncModelManager
+
+        target = self._to_auto_load(error, model)
+        if target is None:
+            raise error
+        try:
+            await AsyncModelManager(client=self).load(target)
+        except OrbitLocalError as load_error:
+            raise self._load_failed(error, load_error) from load_error
+
     async def chat(self, request: ChatRequest) -> ChatResult:
+        try:
+            return await self._chat_once(request)
+        except ModelNotFoundError as error:
+            await self._auto_load(error, request.model)
+        return await self._chat_once(request)
+
+    async def _chat_once(self, request: ChatRequest) -> ChatResult:
         request = await self._prepare(request)
         sent = self.protocol.chat_request(request, stream=False)
         try:
@@ -717,7 +806,27 @@ class AsyncChatClient(_ClientBase):
     def stream(self, request: ChatRequest) -> AsyncChatStream:
         """As the sync twin: an :class:`AsyncChatStream`."""
         accumulated = StreamAccumulator()
-        return AsyncChatStream(self._deltas(request, accumulated), request.model, accumulated)
+        deltas = self._auto_loaded(request, accumulated) if self.auto_load else self._deltas(request, accumulated)
+        return AsyncChatStream(deltas, request.model, accumulated)
+
+    async def _auto_loaded(
+        self, request: ChatRequest, accumulated: StreamAccumulator
+    ) -> AsyncGenerator[ChatDelta, None]:
+        deltas = self._deltas(request, accumulated)
+        try:
+            try:
+                first = await anext(deltas)
+            except ModelNotFoundError as error:
+                await self._auto_load(error, request.model)
+                deltas = self._deltas(request, accumulated)
+                first = await anext(deltas)
+            yield first
+            async for delta in deltas:
+                yield delta
+        except StopAsyncIteration:
+            return
+        finally:
+            await deltas.aclose()
 
     async def _deltas(self, request: ChatRequest, accumulated: StreamAccumulator) -> AsyncGenerator[ChatDelta, None]:
         request = await self._prepare(request)
@@ -766,6 +875,13 @@ class AsyncChatClient(_ClientBase):
         return self._tokenized(text, model, await self.transport.request_json(request))
 
     async def embed(self, texts: list[str], model: str) -> EmbeddingResult:
+        try:
+            return await self._embed_once(texts, model)
+        except ModelNotFoundError as error:
+            await self._auto_load(error, model)
+        return await self._embed_once(texts, model)
+
+    async def _embed_once(self, texts: list[str], model: str) -> EmbeddingResult:
         await self.detect()
         payload = await self.transport.request_json(self.protocol.embeddings_request(texts, model))
         return self.protocol.parse_embeddings(payload)

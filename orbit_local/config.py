@@ -78,6 +78,7 @@ def client_options(settings: Any) -> dict[str, Any]:
         "warmup_timeout": settings.warmup_timeout,
         "startup_timeout": settings.startup_timeout,
         "headers": settings.default_headers,
+        "auto_load": settings.auto_load,
     }
 
 

@@ -12,7 +12,9 @@ Hierarchy::
     ├── RequestTimeoutError        the server accepted the request but did not answer in time
     ├── AuthenticationError        401/403: the server wants an API key
     ├── ModelNotFoundError         unknown model, or no model loaded
+    │   └── ModelNotLoadedError    the server knows the model but has not loaded it
     ├── ModelLoadError             the model exists but cannot be loaded (unsupported architecture)
+    ├── ModelDownloadError         the server could not download (pull) a model
     ├── ServerBusyError            503 / queue full / still loading, after the warm-up window
     │   └── RateLimitError         429: too many requests (``retry_after`` says how long to wait)
     ├── BadRequestError            the server rejected the request (its message is kept)
@@ -150,10 +152,24 @@ class ModelNotFoundError(OrbitLocalError):
     category = "model_not_found"
 
 
+class ModelNotLoadedError(ModelNotFoundError):
+    """The server knows the model but has not loaded it ("model is not loaded", LM Studio's
+    "No models loaded"): load it (``orbit-local models load``), or set ``auto_load=True``
+    where the server can load over its API. A ``ModelNotFoundError``, as it was before."""
+
+    category = "model_not_loaded"
+
+
 class ModelLoadError(OrbitLocalError):
     """The model file exists but could not be loaded (unsupported architecture, bad file)."""
 
     category = "model_load"
+
+
+class ModelDownloadError(OrbitLocalError):
+    """The server reported that downloading a model failed (a failed job, an error line)."""
+
+    category = "model_download"
 
 
 class ServerBusyError(OrbitLocalError):

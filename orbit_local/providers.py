@@ -19,6 +19,8 @@ from orbit_local.urls import check_base_url
 
 WireProtocol = Literal["openai", "kobold"]
 StreamUsage = Literal["include_usage", "always", "never"]
+PullStyle = Literal["once", "ndjson", "job"]
+ModelOperation = Literal["load", "unload", "pull"]
 
 ALL_TOOL_CHOICES: frozenset[str] = frozenset({"auto", "none", "required", "named"})
 
@@ -79,6 +81,61 @@ class RerankEndpoint:
     score_key: str = "relevance_score"
     """The score's key in each result (TEI-style servers say ``score``)."""
     results_key: str = "results"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAdmin:
+    """Where a server lists, loads, unloads and downloads models, and the shape of each body.
+
+    Read by the pure builders and parsers of :mod:`orbit_local.protocols.admin`; an operation
+    whose path is ``None`` is refused with an ``UnsupportedFeatureError`` that gives ``cannot``'s
+    reason for it (a server with no such endpoint, or one whose wire format is not known to us:
+    we refuse rather than guess). Bodies are templates: ``"{model}"`` (``"{instance}"`` for
+    ``unload_instances``) stands for the value; a dotted ``*_context_key`` (``options.num_ctx``)
+    nests. Every path is relative to the server's origin when ``from_root``, else to the base URL.
+    """
+
+    list_path: str | None = None
+    """The model list with state; ``None``: the ordinary OpenAI ``/models`` list."""
+    list_key: str = "data"
+    size_key: str | None = None
+    """Where an entry's size is (dotted for nested: ``meta.size``)."""
+    size_scale: float = 1.0
+    """Bytes per unit of ``size_key`` (Lemonade lists GiB)."""
+    loaded_path: str | None = None
+    """A second list naming the loaded models, where the first has no state (Ollama's
+    ``/api/ps``, Lemonade's ``/health``, LocalAI's ``/system``)."""
+    loaded_key: str = "models"
+    loaded_id_key: str = "name"
+    loaded_context_key: str | None = None
+    load_path: str | None = None
+    load_body: dict[str, Any] = field(default_factory=lambda: {"model": "{model}"})
+    load_context_key: str | None = None
+    """The body key for a context length; ``None``: a context length is refused."""
+    load_waits: bool = False
+    """The load answer comes before the model is ready (llama.cpp's router): the list is asked
+    until the model says loaded."""
+    unload_path: str | None = None
+    unload_body: dict[str, Any] = field(default_factory=lambda: {"model": "{model}"})
+    unload_waits: bool = False
+    """The unload answer comes while the model still stops (llama.cpp's router): the list is
+    asked until the model says unloaded."""
+    unload_instances: bool = False
+    """One unload per loaded instance id (LM Studio unloads instances, not models)."""
+    pull_path: str | None = None
+    pull_body: dict[str, Any] = field(default_factory=lambda: {"model": "{model}"})
+    pull_style: PullStyle = "once"
+    """``once``: one answer when done; ``ndjson``: a stream of progress lines (Ollama);
+    ``job``: a job id, then its status asked until it ends (LM Studio, LocalAI)."""
+    job_id_key: str = "job_id"
+    job_status_path: str | None = None
+    """The job's status, ``"{job}"`` standing for its id."""
+    from_root: bool = True
+    cannot: dict[str, str] = field(default_factory=dict)
+    """Why an operation is refused, by name (``load``, ``unload``, ``pull``, and
+    ``context_length`` for a load that cannot take one)."""
+    hint: str = ""
+    """Added to every error of a model operation (e.g. the start option it needs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +252,9 @@ class ProviderProfile:
     owned_by: frozenset[str] = frozenset()
     """``owned_by`` values in this server's model list; tells servers on a shared port apart."""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    model_admin: ModelAdmin | None = None
+    """How to list (with state), load, unload and download models (``orbit_local.model_admin``);
+    ``None``: the server serves the models it was started with, and only lists them."""
 
     @property
     def env_base_url(self) -> str:
@@ -238,6 +298,97 @@ class ProviderProfile:
 # GPT4All's desktop server rejects every key it does not know (server.cpp parses strictly).
 _GPT4ALL_KEYS = frozenset({"model", "messages", "max_tokens", "n", "temperature", "top_p", "min_p", "user", "prompt"})
 
+# Model management per server (docs/models.md; facts and their sources in docs/providers/).
+_LMSTUDIO_ADMIN = ModelAdmin(  # REST API v1 (LM Studio 0.4): there was no HTTP load before it
+    list_path="/api/v1/models",
+    list_key="models",
+    size_key="size_bytes",
+    load_path="/api/v1/models/load",
+    load_context_key="context_length",
+    unload_path="/api/v1/models/unload",
+    unload_body={"instance_id": "{instance}"},
+    unload_instances=True,
+    pull_path="/api/v1/models/download",
+    pull_style="job",
+    job_status_path="/api/v1/models/download/status/{job}",
+    hint="model management needs LM Studio 0.4 or later (its REST API v1)",
+)
+_LEMONADE_ADMIN = ModelAdmin(
+    list_path="/models",
+    size_key="size",
+    size_scale=2**30,  # "size": 0.092 for a 98,362,432-byte file: GiB, rounded
+    loaded_path="/health",
+    loaded_key="all_models_loaded",
+    loaded_id_key="model_name",
+    loaded_context_key="recipe_options.ctx_size",
+    load_path="/load",
+    load_body={"model_name": "{model}"},
+    load_context_key="ctx_size",
+    unload_path="/unload",
+    unload_body={"model_name": "{model}"},
+    pull_path="/pull",
+    pull_body={"model_name": "{model}"},
+    from_root=False,  # under the base URL's /api/v1 (or /v1, or an old :8000 install's prefix)
+)
+_OLLAMA_ADMIN = ModelAdmin(
+    list_path="/api/tags",
+    list_key="models",
+    size_key="size",
+    loaded_path="/api/ps",
+    loaded_context_key="context_length",  # the context actually allocated
+    # an empty chat loads (done_reason "load"); keep_alive 0 unloads (done_reason "unload")
+    load_path="/api/chat",
+    load_body={"model": "{model}", "messages": [], "stream": False},
+    load_context_key="options.num_ctx",
+    unload_path="/api/chat",
+    unload_body={"model": "{model}", "messages": [], "keep_alive": 0, "stream": False},
+    pull_path="/api/pull",
+    pull_body={"model": "{model}", "stream": True},
+    pull_style="ndjson",
+)
+_LOCALAI_ADMIN = ModelAdmin(
+    loaded_path="/system",  # admin-only where user auth is on
+    loaded_key="loaded_models",
+    loaded_id_key="id",
+    pull_path="/models/apply",
+    pull_body={"id": "{model}"},
+    pull_style="job",
+    job_id_key="uuid",
+    job_status_path="/models/jobs/{job}",
+    cannot={
+        "load": "LocalAI loads a model on its first request and has no load endpoint; send a request to it",
+        "unload": (
+            "orbit-local does not know the body of LocalAI's POST /backend/shutdown; stop the backend from "
+            "LocalAI's web UI, or let --max-active-backends evict it"
+        ),
+    },
+    hint="gallery installs take gallery ids such as 'localai@<name>'",
+)
+_LLAMACPP_ADMIN = ModelAdmin(  # router mode only: llama-server started with --models-dir / --models-preset
+    list_path="/v1/models",
+    size_key="meta.size",
+    load_path="/models/load",
+    load_waits=True,  # {"success": true} comes back while the model is still loading
+    unload_path="/models/unload",
+    unload_waits=True,  # recorded: the list still says "loaded" right after {"success": true}
+    cannot={
+        "pull": (
+            "orbit-local does not download through llama-server's router (newer builds take POST /models but "
+            "report progress only as /models/sse events); run `llama-server -hf <user>/<model>:<quant>` once, or "
+            "put the GGUF file in --models-dir"
+        ),
+        "context_length": (
+            "the router's load takes only the model's name: give -c / --ctx-size on the router's command line "
+            "(instances inherit it) or in its --models-preset"
+        ),
+    },
+    hint=(
+        "llama-server loads and unloads models only in router mode: start it with --models-dir DIR (or "
+        "--models-preset FILE) and without -m"
+    ),
+)
+
+
 PROFILES: dict[str, ProviderProfile] = {}
 
 
@@ -251,6 +402,7 @@ def register(profile: ProviderProfile) -> ProviderProfile:
 register(
     ProviderProfile(
         name="lmstudio",
+        model_admin=_LMSTUDIO_ADMIN,
         owned_by=frozenset({"organization_owner"}),
         display_name="LM Studio",
         protocol="openai",
@@ -271,6 +423,7 @@ register(
     ProviderProfile(
         name="localai",
         rerank=RerankEndpoint(),  # /v1/rerank only (no un-prefixed alias), Jina format
+        model_admin=_LOCALAI_ADMIN,
         display_name="LocalAI",
         protocol="openai",
         default_base_url="http://localhost:8080/v1",
@@ -411,6 +564,7 @@ register(
 register(
     ProviderProfile(
         name="lemonade",
+        model_admin=_LEMONADE_ADMIN,
         context_path="/models",  # context_length / max_context_window per model
         owned_by=frozenset({"lemonade"}),
         rerank=RerankEndpoint("/reranking"),  # /api/v1/reranking, llamacpp recipe only; input order
@@ -432,6 +586,7 @@ register(
 register(
     ProviderProfile(
         name="llamacpp",
+        model_admin=_LLAMACPP_ADMIN,
         # tool_choice must be a string here: a named (object) choice is ignored with a warning.
         tool_choices=frozenset({"auto", "none", "required"}),
         honoured_params=frozenset(
@@ -517,6 +672,7 @@ register(
 register(
     ProviderProfile(
         name="ollama",
+        model_admin=_OLLAMA_ADMIN,
         owned_by=frozenset({"library"}),
         display_name="Ollama",
         protocol="openai",

@@ -68,6 +68,11 @@ class ConnectionSettings(BaseModel):
     retried (2 s: a server restarting). Raise it to wait for a server you are starting right
     now (KoboldCpp listens only once its model is loaded); nothing listening is otherwise
     reported within about 2 s."""
+    auto_load: bool = False
+    """Where the server can load models over its API (LM Studio 0.4+, Lemonade, Ollama,
+    llama.cpp's router): a "model not loaded" answer loads the model (progress in the
+    ``orbit_local`` log) and the request is sent once more. Off by default: a load can take
+    minutes and evict another model."""
     default_headers: dict[str, str] | None = None
     """Headers sent with every request."""
     http_client: Any = Field(default=None, exclude=True)

@@ -3,8 +3,9 @@
 It is a small state machine in the style of openai-python's ``SSEDecoder``: it does no I/O and
 does not care whether bytes came from a socket, a cassette or a test that splits a stream one
 byte at a time. It is on the streaming hot path, so the common case (LF line ends, ``data:``
-lines) takes the shortest route. (Every server we support streams SSE, KoboldCpp's native
-API included; an NDJSON decoder that nothing used was removed.)
+lines) takes the shortest route. Every chat stream we read is SSE, KoboldCpp's native API
+included; :class:`NDJSONDecoder` reads the one newline-delimited JSON stream we need, Ollama's
+model download progress (``/api/pull``).
 """
 
 from __future__ import annotations
@@ -177,3 +178,35 @@ class SSEDecoder:
         self._has_data = False
         self._event = "message"
         return event
+
+
+class NDJSONDecoder:
+    """Decode a newline-delimited JSON body (``application/x-ndjson``) fed in arbitrary chunks:
+    one event per non-empty line, its ``data`` the line's text, ``event`` ``"ndjson"``.
+
+    The same interface and bounds as :class:`SSEDecoder` (strict UTF-8, a line longer than
+    ``max_event_size`` raises :class:`EventTooLargeError`), so the transport frames either."""
+
+    __slots__ = ("_decoder", "_max_event_size", "_partial")
+
+    def __init__(self, max_event_size: int = MAX_EVENT_SIZE) -> None:
+        self._max_event_size = max_event_size
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+        self._partial = ""
+
+    @property
+    def holding(self) -> int:
+        """Characters of the line in progress."""
+        return len(self._partial)
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        *lines, self._partial = (self._partial + self._decoder.decode(chunk)).split("\n")
+        if len(self._partial) > self._max_event_size:
+            raise EventTooLargeError(len(self._partial), self._max_event_size)
+        return [SSEEvent(data=line.strip(), event="ndjson") for line in lines if line.strip()]
+
+    def flush(self) -> list[SSEEvent]:
+        """End of input: a last line without its newline is still an event (marked truncated)."""
+        rest = (self._partial + self._decoder.decode(b"", final=True)).strip()
+        self._partial = ""
+        return [SSEEvent(data=rest, event="ndjson", truncated=True)] if rest else []

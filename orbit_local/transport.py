@@ -45,7 +45,7 @@ from orbit_local.retry import (
     RetryPolicy,
     RetryState,
 )
-from orbit_local.streams import MAX_EVENT_SIZE, EventTooLargeError, SSEDecoder, SSEEvent
+from orbit_local.streams import MAX_EVENT_SIZE, EventTooLargeError, NDJSONDecoder, SSEDecoder, SSEEvent
 from orbit_local.types import HttpRequest
 
 if TYPE_CHECKING:
@@ -334,6 +334,11 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
+def _is_ndjson(response: httpx.Response) -> bool:
+    content_type = response.headers.get("content-type", "")
+    return "ndjson" in content_type or "jsonl" in content_type
+
+
 def _is_event_stream(response: httpx.Response) -> bool:
     content_type = response.headers.get("content-type", "")
     return "event-stream" in content_type or not content_type
@@ -350,15 +355,18 @@ class _Progress:
 
 
 class _Framer:
-    """Bytes -> events for one response: SSE, or a whole JSON answer where a stream was asked for."""
+    """Bytes -> events for one response: SSE, NDJSON lines (Ollama's download progress), or a
+    whole JSON answer where a stream was asked for."""
 
     __slots__ = ("_json_body", "_json_size", "_sse")
 
     def __init__(self, response: httpx.Response, max_event_size: int = MAX_EVENT_SIZE) -> None:
-        self._sse: SSEDecoder | None = None
+        self._sse: SSEDecoder | NDJSONDecoder | None = None
         self._json_body: list[bytes] | None = None
         self._json_size = 0
-        if not _is_event_stream(response):
+        if _is_ndjson(response):
+            self._sse = NDJSONDecoder(max_event_size)  # incremental like SSE: bounded the same way
+        elif not _is_event_stream(response):
             self._json_body = []  # a whole JSON answer where a stream was asked for
         else:
             self._sse = SSEDecoder(max_event_size)

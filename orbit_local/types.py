@@ -184,6 +184,39 @@ class ModelInfo:
     context_length: int | None = None
     kind: str | None = None  # "llm", "embeddings", ... where the server says
     owned_by: str | None = None
+    size: int | None = None
+    """Bytes on disk, where the server says (approximate where it lists GiB: Lemonade)."""
+    state: str | None = None
+    """The server's own word for the state ("loaded", "loading", "unloaded", "not-loaded",
+    "sleeping"), where it has one."""
+    instances: list[str] = field(default_factory=list)
+    """Ids of the loaded instances, where the server loads a model more than once (LM Studio)."""
+    raw: Any = field(default=None, compare=False, repr=False)
+    """The server's entry, as decoded JSON."""
+
+
+@dataclass(slots=True)
+class ModelProgress:
+    """One step of loading, unloading or downloading a model (``orbit_local.model_admin``).
+
+    ``completed`` / ``total`` are bytes for downloads, where the server counts them; ``done``
+    is set on the last step, which every operation ends with.
+    """
+
+    model: str
+    operation: Literal["load", "unload", "pull"]
+    status: str
+    completed: int | None = None
+    total: int | None = None
+    done: bool = False
+    raw: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def fraction(self) -> float | None:
+        """``completed / total`` where both are known, else ``None``."""
+        if self.completed is None or not self.total:
+            return None
+        return min(1.0, self.completed / self.total)
 
 
 @dataclass(slots=True)

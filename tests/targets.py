@@ -302,6 +302,20 @@ RERANK_OFF = replace(
     RERANK, name="rerank-llamacpp-off", launcher="llamacpp", chat_model="smollm2", suites=RERANK_OFF_SUITE
 )
 TARGETS.extend([RERANK, RERANK_OFF])
+# Model management against llama.cpp's router (tests/live/servers.py "llamacpp-router"): the list
+# with state, load (polled until loaded), chat, unload, a chat to an unloaded model and auto_load.
+MODELS_SUITE = ("tests/replay/test_models.py",)
+MODELS = [
+    Target(
+        name="models-llamacpp-router",
+        provider="llamacpp",
+        base_url="http://127.0.0.1:8080/v1",
+        launcher="llamacpp-router",
+        chat_model="smollm2-a",
+        suites=MODELS_SUITE,
+    )
+]
+TARGETS.extend(MODELS)
 
 BY_NAME = {t.name: t for t in TARGETS}
 
@@ -364,3 +378,7 @@ def rerank_targets() -> list[Target]:
 
 def rerank_off_targets() -> list[Target]:
     return _recorded_for(RERANK_OFF_SUITE, [RERANK_OFF])
+
+
+def models_targets() -> list[Target]:
+    return _recorded_for(MODELS_SUITE, MODELS)

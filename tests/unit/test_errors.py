@@ -11,6 +11,7 @@ from orbit_local.errors import (
     BadRequestError,
     ContextOverflowError,
     ModelNotFoundError,
+    ModelNotLoadedError,
     OrbitLocalError,
     ServerBusyError,
     ServerError,
@@ -32,7 +33,7 @@ CASES = [
         "lmstudio",
         404,
         '{"error":"No models loaded. Please load a model in the developer page."}',
-        ModelNotFoundError,
+        ModelNotLoadedError,
         "No models loaded",
     ),
     (

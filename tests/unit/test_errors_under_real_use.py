@@ -244,12 +244,18 @@ def test_route_not_found_bodies_real_servers_send(provider: str, status: int, bo
         ("vllm", '{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","code":404}'),
         ("ollama", '{"error":{"message":"model \\"x\\" not found, try pulling it first","type":"not_found_error"}}'),
         ("localai", '{"error":{"code":404,"message":"model \\"x\\" not found. To see available models, call GET /v1/models"}}'),
-        ("lmstudio", '{"error":"No models loaded. Please load a model in the developer page."}'),
     ],
 )  # fmt: skip
 def test_a_404_about_the_model_stays_model_not_found(provider: str, body: str) -> None:
     error = error_from_response(get_provider(provider), BASE, 404, body, route="POST /v1/chat/completions")
     assert type(error) is ol.ModelNotFoundError
+
+
+def test_lm_studios_no_models_loaded_is_not_loaded_and_still_a_model_not_found() -> None:
+    body = '{"error":"No models loaded. Please load a model in the developer page."}'
+    error = error_from_response(get_provider("lmstudio"), BASE, 404, body, route="POST /v1/chat/completions")
+    assert type(error) is ol.ModelNotLoadedError
+    assert isinstance(error, ol.ModelNotFoundError)
 
 
 def test_lm_studios_unexpected_endpoint_in_a_200_is_endpoint_not_found() -> None:
