@@ -228,6 +228,10 @@ class ProviderProfile:
     unauthorized_hint: str | None = None
     """What an HTTP 401 means on this server when it is not about a key (GPT4All answers every
     route with an empty 401 while its API server switch is off)."""
+    media_hint: str | None = None
+    """What to do when the server refuses an image or audio part that ``content_kinds`` let
+    through: whether a server takes media can depend on how it was started (llama-server
+    without ``--mmproj`` answers "image input is not supported")."""
     tokenize: TokenizeEndpoint | None = None
     """The server's tokenizer endpoint, for exact token counts (``None``: estimates only)."""
     json_schema: bool = True
@@ -599,6 +603,11 @@ register(
         },
         reasoning_key="reasoning_content",  # common/chat.cpp parses it from assistant messages
         content_kinds=frozenset({"text", "image", "audio"}),  # multimodal with --mmproj (libmtmd)
+        media_hint=(
+            "llama-server takes images and audio only when started with the model's multimodal projector: "
+            "restart it with `--mmproj <mmproj.gguf>` (or `-hf` a vision model, which brings one), "
+            "or remove the image or audio from the message"
+        ),
         tokenize=TokenizeEndpoint("/tokenize", "content", from_root=True),
         context_path="/props",  # default_generation_settings.n_ctx: the loaded context
         context_from_root=True,

@@ -40,7 +40,14 @@ def _probe_version(base_url: str) -> str | None:
     return None
 
 
-def record(target: Target, base_url: str, server_version: str, command: str, model_file: str) -> int:
+def record(
+    target: Target,
+    base_url: str,
+    server_version: str,
+    command: str,
+    model_file: str,
+    facts: dict[str, str] | None = None,
+) -> int:
     for old in target.cassette_dir.rglob("*.yaml"):
         old.unlink()
     target.cassette_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +74,7 @@ def record(target: Target, base_url: str, server_version: str, command: str, mod
         "base_url": base_url,
         "recorded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "server_command": command,
+        **({"server_facts": facts} if facts else {}),
         "recorder_command": f"make record PROVIDER={target.name}",
         "orbit_local_version": __version__,
         "cassettes": sorted(str(p.relative_to(target.cassette_dir)) for p in target.cassette_dir.rglob("*.yaml")),
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with running(target.launcher) as server:
             version = args.server_version or server.version
-            return record(target, server.base_url, version, command_line(server), server.model)
+            return record(target, server.base_url, version, command_line(server), server.model, server.facts)
     except ServerUnavailable as exc:
         print(f"cannot start {target.name}: {exc}", file=sys.stderr)
         return 2

