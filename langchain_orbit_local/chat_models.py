@@ -34,6 +34,7 @@ from orbit_local.config import (
     unknown_keywords_to_kwargs,
 )
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
+from orbit_local.log import warn_renamed
 from orbit_local.protocols.common import tool_spec_from_openai
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.stream_scope import closing_streams
@@ -450,7 +451,17 @@ class ChatShimmy(BaseChatOrbitLocal):
     provider: Literal["shimmy"] = "shimmy"
 
 
-class ChatOllama(BaseChatOrbitLocal):
-    """Ollama's OpenAI side (default ``http://localhost:11434/v1``, env ``OLLAMA_*``)."""
+class ChatOllamaOpenAI(BaseChatOrbitLocal):
+    """Ollama's OpenAI side (default ``http://localhost:11434/v1``, env ``OLLAMA_*``). Named
+    for the API it speaks, so it never clashes with langchain-ollama's ``ChatOllama`` (Ollama's
+    native API)."""
 
     provider: Literal["ollama"] = "ollama"
+
+
+class ChatOllama(ChatOllamaOpenAI):
+    """Deprecated name of :class:`ChatOllamaOpenAI`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        warn_renamed("ChatOllama", "ChatOllamaOpenAI", "langchain-ollama's ChatOllama has that name")
+        super().__init__(**kwargs)

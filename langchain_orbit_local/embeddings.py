@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 from langchain_orbit_local.errors import raises_native
 from orbit_local.client import AsyncChatBackend, ChatBackend
 from orbit_local.config import FromConfig, LazyClients
+from orbit_local.log import warn_renamed
 from orbit_local.settings import ConnectionSettings
 
 
@@ -100,5 +101,15 @@ class VLLMEmbeddings(BaseOrbitLocalEmbeddings):
     provider: Literal["vllm"] = "vllm"
 
 
-class OllamaEmbeddings(BaseOrbitLocalEmbeddings):
+class OllamaOpenAIEmbeddings(BaseOrbitLocalEmbeddings):
+    """Ollama's OpenAI-side embeddings (not langchain-ollama's ``OllamaEmbeddings``)."""
+
     provider: Literal["ollama"] = "ollama"
+
+
+class OllamaEmbeddings(OllamaOpenAIEmbeddings):
+    """Deprecated name of :class:`OllamaOpenAIEmbeddings`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        warn_renamed("OllamaEmbeddings", "OllamaOpenAIEmbeddings", "langchain-ollama's OllamaEmbeddings has that name")
+        super().__init__(**kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
@@ -10,6 +10,7 @@ from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
 from orbit_local.client import AsyncChatBackend, ChatBackend
 from orbit_local.config import FromConfig, LazyClients, env_defaults
+from orbit_local.log import warn_renamed
 from orbit_local.settings import ConnectionSettings
 
 
@@ -70,28 +71,40 @@ class OrbitLocalEmbedding(FromConfig, LazyClients, ConnectionSettings, BaseEmbed
 
 
 class LMStudioEmbedding(OrbitLocalEmbedding):
-    provider: str = "lmstudio"
+    provider: Literal["lmstudio"] = "lmstudio"
 
 
 class LocalAIEmbedding(OrbitLocalEmbedding):
-    provider: str = "localai"
+    provider: Literal["localai"] = "localai"
 
 
 class FastChatEmbedding(OrbitLocalEmbedding):
-    provider: str = "fastchat"
+    provider: Literal["fastchat"] = "fastchat"
 
 
 class GaiaEmbedding(OrbitLocalEmbedding):
-    provider: str = "lemonade"
+    provider: Literal["lemonade"] = "lemonade"
 
 
 class LlamaCppEmbedding(OrbitLocalEmbedding):
-    provider: str = "llamacpp"
+    provider: Literal["llamacpp"] = "llamacpp"
 
 
 class VLLMEmbedding(OrbitLocalEmbedding):
-    provider: str = "vllm"
+    provider: Literal["vllm"] = "vllm"
 
 
-class OllamaEmbedding(OrbitLocalEmbedding):
-    provider: str = "ollama"
+class OllamaOpenAIEmbedding(OrbitLocalEmbedding):
+    """Ollama's OpenAI-side embeddings (not llama-index-embeddings-ollama's ``OllamaEmbedding``)."""
+
+    provider: Literal["ollama"] = "ollama"
+
+
+class OllamaEmbedding(OllamaOpenAIEmbedding):
+    """Deprecated name of :class:`OllamaOpenAIEmbedding`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        warn_renamed(
+            "OllamaEmbedding", "OllamaOpenAIEmbedding", "llama-index-embeddings-ollama's OllamaEmbedding has that name"
+        )
+        super().__init__(**kwargs)

@@ -46,7 +46,7 @@ from orbit_local.config import (
 )
 from orbit_local.errors import OrbitLocalError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
-from orbit_local.log import warn
+from orbit_local.log import warn, warn_renamed
 from orbit_local.protocols.common import tool_spec_from_openai
 from orbit_local.providers import ProviderProfile
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
@@ -411,19 +411,19 @@ class OrbitLocal(OrbitLocalLLM):
 class LMStudio(OrbitLocalLLM):
     """LM Studio (default ``http://localhost:1234/v1``, env ``LMSTUDIO_*``)."""
 
-    provider: str = "lmstudio"
+    provider: Literal["lmstudio"] = "lmstudio"
 
 
 class LocalAI(OrbitLocalLLM):
     """LocalAI (default ``http://localhost:8080/v1``, env ``LOCALAI_*``)."""
 
-    provider: str = "localai"
+    provider: Literal["localai"] = "localai"
 
 
 class FastChat(OrbitLocalLLM):
     """FastChat's OpenAI API server (default ``http://localhost:8000/v1``, env ``FASTCHAT_*``)."""
 
-    provider: str = "fastchat"
+    provider: Literal["fastchat"] = "fastchat"
 
 
 class GPT4All(OrbitLocalLLM, GPT4AllDirectSettings):
@@ -431,7 +431,7 @@ class GPT4All(OrbitLocalLLM, GPT4AllDirectSettings):
     ``GPT4ALL_*``; no streaming there, so one chunk is emulated), or, with ``model_path``, a
     GGUF run in-process with the ``gpt4all`` package (``pip install "orbit-local[gpt4all]"``)."""
 
-    provider: str = "gpt4all"
+    provider: Literal["gpt4all"] = "gpt4all"
 
     def _new_client(self) -> ChatBackend:
         return direct_client(self) if self.model_path else super()._new_client()
@@ -454,34 +454,43 @@ class KoboldAI(OrbitLocalLLM, KoboldSamplers):
     ``complete()`` sends the prompt to generate as it is; chat goes through ``chat_template``.
     KoboldAI's samplers are fields here; anything else goes in ``extra_body``."""
 
-    provider: str = "koboldai"
+    provider: Literal["koboldai"] = "koboldai"
 
 
 class Gaia(OrbitLocalLLM):
     """AMD GAIA's Lemonade Server (default ``http://localhost:13305/api/v1``, env ``LEMONADE_*``)."""
 
-    provider: str = "lemonade"
+    provider: Literal["lemonade"] = "lemonade"
 
 
 class LlamaCpp(OrbitLocalLLM):
     """llama.cpp's ``llama-server`` (default ``http://localhost:8080/v1``, env ``LLAMACPP_*``)."""
 
-    provider: str = "llamacpp"
+    provider: Literal["llamacpp"] = "llamacpp"
 
 
 class VLLM(OrbitLocalLLM):
     """vLLM (default ``http://localhost:8000/v1``, env ``VLLM_*``)."""
 
-    provider: str = "vllm"
+    provider: Literal["vllm"] = "vllm"
 
 
 class Shimmy(OrbitLocalLLM):
     """Shimmy (default ``http://localhost:11435/v1``, env ``SHIMMY_*``)."""
 
-    provider: str = "shimmy"
+    provider: Literal["shimmy"] = "shimmy"
 
 
-class Ollama(OrbitLocalLLM):
-    """Ollama's OpenAI side (default ``http://localhost:11434/v1``, env ``OLLAMA_*``)."""
+class OllamaOpenAI(OrbitLocalLLM):
+    """Ollama's OpenAI side (default ``http://localhost:11434/v1``, env ``OLLAMA_*``). Named
+    for the API it speaks, so it never clashes with llama-index-llms-ollama's ``Ollama``."""
 
-    provider: str = "ollama"
+    provider: Literal["ollama"] = "ollama"
+
+
+class Ollama(OllamaOpenAI):
+    """Deprecated name of :class:`OllamaOpenAI`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        warn_renamed("Ollama", "OllamaOpenAI", "llama-index-llms-ollama's Ollama has that name")
+        super().__init__(**kwargs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.callbacks import CBEventType, EventPayload
@@ -120,22 +120,22 @@ class OrbitLocalRerank(LazyClients, ConnectionSettings, BaseNodePostprocessor):
 class LlamaCppRerank(OrbitLocalRerank):
     """llama.cpp's ``llama-server --reranking`` (``/v1/rerank``)."""
 
-    provider: str = "llamacpp"
+    provider: Literal["llamacpp"] = "llamacpp"
 
 
 class LocalAIRerank(OrbitLocalRerank):
     """LocalAI's ``/v1/rerank``."""
 
-    provider: str = "localai"
+    provider: Literal["localai"] = "localai"
 
 
 class VLLMRerank(OrbitLocalRerank):
     """vLLM's ``/v1/rerank``."""
 
-    provider: str = "vllm"
+    provider: Literal["vllm"] = "vllm"
 
 
 class GaiaRerank(OrbitLocalRerank):
     """Lemonade Server's ``/api/v1/reranking``."""
 
-    provider: str = "lemonade"
+    provider: Literal["lemonade"] = "lemonade"

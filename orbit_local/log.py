@@ -73,3 +73,8 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def warn_renamed(old: str, new: str, why: str) -> None:
+    """Say at the user's line that a class is used under a name it no longer has."""
+    warn(f"{old} is deprecated: use {new} ({why}); the old name will be removed.", DeprecationWarning)

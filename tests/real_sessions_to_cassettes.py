@@ -57,7 +57,7 @@ UNSUPPORTED_PATHS = {
     "/chat/completions only (LlamaIndex complete() goes through chat)",
 }
 LEFT_OUT_APIS = {
-    "ollama-native": "Ollama's native API; ChatOllama and Ollama talk to Ollama's OpenAI-compatible /v1 side and "
+    "ollama-native": "Ollama's native API; ChatOllamaOpenAI and OllamaOpenAI talk to Ollama's OpenAI-compatible /v1 side and "
     "never send this route",
 }
 TYPED_KEYS = ("model", "messages", "temperature", "max_tokens", "seed", "top_p", "tools", "tool_choice")

@@ -31,7 +31,7 @@ EXPECTED: dict[str, tuple[type, type, str, str | None]] = {
     "llama_cpp": (lc.ChatLlamaCpp, li.LlamaCpp, "http://localhost:8080/v1", "smollm2"),
     "vllm": (lc.ChatVLLM, li.VLLM, "http://localhost:8000/v1", "Qwen/Qwen2.5-1.5B-Instruct"),
     "shimmy": (lc.ChatShimmy, li.Shimmy, "http://localhost:11435/v1", "gemma-3-1b-it-q4-0"),
-    "ollama": (lc.ChatOllama, li.Ollama, "http://localhost:11434/v1", "llama3.2:1b"),
+    "ollama": (lc.ChatOllamaOpenAI, li.OllamaOpenAI, "http://localhost:11434/v1", "llama3.2:1b"),
 }
 
 

@@ -169,7 +169,7 @@ def test_llamaindex_refusals_and_cache_points() -> None:
     with pytest.raises(UnsupportedFeatureError, match="'VideoBlock'"):
         li_model(li.VLLM, server).chat([ChatMessage(role=MessageRole.USER, blocks=[VideoBlock(url="https://v.mp4")])])
     with pytest.raises(UnsupportedFeatureError, match=r"Ollama.*'AudioBlock' block"):
-        li_model(li.Ollama, server).chat(
+        li_model(li.OllamaOpenAI, server).chat(
             [ChatMessage(role=MessageRole.USER, blocks=[AudioBlock(audio=b"RIFF", format="wav")])]
         )
     assert not [r for r in server.requests if r.method == "POST"]

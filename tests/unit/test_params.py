@@ -44,7 +44,7 @@ def test_unhonoured_parameters_are_dropped_with_a_warning_naming_the_server() ->
     with pytest.warns(ParameterNotSentWarning, match=r"LM Studio does not honour logprobs, n\b"):
         langchain_on(lc.ChatLMStudio, server, n=2, logprobs=True, presence_penalty=0.5).invoke("hi")
     with pytest.warns(ParameterNotSentWarning, match="Ollama does not honour logit_bias, n, user"):
-        llamaindex_on(li.Ollama, server, n=2, user="u", logit_bias={"1": 1}, frequency_penalty=0.1).complete("hi")
+        llamaindex_on(li.OllamaOpenAI, server, n=2, user="u", logit_bias={"1": 1}, frequency_penalty=0.1).complete("hi")
     lmstudio, ollama = chat_bodies(server)
     assert "n" not in lmstudio and "logprobs" not in lmstudio and lmstudio["presence_penalty"] == 0.5
     assert not {"n", "user", "logit_bias"} & set(ollama) and ollama["frequency_penalty"] == 0.1

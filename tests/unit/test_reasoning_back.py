@@ -71,7 +71,7 @@ def test_llamaindex_thinking_blocks_go_back_in_order() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cls", "key"), [(lc.ChatVLLM, "reasoning"), (lc.ChatOllama, "reasoning"), (lc.ChatLocalAI, "reasoning")]
+    ("cls", "key"), [(lc.ChatVLLM, "reasoning"), (lc.ChatOllamaOpenAI, "reasoning"), (lc.ChatLocalAI, "reasoning")]
 )
 def test_each_server_gets_the_key_it_reads(cls: type[Any], key: str) -> None:
     server = FakeServer()

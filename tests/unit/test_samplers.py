@@ -79,7 +79,7 @@ def test_kobold_generate_api_gets_rep_pen_and_its_own_samplers() -> None:
 def test_ollama_v1_takes_none_of_them_and_says_so_naming_the_server() -> None:
     server = FakeServer()
     with pytest.warns(ParameterNotSentWarning, match="Ollama does not honour min_p, top_k; not sent.*extra_body"):
-        llamaindex_on(li.Ollama, server, top_k=5, min_p=0.1).chat(USER)
+        llamaindex_on(li.OllamaOpenAI, server, top_k=5, min_p=0.1).chat(USER)
     (body,) = chat_bodies(server)
     assert not {"top_k", "min_p"} & set(body)
 

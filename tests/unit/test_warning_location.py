@@ -39,7 +39,7 @@ CASES: dict[str, tuple[type[Warning], Callable[[FakeServer], Any]]] = {
     "LangChain invoke": (ParameterNotSentWarning, lambda s: _lc(lc.ChatLMStudio, s, n=2).invoke("hi")),
     "LangChain ainvoke": (ParameterNotSentWarning, lambda s: asyncio.run(_lc(lc.ChatLMStudio, s, n=2).ainvoke("hi"))),
     "LangChain stream": (ParameterNotSentWarning, lambda s: list(_lc(lc.ChatLMStudio, s, n=2).stream("hi"))),
-    "LlamaIndex complete": (ParameterNotSentWarning, lambda s: _li(li.Ollama, s, user="u").complete("hi")),
+    "LlamaIndex complete": (ParameterNotSentWarning, lambda s: _li(li.OllamaOpenAI, s, user="u").complete("hi")),
     "LlamaIndex CachePoint": (UserWarning, lambda s: _li(li.VLLM, s).chat(_cached())),
     "LlamaIndex async CachePoint": (UserWarning, lambda s: asyncio.run(_li(li.VLLM, s).achat(_cached()))),
     "token estimate": (TokenCountEstimateWarning, lambda s: _lc(lc.ChatLMStudio, s).get_num_tokens("hello")),
