@@ -109,16 +109,22 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     # ------------------------------------------------------------ configuration
     @property
     def _llm_type(self) -> str:
-        return f"orbit-local-{self.provider_profile.name}"
+        """``orbit-local-<server>``; ``orbit-local-auto`` for an auto-detecting model, before and
+        after detection, so LangChain's cache key stays the same."""
+        return "orbit-local-auto" if is_auto(self.provider) else f"orbit-local-{self.provider_profile.name}"
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
+        """What identifies the model to LangChain's cache: what the user configured, never what
+        detection found later (the key must not change between the first call and the next)."""
+        auto = is_auto(self.provider)
+        profile = self.provider_profile
         return {
-            "provider": self.provider_profile.name,
+            "provider": "auto" if auto else profile.name,
             "model": self.model,
-            "base_url": self.provider_profile.resolve_base_url(self.base_url)
-            if (self.base_url or self.provider_profile.default_base_url)
-            else None,
+            "base_url": self.base_url
+            if auto
+            else (profile.resolve_base_url(self.base_url) if (self.base_url or profile.default_base_url) else None),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
@@ -128,7 +134,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
-            ls_provider=self.provider_profile.name,
+            ls_provider=self.provider_label,
             ls_model_name=kwargs.get("model") or self.model or self._resolved_model() or "",
             ls_model_type="chat",
         )

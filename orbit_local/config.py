@@ -252,6 +252,16 @@ class LazyClients:
     def provider_profile(self) -> ProviderProfile:
         """The profile in use. With ``provider="auto"`` it is the one detection found (once a
         request or :meth:`detect_provider` ran), and the generic profile until then; no I/O."""
+        return self._known_profile() or get_provider(GENERIC)
+
+    @property
+    def provider_label(self) -> str:
+        """What tracing may say the server is: its profile's name once known (named, or found by
+        detection), ``"auto"`` before an auto-detecting model has detected — never a guess."""
+        known = self._known_profile()
+        return known.name if known is not None else "auto"
+
+    def _known_profile(self) -> ProviderProfile | None:
         if not is_auto(self.provider):
             return get_provider(self.provider)
         for client in (self._client, self._async_client):
@@ -259,7 +269,7 @@ class LazyClients:
             if isinstance(profile, ProviderProfile) and not getattr(client, "auto", False):
                 return profile
         found = cached(self.base_url) if self.base_url else None
-        return found.profile if found is not None else get_provider(GENERIC)
+        return found.profile if found is not None else None
 
     def detect_provider(self) -> ProviderProfile:
         """With ``provider="auto"``, fingerprint the server now (blocking, once) and return the
