@@ -7,7 +7,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 STAMP := $(VENV)/.installed
 INSTALL := $(BIN)/python examples/_install.py
 
-.PHONY: demo test lint typecheck check compat record mutation bench clean
+.PHONY: demo test unit lint typecheck check compat record mutation bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: $(DEMO_STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The unit tests without the slow ones (marker "slow"): a fast loop while editing.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check orbit_local langchain_orbit_local llamaindex_orbit_local tests examples bench
@@ -51,7 +55,7 @@ compat: $(STAMP)
 record: $(STAMP)
 	$(BIN)/python -m tests.recorder $(PROVIDER) $(RECORD_ARGS)
 
-# The hot-path benchmark (docs/benchmarks.md): a few minutes; BENCH_ARGS=--quick for a smoke run.
+# The hot-path benchmark (docs/dev/benchmarks.md): a few minutes; BENCH_ARGS=--quick for a smoke run.
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(INSTALL) bench

@@ -3,7 +3,7 @@
 Starts the instant loopback server (bench/server.py) in its own process, measures every
 subject on the same figures, prints the table with each figure's ratio to its limit (raw
 httpx plus the framework's own floor: no client can do better), and writes
-``bench/results.json`` and the chart ``docs/benchmarks.png``. ``--quick`` runs fewer rounds
+``bench/results.json`` and the chart ``docs/dev/benchmarks.png``. ``--quick`` runs fewer rounds
 (a smoke run, not figures to quote).
 """
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args.quick)
         (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(report.table(results))
-    chart = ROOT / "docs" / "benchmarks.png"
+    chart = ROOT / "docs" / "dev" / "benchmarks.png"
     report.chart(results, chart)
     print(f"\nchart: {chart.relative_to(ROOT)}; results: bench/results.json")
     return 0

@@ -23,7 +23,7 @@ from orbit_local.client import AsyncChatClient, ChatClient
 from orbit_local.errors import OrbitLocalError, RequestTimeoutError, ServerError
 from orbit_local.types import ChatRequest, Message
 
-pytestmark = pytest.mark.enable_socket
+pytestmark = [pytest.mark.enable_socket, pytest.mark.reliability]
 REQUEST = ChatRequest(model="m", messages=[Message(role="user", content="hi")])
 # llama-cpp-python's answer to a json_schema it cannot compile (REAL_SERVERS.md, detect cassettes)
 SCHEMA_500 = b'{"error": {"code": 500, "message": "Unsupported JSON schema", "type": "server_error"}}'

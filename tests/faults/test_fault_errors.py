@@ -24,7 +24,7 @@ from orbit_local.client import AsyncChatClient, ChatClient
 from orbit_local.types import ChatRequest, Message
 from tests.faults.server import FAULTS, FaultHandler, FaultServer, closed_port, fault_server
 
-pytestmark = pytest.mark.enable_socket
+pytestmark = [pytest.mark.enable_socket, pytest.mark.reliability]
 REQUEST = ChatRequest(model="m", messages=[Message(role="user", content="say hello world")])
 TOO_MANY = b'{"error":{"message":"Too many requests","type":"rate_limit_error","code":429}}'
 

@@ -19,7 +19,7 @@ from orbit_local.client import AsyncChatClient, ChatClient
 from orbit_local.types import ChatRequest, Message
 from tests.faults.server import SHAPES, STATUSES, FaultServer, closed_port, fault_server
 
-pytestmark = pytest.mark.enable_socket
+pytestmark = [pytest.mark.enable_socket, pytest.mark.reliability]
 REQUEST = ChatRequest(model="m", messages=[Message(role="user", content="say hello world")])
 
 
@@ -161,7 +161,9 @@ def test_fault_status_in_each_servers_shape(server: FaultServer, status: int, sh
         # the fault server sends 40302 (bad request) below 500 and 50001 (worker error) above.
         expected = ol.BadRequestError if status < 500 else ol.ServerError
     assert isinstance(error, expected), (status, shape, type(error).__name__)
-    assert error.status_code == status and error.method == "POST" and error.url and error.url.endswith("/chat/completions")
+    assert (
+        error.status_code == status and error.method == "POST" and error.url and error.url.endswith("/chat/completions")
+    )
     assert f"status {status} from the server" in str(error)
 
 

@@ -16,7 +16,7 @@ from orbit_local.client import AsyncChatClient
 from orbit_local.types import ChatRequest, Message
 from tests.faults.server import fault_server
 
-pytestmark = pytest.mark.enable_socket
+pytestmark = [pytest.mark.enable_socket, pytest.mark.reliability]
 STREAMS = 200
 
 

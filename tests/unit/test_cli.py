@@ -30,6 +30,8 @@ from orbit_local.doctor import run_checks
 from orbit_local.types import ChatDelta
 from tests.fakes import FakeServer
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

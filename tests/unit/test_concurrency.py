@@ -28,7 +28,7 @@ from orbit_local.client import AsyncChatClient
 from orbit_local.types import ChatRequest, Message
 from tests.loopback import LoopbackServer, loopback_server
 
-pytestmark = pytest.mark.enable_socket
+pytestmark = [pytest.mark.enable_socket, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 

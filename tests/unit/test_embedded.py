@@ -29,6 +29,8 @@ from orbit_local.embedded import (
 )
 from orbit_local.errors import RequestTimeoutError
 
+pytestmark = pytest.mark.slow
+
 
 def _cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))

@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,8 @@ from orbit_local.providers import get_provider, list_providers
 from orbit_local.streams import SSEDecoder, SSEEvent
 from orbit_local.tokens import parse_tokens
 from orbit_local.types import ChatRequest, Message
+
+pytestmark = pytest.mark.reliability
 
 FUZZ = settings(
     max_examples=int(os.environ.get("ORBIT_FUZZ_EXAMPLES", "150")),

