@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from langchain_orbit_local._convert import final_chunk, to_ai_message, to_generation_chunk, to_message
 from langchain_orbit_local.errors import raises_native
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
-from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, ChatClient, is_auto
+from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, is_auto
 from orbit_local.config import (
     FromConfig,
     LazyClients,
@@ -167,8 +167,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         """The context window the server reports (asked once), also stored in ``profile``
         as ``max_input_tokens``; ``None`` where the server does not tell. Once known, a prompt
         that cannot fit raises a ``ContextOverflowWarning`` before it is sent."""
-        client = self.client
-        window = client.context_window() if isinstance(client, ChatClient) else None
+        window = self.client.context_window()
         self._remember_context_window(window, replace=True)
         return window
 

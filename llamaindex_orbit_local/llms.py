@@ -34,7 +34,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
-from orbit_local.client import AsyncChatBackend, ChatBackend, ChatClient, make_protocol
+from orbit_local.client import AsyncChatBackend, ChatBackend, make_protocol
 from orbit_local.config import (
     FromConfig,
     LazyClients,
@@ -175,11 +175,8 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
             return None
         except RuntimeError:
             pass
-        client = self.client
-        if not isinstance(client, ChatClient):
-            return None
         try:
-            return client.context_window()
+            return self.client.context_window()
         except OrbitLocalError:
             return None
 

@@ -96,6 +96,26 @@ class ChatBackend(Protocol):
     @property
     def known_context_window(self) -> int | None: ...
 
+    profile: ProviderProfile
+    """The server's profile: the generic one while an auto-detecting client has not detected."""
+    auto: bool
+    """True while an auto-detecting client has not fingerprinted its server yet."""
+
+    def detect(self) -> None:
+        """Fingerprint the server now where the client auto-detects (else nothing to do)."""
+        ...
+
+    def context_window(self) -> int | None:
+        """The context size the server (or engine) reports, asked once; ``None`` where untold."""
+        ...
+
+    def tokenize(self, text: str, model: str | None = None) -> tuple[list[int] | None, int]:
+        """The server's token ids (``None`` where it only counts) and count for ``text``; an
+        ``UnsupportedFeatureError`` where it has no tokenizer."""
+        ...
+
+    def close(self) -> None: ...
+
 
 class AsyncChatBackend(Protocol):
     """What the adapters need from an asynchronous client (HTTP or in-process)."""
@@ -121,6 +141,17 @@ class AsyncChatBackend(Protocol):
 
     @property
     def known_context_window(self) -> int | None: ...
+
+    profile: ProviderProfile
+    auto: bool
+
+    async def detect(self) -> None: ...
+
+    async def context_window(self) -> int | None: ...
+
+    async def tokenize(self, text: str, model: str | None = None) -> tuple[list[int] | None, int]: ...
+
+    async def aclose(self) -> None: ...
 
 
 def make_protocol(profile: ProviderProfile, base_url: str) -> ChatProtocol:
@@ -546,7 +577,11 @@ class ChatClient(_ClientBase):
         return self._chat_once(request)
 
     def _chat_once(self, request: ChatRequest) -> ChatResult:
-        request = self._prepare(request)
+        return self._answer(self._prepare(request))
+
+    def _answer(self, request: ChatRequest) -> ChatResult:
+        """One non-streamed answer to a prepared request: what ``chat`` and the emulated stream
+        share, so setup (and its warnings) runs once per call."""
         sent = self.protocol.chat_request(request, stream=False)
         try:
             result = self.protocol.parse_chat(self.transport.request_json(sent), request)
@@ -593,7 +628,7 @@ class ChatClient(_ClientBase):
         request = self._prepare(request)
         if not self.protocol.streams_natively(request):
             self._log_emulated(request)
-            yield from deltas_from_result(self.chat(request))
+            yield from deltas_from_result(self._answer(request))
             return
         parser = self.protocol.stream_parser(request)
         sent = self.protocol.chat_request(request, stream=True)
@@ -791,7 +826,10 @@ class AsyncChatClient(_ClientBase):
         return await self._chat_once(request)
 
     async def _chat_once(self, request: ChatRequest) -> ChatResult:
-        request = await self._prepare(request)
+        return await self._answer(await self._prepare(request))
+
+    async def _answer(self, request: ChatRequest) -> ChatResult:
+        """As the sync twin: one answer to a prepared request, shared with the emulated stream."""
         sent = self.protocol.chat_request(request, stream=False)
         try:
             result = self.protocol.parse_chat(await self.transport.request_json(sent), request)
@@ -832,7 +870,7 @@ class AsyncChatClient(_ClientBase):
         request = await self._prepare(request)
         if not self.protocol.streams_natively(request):
             self._log_emulated(request)
-            for whole in deltas_from_result(await self.chat(request)):
+            for whole in deltas_from_result(await self._answer(request)):
                 yield whole
             return
         parser = self.protocol.stream_parser(request)

@@ -265,9 +265,8 @@ class LazyClients:
         if not is_auto(self.provider):
             return get_provider(self.provider)
         for client in (self._client, self._async_client):
-            profile = getattr(client, "profile", None)
-            if isinstance(profile, ProviderProfile) and not getattr(client, "auto", False):
-                return profile
+            if client is not None and not client.auto:
+                return client.profile
         found = cached(self.base_url) if self.base_url else None
         return found.profile if found is not None else None
 
@@ -275,20 +274,15 @@ class LazyClients:
         """With ``provider="auto"``, fingerprint the server now (blocking, once) and return the
         profile; where nothing answers yet, the generic profile. Other providers: their own."""
         if is_auto(self.provider) and self.provider_profile.name == GENERIC:
-            client = self.client
-            detect = getattr(client, "detect", None)
-            if detect is not None:
-                with suppress(OrbitLocalError):  # nothing answers yet: the request itself will say so
-                    detect()
+            with suppress(OrbitLocalError):  # nothing answers yet: the request itself will say so
+                self.client.detect()
         return self.provider_profile
 
     async def adetect_provider(self) -> ProviderProfile:
         """Async twin of :meth:`detect_provider`; never blocks the event loop."""
         if is_auto(self.provider) and self.provider_profile.name == GENERIC:
-            detect = getattr(self.async_client, "detect", None)
-            if detect is not None:
-                with suppress(OrbitLocalError):
-                    await detect()
+            with suppress(OrbitLocalError):
+                await self.async_client.detect()
         return self.provider_profile
 
     @property
@@ -322,17 +316,15 @@ class LazyClients:
         """Close the synchronous client's connections."""
         with _CLIENTS_LOCK:
             client, self._client = self._client, None
-        close = getattr(client, "close", None)
-        if close is not None:
-            close()
+        if client is not None:
+            client.close()
 
     async def aclose(self) -> None:
         """Close the asynchronous client's connections, and the synchronous one's."""
         with _CLIENTS_LOCK:
             client, self._async_client = self._async_client, None
-        aclose = getattr(client, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        if client is not None:
+            await client.aclose()
         self.close()
 
     def __enter__(self) -> Self:

@@ -99,8 +99,8 @@ def run_checks(client: ChatBackend, *, model: str | None = None, embedding_model
         models = client.list_models()
     except OrbitLocalError as error:
         return [_failed("reachable", error, "start the server")]
-    profile = getattr(client, "profile", None)  # read after the first request: "auto" is resolved then
-    name = profile.display_name if profile else "the server"
+    profile = client.profile  # read after the first request: "auto" is resolved then
+    name = profile.display_name
     checks.append(Check("reachable", "ok", f"{name} at {client.base_url}"))
     try:
         chosen = client.resolve_model(model)
@@ -126,7 +126,7 @@ def run_checks(client: ChatBackend, *, model: str | None = None, embedding_model
             pieces += 1 if delta.text else 0
             usage = delta.usage or usage
         streamed["usage"] = usage
-        if profile is not None and not profile.streaming:
+        if not profile.streaming:
             return Check("streaming", "n/a", f"{name} cannot stream; one chunk is emulated")
         if pieces == 0:
             return Check("streaming", "fail", "no text arrived", "check the server log")
@@ -136,7 +136,7 @@ def run_checks(client: ChatBackend, *, model: str | None = None, embedding_model
     if "usage" in streamed:
         if streamed["usage"] is not None:
             checks.append(Check("usage in streams", "ok", str(streamed["usage"])))
-        elif profile is not None and profile.stream_usage == "never":
+        elif profile.stream_usage == "never":
             checks.append(Check("usage in streams", "n/a", f"{name} sends no usage in streams"))
         else:
             checks.append(
@@ -144,7 +144,7 @@ def run_checks(client: ChatBackend, *, model: str | None = None, embedding_model
             )
 
     def tools() -> Check:
-        choices = profile.tool_choices if profile else frozenset({"auto"})
+        choices = profile.tool_choices
         choice: str | dict[str, object] = "auto"
         if "named" in choices:
             choice = {"type": "function", "function": {"name": _WEATHER.name}}
@@ -158,7 +158,7 @@ def run_checks(client: ChatBackend, *, model: str | None = None, embedding_model
             return Check("tools", "ok", f"{call.name}({json.dumps(call.arguments)})")
         return Check("tools", "fail", "accepted, but the model called no tool", "use a model trained for tool calling")
 
-    if profile is not None and not profile.tool_calling:
+    if not profile.tool_calling:
         checks.append(Check("tools", "n/a", f"{name} does not take tools"))
     else:
         checks.append(_guard("tools", "check that the server was started with tool calling on", tools))
@@ -174,7 +174,7 @@ def run_checks(client: ChatBackend, *, model: str | None = None, embedding_model
             return Check("json_schema", "fail", f"not JSON: {answer.text[:40]!r}", "the server ignored the schema")
         return Check("json_schema", "ok", json.dumps(value))
 
-    if profile is not None and not (profile.json_schema or profile.json_object):
+    if not (profile.json_schema or profile.json_object):
         checks.append(Check("json_schema", "n/a", f"{name} has no JSON mode (schemas go into the prompt)"))
     else:
         checks.append(_guard("json_schema", "the server may need a grammar-capable backend", json_schema))
@@ -185,7 +185,7 @@ def run_checks(client: ChatBackend, *, model: str | None = None, embedding_model
         result = client.embed(["hello"], target)
         return Check("embeddings", "ok", f"{target}: {len(result.vectors[0])} dimensions")
 
-    if profile is not None and not profile.embeddings:
+    if not profile.embeddings:
         checks.append(Check("embeddings", "n/a", f"{name} has no embeddings endpoint"))
     elif embedder is None:
         checks.append(Check("embeddings", "untested", NO_EMBEDDING_MODEL))
@@ -199,8 +199,7 @@ def run_checks(client: ChatBackend, *, model: str | None = None, embedding_model
         )
 
     def context() -> Check:
-        ask = getattr(client, "context_window", None)  # HTTP and in-process clients both have it
-        window = ask() if ask is not None else None
+        window = client.context_window()
         if window:
             return Check("context window", "ok", f"{window} tokens")
         return Check("context window", "n/a", f"{name} does not report it")

@@ -235,8 +235,17 @@ class _DirectBase:
         self.engine = _shared_engine(path, n_ctx=n_ctx, n_threads=n_threads, device=device)
         self.base_url = f"file://{path}"
 
+    profile = _TEXT_ONLY
+    """What the in-process engine honours, under the name errors and warnings give it."""
+    auto = False
+    """Nothing to detect: the engine is the model file given."""
+
     def resolve_model(self, model: str | None = None) -> str:
         return self.model_path.name
+
+    def _no_tokenizer(self) -> UnsupportedFeatureError:
+        hint = "get_num_tokens gives an estimate"
+        return UnsupportedFeatureError("the in-process engine has no tokenizer endpoint", provider=PROVIDER, hint=hint)
 
     @property
     def model(self) -> str:
@@ -301,6 +310,15 @@ class _DirectBase:
 
 class GPT4AllDirectClient(_DirectBase):
     """Synchronous in-process GPT4All client."""
+
+    def detect(self) -> None:
+        """Nothing to detect (the backend protocol's detection step)."""
+
+    def tokenize(self, text: str, model: str | None = None) -> tuple[list[int] | None, int]:
+        raise self._no_tokenizer()
+
+    def close(self) -> None:
+        """Nothing to close: the loaded engine is shared by every client of its model file."""
 
     def chat(self, request: ChatRequest) -> ChatResult:
         prompt, stops = self._prompt(request)
@@ -370,6 +388,15 @@ class AsyncGPT4AllDirectClient(_DirectBase):
 
     async def resolve_model(self, model: str | None = None) -> str:  # type: ignore[override]
         return self.model_path.name
+
+    async def detect(self) -> None:
+        """Nothing to detect (the backend protocol's detection step)."""
+
+    async def tokenize(self, text: str, model: str | None = None) -> tuple[list[int] | None, int]:
+        raise self._no_tokenizer()
+
+    async def aclose(self) -> None:
+        """Nothing to close: the loaded engine is shared by every client of its model file."""
 
     async def context_window(self) -> int:  # type: ignore[override]
         return self.engine.n_ctx

@@ -11,12 +11,15 @@ labelled as an estimate by whoever uses it.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orbit_local.errors import ProtocolError, UnsupportedFeatureError
 from orbit_local.log import warn
 from orbit_local.providers import ProviderProfile
 from orbit_local.types import HttpRequest
+
+if TYPE_CHECKING:  # the client imports this module's request builders
+    from orbit_local.client import ChatBackend
 
 CHARS_PER_TOKEN = 4.0
 """The usual rule of thumb for English text with BPE tokenizers; only for estimates."""
@@ -64,32 +67,26 @@ class TokenCountEstimateWarning(UserWarning):
     """A token count was estimated because the server has no tokenizer endpoint."""
 
 
-def count_tokens(client: Any, text: str, model: str | None) -> int:
+def count_tokens(client: ChatBackend, text: str, model: str | None) -> int:
     """The server's count for ``text``; an estimate, with a warning, where it has no tokenizer."""
-    tokenize = getattr(client, "tokenize", None)
     try:
-        if tokenize is None:
-            raise UnsupportedFeatureError("this engine has no tokenizer endpoint")
-        return int(tokenize(text, model)[1])
+        return int(client.tokenize(text, model)[1])
     except UnsupportedFeatureError:
-        name = getattr(getattr(client, "profile", None), "display_name", "this server")
         warn(
-            f"{name} has no tokenizer endpoint: token counts are estimated ({CHARS_PER_TOKEN:g} characters a token)",
+            f"{client.profile.display_name} has no tokenizer endpoint: token counts are estimated "
+            f"({CHARS_PER_TOKEN:g} characters a token)",
             TokenCountEstimateWarning,
         )
         return estimate(text)
 
 
-def token_ids(client: Any, text: str, model: str | None) -> list[int]:
+def token_ids(client: ChatBackend, text: str, model: str | None) -> list[int]:
     """The server's token ids for ``text``; ids cannot be estimated, so a server without them raises."""
-    tokenize = getattr(client, "tokenize", None)
-    if tokenize is None:
-        raise UnsupportedFeatureError("this engine has no tokenizer endpoint", hint="get_num_tokens gives an estimate")
-    ids, _ = tokenize(text, model)
+    ids, _ = client.tokenize(text, model)
     if ids is None:
         raise UnsupportedFeatureError(
             "this server counts tokens but does not return their ids",
-            provider=getattr(getattr(client, "profile", None), "display_name", None),
+            provider=client.profile.display_name,
             hint="use get_num_tokens",
         )
     return list(ids)

@@ -19,6 +19,7 @@ import pytest
 from orbit_local.client import ChatClient
 from orbit_local.doctor import Check, run_checks
 from orbit_local.errors import OrbitLocalError
+from orbit_local.providers import get_provider
 from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, ToolCall, Usage
 from tests.fakes import FakeServer, chunk, completion, sse
 
@@ -268,9 +269,14 @@ def test_a_server_that_cannot_stream_is_marked_not_failed() -> None:
 
 
 class Scripted:
-    """A backend with no profile (any ChatBackend): answers or raises what it is told."""
+    """A backend of the generic profile: answers or raises what it is told."""
 
     base_url = "http://127.0.0.1:9999/v1"
+    profile = get_provider("openai-compatible")
+    auto = False
+
+    def context_window(self) -> int | None:
+        return None
 
     def __init__(self, **failures: OrbitLocalError) -> None:
         self.failures = failures
@@ -313,16 +319,17 @@ class WithWindow(Scripted):
         return 2048
 
 
-def test_a_backend_without_a_profile_is_tried_on_everything() -> None:
+def test_a_generic_backend_is_tried_on_everything() -> None:
     backend = Scripted()
     checks = {c.name: c for c in run_checks(backend, model="chosen", embedding_model="e5")}
     assert list(checks) == CHECK_NAMES
-    assert checks["reachable"].detail == "the server at http://127.0.0.1:9999/v1"
+    assert checks["reachable"].detail == "OpenAI-compatible server at http://127.0.0.1:9999/v1"
     assert [c.status for c in checks.values()] == ["ok"] * 8 + ["n/a"]
-    assert checks["context window"].detail == "the server does not report it"
+    assert checks["context window"].detail == "OpenAI-compatible server does not report it"
     assert checks["model loaded"].detail.startswith("chosen ")
     (tools,) = [r for r in backend.requests if r.tools]
-    assert tools.tool_choice == "auto" and tools.model == "chosen"
+    # the generic profile honours a named choice: the doctor names its one tool
+    assert tools.tool_choice == {"type": "function", "function": {"name": "get_weather"}} and tools.model == "chosen"
 
 
 Fail = Callable[[], OrbitLocalError]
