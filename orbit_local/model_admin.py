@@ -45,7 +45,7 @@ from orbit_local.protocols.admin import (
     unloaded,
     with_admin_hint,
 )
-from orbit_local.providers import ProviderProfile
+from orbit_local.providers import ModelOperation, ProviderProfile
 from orbit_local.transport import DEFAULT_TIMEOUT
 from orbit_local.types import HttpRequest, ModelInfo, ModelProgress
 
@@ -80,9 +80,11 @@ class _ManagerBase:
     def _fallback_list(self) -> HttpRequest:
         return self.client.protocol.models_request()
 
-    def _failed(self, error: OrbitLocalError, request: HttpRequest) -> OrbitLocalError:
+    def _failed(
+        self, error: OrbitLocalError, request: HttpRequest, operation: ModelOperation | None
+    ) -> OrbitLocalError:
         self.client.transport.annotate(error, request)
-        return with_admin_hint(self.profile, error)
+        return with_admin_hint(self.profile, error, operation)
 
     def _loaded_list_missing(self, error: OrbitLocalError) -> None:
         """A loaded-models list the server refuses (LocalAI's admin-only ``/system``) leaves
@@ -167,11 +169,11 @@ class ModelManager(_ManagerBase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _send(self, request: HttpRequest) -> Any:
+    def _send(self, request: HttpRequest, operation: ModelOperation | None = None) -> Any:
         try:
             return self.client.transport.request_json(request)
         except OrbitLocalError as error:
-            raise self._failed(error, request) from error.__cause__
+            raise self._failed(error, request, operation) from error.__cause__
 
     def list_models(self) -> list[ModelInfo]:
         """The server's models with their state, context length and size where it tells them."""
@@ -191,7 +193,7 @@ class ModelManager(_ManagerBase):
         last step once the model is loaded. ``progress`` sees every step."""
         self.client.detect()
         session = LoadSession(self.profile, self.base_url, model, context_length)
-        return self._settle(session.answered(self._send(session.first_request())), session.waiting(), progress)
+        return self._settle(session.answered(self._send(session.first_request(), "load")), session.waiting(), progress)
 
     def _settle(self, step: ModelProgress, waiting: Waiting, progress: Progress | None) -> ModelProgress:
         """Report ``step``; until one is done, ask the model list again (the one polling loop)."""
@@ -213,7 +215,7 @@ class ModelManager(_ManagerBase):
         admin = self.profile.model_admin
         listed = self.list_models() if admin is not None and admin.unload_instances else None
         steps = [
-            unloaded(self.profile, self.base_url, model, self._send(request))
+            unloaded(self.profile, self.base_url, model, self._send(request, "unload"))
             for request in unload_requests(self.profile, self.base_url, model, listed)
         ]
         return self._settle(steps[-1], Waiting(self.profile, self.base_url, model, "unload"), progress)
@@ -234,10 +236,10 @@ class ModelManager(_ManagerBase):
                         if step.done:
                             return
             except OrbitLocalError as error:
-                raise self._failed(error, request) from error.__cause__
+                raise self._failed(error, request, "pull") from error.__cause__
             raise self._cut(model)
         while request is not None:
-            yield session.feed(self._send(request))
+            yield session.feed(self._send(request, "pull"))
             request = session.next_request()
             if request is not None:
                 time.sleep(JOB_POLL_INTERVAL)
@@ -276,11 +278,11 @@ class AsyncModelManager(_ManagerBase):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def _send(self, request: HttpRequest) -> Any:
+    async def _send(self, request: HttpRequest, operation: ModelOperation | None = None) -> Any:
         try:
             return await self.client.transport.request_json(request)
         except OrbitLocalError as error:
-            raise self._failed(error, request) from error.__cause__
+            raise self._failed(error, request, operation) from error.__cause__
 
     async def list_models(self) -> list[ModelInfo]:
         await self.client.detect()
@@ -299,7 +301,7 @@ class AsyncModelManager(_ManagerBase):
     ) -> ModelProgress:
         await self.client.detect()
         session = LoadSession(self.profile, self.base_url, model, context_length)
-        step = session.answered(await self._send(session.first_request()))
+        step = session.answered(await self._send(session.first_request(), "load"))
         return await self._settle(step, session.waiting(), progress)
 
     async def _settle(self, step: ModelProgress, waiting: Waiting, progress: Progress | None) -> ModelProgress:
@@ -319,7 +321,7 @@ class AsyncModelManager(_ManagerBase):
         admin = self.profile.model_admin
         listed = await self.list_models() if admin is not None and admin.unload_instances else None
         steps = [
-            unloaded(self.profile, self.base_url, model, await self._send(request))
+            unloaded(self.profile, self.base_url, model, await self._send(request, "unload"))
             for request in unload_requests(self.profile, self.base_url, model, listed)
         ]
         return await self._settle(steps[-1], Waiting(self.profile, self.base_url, model, "unload"), progress)
@@ -339,10 +341,10 @@ class AsyncModelManager(_ManagerBase):
                         if step.done:
                             return
             except OrbitLocalError as error:
-                raise self._failed(error, request) from error.__cause__
+                raise self._failed(error, request, "pull") from error.__cause__
             raise self._cut(model)
         while request is not None:
-            yield session.feed(await self._send(request))
+            yield session.feed(await self._send(request, "pull"))
             request = session.next_request()
             if request is not None:
                 await asyncio.sleep(JOB_POLL_INTERVAL)

@@ -136,6 +136,10 @@ class ModelAdmin:
     ``context_length`` for a load that cannot take one)."""
     hint: str = ""
     """Added to every error of a model operation (e.g. the start option it needs)."""
+    error_hints: dict[str, str] = field(default_factory=dict)
+    """What to do about an error the server names with a code of its own (Lemonade's
+    ``lemond_offline``), by code: it replaces the generic hint, and a failed download or load
+    becomes a ``ModelDownloadError`` / ``ModelLoadError``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +337,11 @@ _LEMONADE_ADMIN = ModelAdmin(
     pull_path="/pull",
     pull_body={"model_name": "{model}"},
     from_root=False,  # under the base URL's /api/v1 (or /v1, or an old :8000 install's prefix)
+    error_hints={
+        "lemond_offline": 'this Lemonade Server runs offline ("offline": true in its config.json), so it '
+        "downloads nothing: switch that off with `lemonade config set offline=false`, or put the model's GGUF "
+        "in its extra_models_dir, where it is listed without a download",
+    },
 )
 _OLLAMA_ADMIN = ModelAdmin(
     list_path="/api/tags",

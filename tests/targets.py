@@ -316,6 +316,18 @@ MODELS = [
     )
 ]
 TARGETS.extend(MODELS)
+# Lemonade's model management (step 11), recorded from a lemond you start yourself (launcher
+# None; tests/live/lemonade_build.sh builds it and writes its offline config.json).
+MODELS_LEMONADE_SUITE = ("tests/replay/test_models_lemonade.py",)
+MODELS_LEMONADE = Target(
+    name="models-lemonade",
+    provider="lemonade",
+    base_url="http://127.0.0.1:13305/api/v1",
+    launcher=None,
+    chat_model="SmolLM2-135M-Instruct.Q4_1",
+    suites=MODELS_LEMONADE_SUITE,
+)
+TARGETS.append(MODELS_LEMONADE)
 # Images through a real llama-server (step 10): one started with a multimodal projector made on
 # this machine (tests/live/make_mmproj.py, globalmm; see tests/live/servers.py) answers chats
 # with images, and the same server started without one refuses them. Two launches, two folders.
@@ -401,6 +413,10 @@ def rerank_off_targets() -> list[Target]:
 
 def models_targets() -> list[Target]:
     return _recorded_for(MODELS_SUITE, MODELS)
+
+
+def models_lemonade_targets() -> list[Target]:
+    return _recorded_for(MODELS_LEMONADE_SUITE, [MODELS_LEMONADE])
 
 
 def vision_targets() -> list[Target]:

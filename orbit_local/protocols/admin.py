@@ -18,11 +18,12 @@ from orbit_local.errors import (
     ModelDownloadError,
     ModelLoadError,
     ModelNotFoundError,
+    ModelNotLoadedError,
     OrbitLocalError,
     ProtocolError,
     UnsupportedFeatureError,
 )
-from orbit_local.protocols.errors import error_in_payload
+from orbit_local.protocols.errors import error_in_payload, extract_error
 from orbit_local.protocols.openai import model_info
 from orbit_local.providers import ModelAdmin, ModelOperation, ProviderProfile
 from orbit_local.types import HttpRequest, ModelInfo, ModelProgress
@@ -31,6 +32,7 @@ JOB_POLL_INTERVAL = 0.5
 """Seconds between two status questions about a download job or a model still loading."""
 
 _VERBS = {"load": "load", "unload": "unload", "pull": "download"}
+_LIST_HINT = "list the models with their state: `orbit-local models list`"
 
 
 def refusal(profile: ProviderProfile, base_url: str, operation: ModelOperation) -> UnsupportedFeatureError | None:
@@ -296,7 +298,7 @@ def unload_requests(
             f"{model!r} is not loaded, so there is nothing to unload",
             provider=profile.display_name,
             base_url=base_url,
-            hint="list the models with their state: `orbit-local models list`",
+            hint=_LIST_HINT,
         )
     return [
         _request(admin, "POST", admin.unload_path, _fill(admin.unload_body, {"instance": i})) for i in info.instances
@@ -418,10 +420,39 @@ class PullSession:
         )
 
 
-def with_admin_hint(profile: ProviderProfile, error: OrbitLocalError) -> OrbitLocalError:
-    """Add the server's model-management hint (e.g. "router mode only") to an operation's error
-    where the route was missing or the request refused."""
+_OPERATION_ERRORS: dict[str, type[OrbitLocalError]] = {"load": ModelLoadError, "pull": ModelDownloadError}
+
+
+def _server_codes(body: str | None) -> list[str]:
+    """The codes a server put in an error body (``{"code": ...}``, ``{"error": {"type", "code"}}``)."""
+    try:
+        found = extract_error(json.loads(body or ""))
+    except ValueError:
+        return []
+    return found[1].split() if found is not None else []
+
+
+def _retold(error: OrbitLocalError, cls: type[OrbitLocalError], hint: str) -> OrbitLocalError:
+    """The same error (same server answer and request) as ``cls``, with ``hint`` instead of its own."""
+    kept = ("provider", "base_url", "status_code", "server_message", "body", "method", "url")
+    return cls(error.message, hint=hint, **{name: getattr(error, name) for name in kept})
+
+
+def with_admin_hint(
+    profile: ProviderProfile, error: OrbitLocalError, operation: ModelOperation | None = None
+) -> OrbitLocalError:
+    """The error of a model operation, saying what to do: the profile's advice for a code the
+    server named (a failed download or load then becomes its typed error), "nothing to unload"
+    for an unload of a model that is not loaded (not the "load it" of a chat's error), and the
+    server's model-management hint (e.g. "router mode only") where a route was missing."""
     admin = profile.model_admin
-    if admin is not None and admin.hint and isinstance(error, UnsupportedFeatureError):
+    if admin is None:
+        return error
+    advice = next((admin.error_hints[c] for c in _server_codes(error.body) if c in admin.error_hints), None)
+    if advice is not None:
+        return _retold(error, _OPERATION_ERRORS.get(operation or "", type(error)), advice)
+    if operation == "unload" and isinstance(error, ModelNotLoadedError):
+        return _retold(error, ModelNotLoadedError, f"it is not loaded, so there is nothing to unload; {_LIST_HINT}")
+    if admin.hint and isinstance(error, UnsupportedFeatureError):
         error.add_hint(admin.hint)
     return error

@@ -23,6 +23,7 @@ from orbit_local.errors import (
     ModelDownloadError,
     ModelLoadError,
     ModelNotFoundError,
+    ModelNotLoadedError,
     UnsupportedFeatureError,
 )
 from orbit_local.model_admin import AsyncModelManager, ModelManager
@@ -405,16 +406,45 @@ def test_localai_gallery_apply_then_job_status(monkeypatch: pytest.MonkeyPatch) 
     assert [(s.status, s.done) for s in steps] == [("queued", False), ("queued", False), ("completed", True)]
 
 
-def test_lemonade_pull_offline_answer_is_typed() -> None:
-    """Lemonade's real offline answer (providers/lemonade.md): HTTP 400 with a string error."""
-    offline = httpx.Response(
-        400, json={"code": "lemond_offline", "error": "Lemond is in offline mode, models not downloaded"}
-    )
+def recorded_exchange(path: str, method: str, uri_end: str, nth: int = 0) -> httpx.Response:
+    """The ``nth`` recorded answer to ``method`` on a URI ending in ``uri_end``, as recorded."""
+    cassette = yaml.safe_load((CASSETTES / path).read_text())
+    found = [
+        i["response"]
+        for i in cassette["interactions"]
+        if i["request"]["method"] == method and i["request"]["uri"].endswith(uri_end)
+    ]
+    return httpx.Response(found[nth]["status"]["code"], content=found[nth]["body"]["string"].encode(),
+                          headers={"content-type": "application/json"})  # fmt: skip
+
+
+def test_lemonade_pull_offline_answer_is_a_download_error_that_says_what_to_do() -> None:
+    """Lemonade 11.7.0 started offline (real, cassettes/models-lemonade): HTTP 400
+    ``{"code": "lemond_offline", "error": ...}``. Its code names the remedy (the profile's
+    ``error_hints``), not "check the values you passed"."""
+    offline = recorded_exchange("models-lemonade/test_pull_while_offline_says_what_to_do.yaml", "POST", "/pull")
     routes = Recorder({("POST", "/api/v1/pull"): offline})
-    with manager("lemonade", routes) as models, pytest.raises(Exception, match="offline mode") as caught:
+    with manager("lemonade", routes) as models, pytest.raises(ModelDownloadError) as caught:
         list(models.pull("Qwen3-0.6B-GGUF"))
     assert routes.sent() == [("POST", "/api/v1/pull", {"model_name": "Qwen3-0.6B-GGUF"})]
-    assert caught.value.status_code == 400  # type: ignore[attr-defined]
+    error = caught.value
+    assert error.status_code == 400 and error.server_message == "Lemond is in offline mode, models not downloaded"
+    assert error.hint is not None and "lemonade config set offline=false" in error.hint
+    assert "check the values you passed" not in str(error)
+
+
+def test_lemonade_unload_of_a_model_not_loaded_says_nothing_to_unload() -> None:
+    """Lemonade 11.7.0 (real, cassettes/models-lemonade): HTTP 404 ``{"error": "Model not
+    loaded: <id>"}``. For an unload that is no reason to load the model, as a chat's hint says."""
+    answer = recorded_exchange(
+        "models-lemonade/test_list_load_with_context_chat_unload_and_the_not_loaded_404.yaml", "POST", "/unload", 1
+    )
+    routes = Recorder({("POST", "/api/v1/unload"): answer})
+    with manager("lemonade", routes) as models, pytest.raises(ModelNotLoadedError) as caught:
+        models.unload("SmolLM2-135M-Instruct.Q4_1")
+    error = caught.value
+    assert error.status_code == 404 and error.hint is not None and error.hint.startswith("it is not loaded")
+    assert "auto_load" not in error.hint
 
 
 def test_async_twin_pulls_and_lists_the_same() -> None:
