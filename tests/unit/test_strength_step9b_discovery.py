@@ -1,0 +1,65 @@
+"""What one probe may wait is the caller's ``timeout`` (orbit_local/discovery.py: "one probe
+waits at most ``timeout``"; ``orbit-local discover --timeout S``: "seconds per probe"), for
+``discover`` and for ``first_server`` too, not the 2 s ``DETECT_TIMEOUT`` of auto-detection.
+
+Seen without waiting: httpx hands every request's timeout to its transport
+(``request.extensions["timeout"]``), so a MockTransport reads what each probe was allowed.
+Both functions build their own client, so the test swaps httpx's client classes for ones
+bound to the MockTransport.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from orbit_local.discovery import DETECT_TIMEOUT, discover, first_server
+
+MODEL_LIST = {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "me"}]}
+
+
+class Probes:
+    """Answers every probe with a model list and notes the read timeout each one was given."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        timeout: dict[str, Any] = request.extensions["timeout"]
+        self.timeouts.append(timeout["read"])
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json=MODEL_LIST)
+        return httpx.Response(404, json={"error": "not found"})
+
+
+@pytest.fixture
+def probes(monkeypatch: pytest.MonkeyPatch) -> Probes:
+    answer = Probes()
+
+    class Client(httpx.Client):
+        def __init__(self, **options: Any) -> None:
+            super().__init__(transport=httpx.MockTransport(answer), **options)
+
+    class AsyncClient(httpx.AsyncClient):
+        def __init__(self, **options: Any) -> None:
+            super().__init__(transport=httpx.MockTransport(answer), **options)
+
+    monkeypatch.setattr(httpx, "Client", Client)
+    monkeypatch.setattr(httpx, "AsyncClient", AsyncClient)
+    return answer
+
+
+def test_discover_gives_each_probe_the_callers_timeout(probes: Probes) -> None:
+    assert DETECT_TIMEOUT > 0.25  # so the caller's value is told apart from detection's own
+    (found,) = discover(timeout=0.25, urls=["http://127.0.0.1:9/v1"])
+    assert found.models == ["m"]
+    assert probes.timeouts and set(probes.timeouts) == {0.25}
+
+
+def test_first_server_gives_each_probe_the_callers_timeout_at_most(probes: Probes) -> None:
+    found = first_server(timeout=0.25)
+    assert found is not None and found.models == ["m"]
+    # the synchronous round hands each probe what is left of its budget, never more than timeout
+    assert probes.timeouts and all(0 < t <= 0.25 for t in probes.timeouts)
