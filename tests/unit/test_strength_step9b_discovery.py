@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from orbit_local.discovery import DETECT_TIMEOUT, discover, first_server
+from orbit_local.fingerprint import Answer, classify
 
 MODEL_LIST = {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "me"}]}
 
@@ -63,3 +64,19 @@ def test_first_server_gives_each_probe_the_callers_timeout_at_most(probes: Probe
     assert found is not None and found.models == ["m"]
     # the synchronous round hands each probe what is left of its budget, never more than timeout
     assert probes.timeouts and all(0 < t <= 0.25 for t in probes.timeouts)
+
+
+def test_localai_known_by_its_model_list_says_both_answers_that_decided() -> None:
+    """``orbit-local discover`` shows the evidence ("how we know"): a LocalAI v3 whose /readyz
+    answers an empty 200 is told by its model list, whose entries carry no ``owned_by``
+    (providers/localai.md), and the evidence names both requests."""
+    answers = {
+        "localai": Answer(200, None),
+        "models": Answer(200, {"object": "list", "data": [{"id": "qwen3-0.6b", "object": "model"}]}),
+    }
+    decided = classify("http://127.0.0.1:8080", answers)
+    assert decided is not None
+    profile, evidence, _ = decided
+    assert profile.name == "localai"
+    assert evidence.startswith("GET /readyz answered OK")
+    assert "GET /v1/models lists models without owned_by" in evidence
