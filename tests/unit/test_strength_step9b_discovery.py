@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orbit_local.discovery import DETECT_TIMEOUT, discover, first_server
+from orbit_local.discovery import DETECT_TIMEOUT, Miss, discover, first_server
 from orbit_local.fingerprint import Answer, classify
 
 MODEL_LIST = {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "me"}]}
@@ -80,3 +80,8 @@ def test_localai_known_by_its_model_list_says_both_answers_that_decided() -> Non
     assert profile.name == "localai"
     assert evidence.startswith("GET /readyz answered OK")
     assert "GET /v1/models lists models without owned_by" in evidence
+
+
+def test_an_unrecognised_server_is_told_what_a_base_url_looks_like() -> None:
+    hint = Miss("unrecognised", "http://127.0.0.1:8000", detail="GET /v1/models 404").error().hint or ""
+    assert "check that base_url is the server's API (e.g. http://host:port/v1)" in hint

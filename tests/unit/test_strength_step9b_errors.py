@@ -34,3 +34,9 @@ def test_each_form_of_the_hint_ends_with_what_to_check() -> None:
     assert "lacks the feature" in wrong_prefix  # if the prefix was not it
     right_prefix = _missing_route("http://localhost:9000/v1", "http://127.0.0.1:9000/v1").hint or ""
     assert "check its documentation for the option that enables it" in right_prefix
+
+
+def test_a_404_without_a_route_still_says_there_is_no_such_endpoint() -> None:
+    error = error_from_response(get_provider("lmstudio"), "http://127.0.0.1:1234/v1", 404, "")
+    assert isinstance(error, ol.EndpointNotFoundError)
+    assert "the server has no such endpoint" in error.message

@@ -40,6 +40,9 @@ def test_a_stream_parser_asking_names_its_protocols_server_and_url(kind: str) ->
     assert isinstance(error, ProtocolError)
     assert (error.provider, error.base_url) == (server, url)
     assert "KeyError" in error.message and "choices" in error.message
+    # both say what is wrong (the server's answer breaks its API) and where to look
+    assert "the server's answer does not follow its API" in (error.hint or "")
+    assert "the server's answer does not follow its API" in (caught.value.hint or "")
 
 
 def test_a_parser_that_knows_no_server_still_gets_the_typed_error() -> None:
