@@ -25,3 +25,16 @@ def test_an_error_echoing_the_longer_key_shows_none_of_it() -> None:
     error = ServerError("invalid api key 'old-team-key-1234'", server_message="old-team-key-1234 is revoked")
     assert "team-key" not in str(error) and "old-" not in str(error)
     assert error.server_message == "*** is revoked"
+
+
+def test_keys_as_short_as_the_minimum_are_masked_and_shorter_ones_are_not() -> None:
+    """``_MIN_SECRET``: "Shorter values are not registered" — masking "x" everywhere would
+    garble every message; a key of the minimum length is still a key."""
+    from orbit_local.redact import _MIN_SECRET
+
+    key = "k" * _MIN_SECRET
+    register_secret(key)
+    assert redact(f"bad key {key}") == "bad key ***"
+    shorter = "q" * (_MIN_SECRET - 1)
+    register_secret(shorter)
+    assert redact(f"bad key {shorter}") == f"bad key {shorter}"
