@@ -85,3 +85,23 @@ def test_localai_known_by_its_model_list_says_both_answers_that_decided() -> Non
 def test_an_unrecognised_server_is_told_what_a_base_url_looks_like() -> None:
     hint = Miss("unrecognised", "http://127.0.0.1:8000", detail="GET /v1/models 404").error().hint or ""
     assert "check that base_url is the server's API (e.g. http://host:port/v1)" in hint
+
+
+def test_probes_cut_off_by_the_round_budget_are_reported_as_unanswered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One round may take ``budget``: a server slow on every route (1 s a probe here, on a fake
+    clock) answers the first probes; the rest, the model list among them, count as no answer,
+    and the miss says so."""
+    from orbit_local.discovery import probe_server
+
+    now = [100.0]
+    monkeypatch.setattr("orbit_local.discovery.time.monotonic", lambda: now[0])
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        now[0] += 1.0
+        return httpx.Response(500, text="Internal Server Error")
+
+    with httpx.Client(transport=httpx.MockTransport(slow)) as client:
+        miss = probe_server("http://127.0.0.1:9000/v1", timeout=1.0, budget=2.0, client=client)
+    assert isinstance(miss, Miss) and miss.kind == "unrecognised"
+    assert "GET /api/extra/version 500" in miss.detail
+    assert "GET /v1/models no answer" in miss.detail
