@@ -33,3 +33,21 @@ def test_a_document_nested_too_deep_names_the_file_kind(tmp_path: Path) -> None:
 def test_an_alias_inside_its_own_node_is_told_the_rule(tmp_path: Path) -> None:
     error = _refusal(tmp_path, "a: &a [*a]\n")
     assert "an alias may only repeat a node written before and outside it" in (error.hint or "")
+
+
+def test_asking_for_a_block_in_a_file_without_blocks_lists_none(tmp_path: Path) -> None:
+    path = tmp_path / "inference.yaml"
+    path.write_text("inference: {}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path).block("lm_studio")
+    assert caught.value.hint == "blocks here: none"
+
+
+def test_an_unknown_chat_template_lists_the_known_ones_comma_separated() -> None:
+    from orbit_local.templates import TEMPLATES, get_template
+
+    with pytest.raises(ValueError, match="Unknown chat template 'no-such'") as caught:
+        get_template("no-such")
+    names = sorted(TEMPLATES)
+    assert len(names) > 1
+    assert f"Known: {names[0]}, {names[1]}" in str(caught.value)
