@@ -38,3 +38,18 @@ def test_keys_as_short_as_the_minimum_are_masked_and_shorter_ones_are_not() -> N
     shorter = "q" * (_MIN_SECRET - 1)
     register_secret(shorter)
     assert redact(f"bad key {shorter}") == f"bad key {shorter}"
+
+
+def test_a_models_repr_masks_the_base_url_only_not_a_field_that_equals_the_key() -> None:
+    """Ollama's docs give the OpenAI SDK the dummy key ``"ollama"`` (providers/ollama.md), so
+    ``provider="ollama", api_key="ollama"`` is common; once that key is sent (and registered),
+    the repr must still name the provider. Only ``base_url`` goes through URL masking."""
+    from orbit_local.settings import ConnectionSettings
+
+    register_secret("ollama")
+    settings = ConnectionSettings(
+        provider="ollama", api_key="ollama", model="llama3.2:1b", base_url="http://user:pw@localhost:11434/v1"
+    )
+    shown = repr(settings)
+    assert "provider='ollama'" in shown and "model='llama3.2:1b'" in shown
+    assert "base_url='http://***@localhost:11434/v1'" in shown
