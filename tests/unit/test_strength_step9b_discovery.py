@@ -105,3 +105,21 @@ def test_probes_cut_off_by_the_round_budget_are_reported_as_unanswered(monkeypat
     assert isinstance(miss, Miss) and miss.kind == "unrecognised"
     assert "GET /api/extra/version 500" in miss.detail
     assert "GET /v1/models no answer" in miss.detail
+
+
+def test_localai_v3s_empty_readyz_answer_is_read_as_ok() -> None:
+    """LocalAI v3+ answers ``GET /readyz`` with 200 and no body (providers/localai.md); read off
+    the wire, that empty body is "OK", and with a model list without ``owned_by`` it is LocalAI."""
+    from orbit_local.discovery import probe_server
+
+    def localai(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/readyz":
+            return httpx.Response(200, content=b"")
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"object": "list", "data": [{"id": "qwen3-0.6b", "object": "model"}]})
+        return httpx.Response(404, json={"error": {"code": 404, "message": "Not Found"}})
+
+    with httpx.Client(transport=httpx.MockTransport(localai)) as client:
+        found = probe_server("http://127.0.0.1:8080/v1", client=client)
+    assert not isinstance(found, Miss)
+    assert found.profile.name == "localai"
