@@ -142,7 +142,9 @@ def embedded_client(n_threads: int | None = None) -> ChatBackend:
     from orbit_local.embedded import gpt4all_model_file
     from orbit_local.gpt4all_direct import GPT4AllDirectClient
 
-    return GPT4AllDirectClient(gpt4all_model_file(), n_ctx=2048, n_threads=n_threads)
+    client = GPT4AllDirectClient(gpt4all_model_file(), n_ctx=2048, n_threads=n_threads)
+    client.profile = client.profile.with_overrides(display_name="embedded SmolLM2 (GPT4All)")
+    return client
 
 
 def chat_client(target: str | None, *, embedded: bool, api_key: str | None, out: TextIO) -> ChatBackend:
@@ -178,8 +180,7 @@ def chat_loop(
     that can, e.g. KoboldCpp) and returns to the prompt; at the prompt it only says how to quit.
     """
     chosen = client.resolve_model(model)
-    name = getattr(getattr(client, "profile", None), "display_name", None) or "embedded SmolLM2 (GPT4All)"
-    out.write(f"Chatting with {name} at {client.base_url}, model {chosen}.\n")
+    out.write(f"Chatting with {client.profile.display_name} at {client.base_url}, model {chosen}.\n")
     out.write("Commands: /reset (forget the conversation), /model [name] (list or switch), /exit.\n")
     out.write("Ctrl-C stops an answer; Ctrl-D quits.\n")
     history: list[Message] = [Message(role="system", content=system)] if system else []
