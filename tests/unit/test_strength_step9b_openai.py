@@ -9,7 +9,7 @@ import pytest
 from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.protocols.params import ParameterNotSentWarning
 from orbit_local.providers import get_provider
-from orbit_local.types import ChatRequest, Message, ToolCall
+from orbit_local.types import ChatRequest, Message, ToolCall, ToolSpec
 
 URL = "http://127.0.0.1:4891/v1"
 
@@ -35,3 +35,20 @@ def test_the_stream_usage_warning_says_where_usage_comes_instead() -> None:
     with pytest.warns(ParameterNotSentWarning) as caught:
         OpenAIProtocol(get_provider("llama-cpp-python"), URL).chat_request(request, stream=True)
     assert "(invoke/chat answers carry usage)" in str(caught[0].message)
+
+
+def test_the_chat_template_warning_names_the_apis_that_take_one() -> None:
+    request = ChatRequest(model="m", messages=[Message(role="user", content="hi")], chat_template="llama3")
+    with pytest.warns(ParameterNotSentWarning) as caught:
+        OpenAIProtocol(get_provider("lmstudio"), URL).chat_request(request, stream=False)
+    assert "(chat_template is for prompt APIs: KoboldAI, GPT4All's direct mode)" in str(caught[0].message)
+
+
+def test_the_recover_tool_calls_warning_on_a_stream_says_what_to_call_instead() -> None:
+    tools = [ToolSpec(name="add", description="add", parameters={"type": "object", "properties": {}})]
+    request = ChatRequest(
+        model="m", messages=[Message(role="user", content="hi")], tools=tools, recover_tool_calls=True
+    )
+    with pytest.warns(UserWarning) as caught:
+        OpenAIProtocol(get_provider("vllm"), URL).chat_request(request, stream=True)
+    assert "call invoke/chat to recover tool calls written as text" in str(caught[0].message)

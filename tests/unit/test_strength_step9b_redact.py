@@ -53,3 +53,18 @@ def test_a_models_repr_masks_the_base_url_only_not_a_field_that_equals_the_key()
     shown = repr(settings)
     assert "provider='ollama'" in shown and "model='llama3.2:1b'" in shown
     assert "base_url='http://***@localhost:11434/v1'" in shown
+
+
+def test_credential_headers_given_to_a_client_are_masked_and_other_headers_are_not() -> None:
+    """``X-Api-Key`` (and Authorization, Cookie, ...) values are credentials: a server that
+    echoes one back must not put it in an error or a log line. A trace id is not a secret."""
+    from orbit_local.providers import get_provider
+    from orbit_local.transport import Transport
+
+    Transport(
+        get_provider("openai-compatible"),
+        "http://127.0.0.1:9000/v1",
+        headers={"X-Api-Key": "hdr-secret-123", "X-Trace-Id": "trace-visible-1"},
+    )
+    assert redact("rejected key hdr-secret-123") == "rejected key ***"
+    assert redact("trace trace-visible-1") == "trace trace-visible-1"
