@@ -5,7 +5,7 @@ defects of pools shared across threads and event loops only show when a connecti
 so this one speaks HTTP/1.1 keep-alive (SSE in chunked encoding). Standard library only: a
 fresh interpreter can run it without importing httpx (tests/unit/test_concurrency.py).
 
-``/hold/v1/chat/completions`` (streamed) sends one event and then waits for the client to go
+``/v1/rerank`` scores each document by its length. ``/hold/v1/chat/completions`` (streamed) sends one event and then waits for the client to go
 away; ``LoopbackServer.disconnected`` is set when it has.
 """
 
@@ -43,6 +43,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))) or b"{}")
+        if self.path.endswith("/rerank"):  # Jina/Cohere shape; the longer document scores higher
+            scores = [{"index": i, "relevance_score": float(len(d))} for i, d in enumerate(body["documents"])]
+            self._json({"model": MODEL, "results": scores})
+            return
         if not self.path.endswith("/chat/completions"):
             self._json({"detail": "Not Found"}, 404)
             return

@@ -23,7 +23,7 @@ from orbit_local.protocols.params import ParameterNotSentWarning
 from tests.fakes import FakeServer, chat_bodies, chunk, completion, langchain_on, llamaindex_on, sse
 
 
-def answering(*responses: httpx.Response) -> FakeServer:
+def chat_answers(*responses: httpx.Response) -> FakeServer:
     """A server whose chat route gives these answers in turn (other routes answer as usual)."""
     queue = list(responses)
     return FakeServer(chat=lambda body: queue.pop(0))
@@ -118,7 +118,7 @@ def test_no_warning_without_reasoning(recwarn: pytest.WarningsRecorder) -> None:
 
 def test_the_models_own_answer_goes_back_whole_in_an_agent_loop() -> None:
     """What the package returned (invoke, or a merged stream) is what it sends back."""
-    server = answering(
+    server = chat_answers(
         httpx.Response(200, json=completion("4", reasoning_content="two and two")),
         httpx.Response(200, json=completion("12")),
         httpx.Response(
@@ -147,7 +147,7 @@ def test_the_models_own_answer_goes_back_whole_in_an_agent_loop() -> None:
 
 
 def test_llamaindex_answer_with_reasoning_goes_back() -> None:
-    server = answering(
+    server = chat_answers(
         httpx.Response(200, json=completion("4", reasoning_content="two and two")),
         httpx.Response(200, json=completion("12")),
     )
