@@ -2,7 +2,7 @@
 
 1. a LangChain LCEL chain, streamed;
 2. a LlamaIndex chat, streamed;
-3. a RAG query over docs/ with a LlamaIndex ``VectorStoreIndex``;
+3. a RAG query over docs/ (the user docs, not docs/dev/) with a LlamaIndex ``VectorStoreIndex``;
 
 each followed by a usage line with the prompt and completion token counts the engine reported.
 The LLM is the first local server that answers on a default port (it says which), else the
@@ -228,6 +228,7 @@ def llamaindex_rag(backend: Backend, usage: UsageEvents) -> None:
                 str(DOCS),
                 required_exts=[".md"],
                 recursive=True,
+                exclude=["dev/**"],  # developer reports (mutation verdicts, benchmarks): not user docs
                 file_metadata=lambda path: {"file_name": Path(path).name},
             ).load_data()
             index = VectorStoreIndex.from_documents(
