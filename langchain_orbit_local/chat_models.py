@@ -19,13 +19,12 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.utils import get_pydantic_field_names
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from langchain_orbit_local._convert import final_chunk, to_ai_message, to_generation_chunk, to_message
 from langchain_orbit_local.errors import raises_native
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
-from orbit_local.client import GENERIC, AsyncChatBackend, ChatBackend, is_auto
-from orbit_local.config import (
+from orbit_local.adapter_kit import (
     FromConfig,
     LazyClients,
     call_options,
@@ -33,9 +32,11 @@ from orbit_local.config import (
     generation_params,
     unknown_keywords_to_kwargs,
 )
+from orbit_local.client import AsyncChatBackend, ChatBackend
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.log import warn_renamed
 from orbit_local.protocols.common import tool_spec_from_openai
+from orbit_local.providers import GENERIC, is_auto
 from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.stream_scope import closing_streams
 from orbit_local.tokens import count_tokens, token_ids
@@ -81,8 +82,6 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
 
-    _client: ChatBackend | None = PrivateAttr(default=None)
-    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -122,9 +121,8 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         return {
             "provider": "auto" if auto else profile.name,
             "model": self.model,
-            "base_url": self.base_url
-            if auto
-            else (profile.resolve_base_url(self.base_url) if (self.base_url or profile.default_base_url) else None),
+            # The field holds the normalised URL (or the environment's); the default otherwise.
+            "base_url": self.base_url if auto else (self.base_url or profile.default_base_url or None),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
@@ -152,7 +150,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     def _resolved_model(self) -> str | None:
         """The model a client already resolved from the server (no I/O: this runs before
         every call, also inside an event loop)."""
-        for client in (self._client, self._async_client):
+        for client in self.built_clients():
             if client is not None and client.model:
                 return client.model
         return None

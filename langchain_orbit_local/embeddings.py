@@ -9,20 +9,18 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from langchain_core.embeddings import Embeddings
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field
 
 from langchain_orbit_local.errors import raises_native
-from orbit_local.client import AsyncChatBackend, ChatBackend
-from orbit_local.config import FromConfig, LazyClients
+from orbit_local.adapter_kit import FromConfig, LazyClients
 from orbit_local.log import warn_renamed
-from orbit_local.settings import ConnectionSettings
 
 
 def _batches(texts: list[str], size: int) -> list[list[str]]:
     return [texts[start : start + size] for start in range(0, len(texts), max(1, size))]
 
 
-class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, ConnectionSettings, Embeddings):
+class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, Embeddings):
     """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint."""
 
     config_model_key: ClassVar[str] = "embedding_model"
@@ -36,8 +34,6 @@ class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, ConnectionSettings, Embe
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
 
-    _client: ChatBackend | None = PrivateAttr(default=None)
-    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     def _model(self) -> str:
         if not self.model:

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from langchain_orbit_local.chat_models import BaseChatOrbitLocal, ChatOrbitLocal
-from orbit_local.config import class_for_provider, config_settings
+from orbit_local.adapter_kit import class_for_provider, config_settings
 from orbit_local.config_file import load_config
 
 

@@ -13,12 +13,10 @@ from typing import Any, Literal
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field
 
 from langchain_orbit_local.errors import raises_native
-from orbit_local.client import AsyncChatBackend, ChatBackend
-from orbit_local.config import LazyClients
-from orbit_local.settings import ConnectionSettings
+from orbit_local.adapter_kit import LazyClients
 from orbit_local.types import RerankResult
 
 
@@ -56,7 +54,7 @@ def _rows(result: RerankResult) -> list[dict[str, Any]]:
     return [{"index": place.index, "relevance_score": place.score} for place in result.ranking]
 
 
-class BaseOrbitLocalRerank(LazyClients, ConnectionSettings, BaseDocumentCompressor):
+class BaseOrbitLocalRerank(LazyClients, BaseDocumentCompressor):
     """Reranks documents with a local server's reranking model."""
 
     # The connection fields come from orbit_local.settings.ConnectionSettings.
@@ -69,8 +67,6 @@ class BaseOrbitLocalRerank(LazyClients, ConnectionSettings, BaseDocumentCompress
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
 
-    _client: ChatBackend | None = PrivateAttr(default=None)
-    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     @raises_native
     def rerank(

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, model_validator
+from llama_index.core.bridge.pydantic import Field, model_validator
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
-from orbit_local.client import AsyncChatBackend, ChatBackend
-from orbit_local.config import FromConfig, LazyClients, env_defaults
+from orbit_local.adapter_kit import FromConfig, LazyClients
 from orbit_local.log import warn_renamed
-from orbit_local.settings import ConnectionSettings
+from orbit_local.settings import settings_with_environment
 
 
-class OrbitLocalEmbedding(FromConfig, LazyClients, ConnectionSettings, BaseEmbedding):
+class OrbitLocalEmbedding(FromConfig, LazyClients, BaseEmbedding):
     """Embeddings from any local server with an OpenAI-style ``/embeddings`` endpoint.
 
     ``embed_batch_size`` (LlamaIndex's own field) sets how many texts go in one request.
@@ -28,8 +27,6 @@ class OrbitLocalEmbedding(FromConfig, LazyClients, ConnectionSettings, BaseEmbed
     async_http_client: Any = Field(default=None, exclude=True)
     embed_batch_size: int = Field(default=DEFAULT_EMBED_BATCH_SIZE, gt=0)
 
-    _client: ChatBackend | None = PrivateAttr(default=None)
-    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -37,7 +34,7 @@ class OrbitLocalEmbedding(FromConfig, LazyClients, ConnectionSettings, BaseEmbed
         # LlamaIndex's own ``model_name`` field names the model in its events and serialisation.
         if not isinstance(values, dict):
             return values
-        values = env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
+        values = settings_with_environment(values, cls.model_fields["provider"].default)
         if values.get("model") and not values.get("model_name"):
             values["model_name"] = values["model"]
         return values

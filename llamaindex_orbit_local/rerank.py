@@ -13,22 +13,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]  # re-exported, no __all__
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from orbit_local.client import AsyncChatBackend, ChatBackend
-from orbit_local.config import LazyClients
-from orbit_local.settings import ConnectionSettings
+from orbit_local.adapter_kit import LazyClients
 from orbit_local.types import RerankResult
 
 dispatcher = get_dispatcher(__name__)
 
 
-class OrbitLocalRerank(LazyClients, ConnectionSettings, BaseNodePostprocessor):
+class OrbitLocalRerank(LazyClients, BaseNodePostprocessor):
     """Reranks nodes with any local server's reranking model (``provider="auto"``: the server
     at ``base_url`` is fingerprinted on the first request)."""
 
@@ -44,8 +42,6 @@ class OrbitLocalRerank(LazyClients, ConnectionSettings, BaseNodePostprocessor):
     )
     async_http_client: Any = Field(default=None, exclude=True)
 
-    _client: ChatBackend | None = PrivateAttr(default=None)
-    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     @classmethod
     def class_name(cls) -> str:

@@ -22,11 +22,11 @@ from typing import Any, TextIO
 
 from orbit_local import __version__
 from orbit_local.chat_stream import ChatStream
-from orbit_local.client import AUTO, ChatBackend, ChatClient
+from orbit_local.client import ChatBackend, ChatClient
 from orbit_local.discovery import FoundServer, candidate_urls, discover
 from orbit_local.doctor import run_checks
 from orbit_local.errors import OrbitLocalError
-from orbit_local.providers import get_provider, list_providers
+from orbit_local.providers import AUTO, get_provider, list_providers
 from orbit_local.types import ChatRequest, GenerationParams, Message, ModelInfo, ModelProgress
 
 _HOST_PORT = re.compile(r"^[\w.\-]+:\d+(/.*)?$")

@@ -9,7 +9,6 @@ I/O — picking the protocol, choosing a default model, emulating a stream — l
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing, suppress
@@ -28,6 +27,7 @@ from orbit_local.discovery import (
     first_server,
     probe_server,
 )
+from orbit_local.environment import pick
 from orbit_local.errors import (
     BadRequestError,
     ContextOverflowError,
@@ -43,7 +43,7 @@ from orbit_local.protocols.base import ChatProtocol
 from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.protocols.rerank import RerankWire, empty_result
-from orbit_local.providers import ProviderProfile, get_provider
+from orbit_local.providers import GENERIC, ProviderProfile, get_provider, is_auto
 from orbit_local.recovery import recover_tool_calls
 from orbit_local.tokens import parse_tokens, tokenize_request
 from orbit_local.transport import (
@@ -65,7 +65,7 @@ from orbit_local.types import (
     RerankResult,
     Usage,
 )
-from orbit_local.urls import check_base_url
+from orbit_local.urls import normalise_base_url
 
 if TYPE_CHECKING:
     import httpx
@@ -200,15 +200,6 @@ def warn_if_overflowing(request: ChatRequest, window: int, server: str) -> None:
         )
 
 
-AUTO = "auto"
-"""The provider name that asks the client to fingerprint the server (see :mod:`orbit_local.discovery`)."""
-GENERIC = "openai-compatible"
-
-
-def is_auto(provider: str | ProviderProfile | None) -> bool:
-    return isinstance(provider, str) and provider.lower() == AUTO
-
-
 class _ClientBase:
     transport: _TransportBase
     """Configuration and the non-I/O half of both clients.
@@ -230,9 +221,9 @@ class _ClientBase:
         self.auto = is_auto(provider)
         self.auto_load = auto_load
         self.profile = get_provider(GENERIC if self.auto else provider)
-        if self.auto:
-            explicit = check_base_url(base_url) or check_base_url(os.environ.get(self.profile.env_base_url)) or ""
-            self.base_url = explicit.rstrip("/")  # "" means: look on the default ports
+        if self.auto:  # no default: "" means look on the default ports
+            given = pick(self.profile.env_prefix, "base_url", base_url)
+            self.base_url = normalise_base_url(given, self.profile.api_prefix) or ""
         else:
             self.base_url = self.profile.resolve_base_url(base_url)
         self.api_key = self.profile.resolve_api_key(api_key)

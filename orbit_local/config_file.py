@@ -37,14 +37,14 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
+from orbit_local.environment import Setting, pick
 from orbit_local.errors import OrbitLocalError
 from orbit_local.log import warn
 from orbit_local.providers import SAMPLER_PARAMS, ProviderProfile, get_provider
-from orbit_local.urls import check_base_url
+from orbit_local.urls import DEFAULT_API_PREFIX, check_base_url
 
 BLOCK_PROVIDERS: dict[str, str] = {
     "localai": "localai",
@@ -152,10 +152,10 @@ class ServerBlock(BaseModel):
         """The same check as every class's ``base_url`` (surrounding whitespace stripped); a
         bare ``http://host:port`` stays bare here and gets the server's prefix later."""
         provider = info.data.get("provider")
-        prefix = "/v1"
+        prefix = DEFAULT_API_PREFIX
         if isinstance(provider, str):
             with suppress(ValueError):
-                prefix = urlsplit(get_provider(provider).default_base_url).path or "/v1"
+                prefix = get_provider(provider).api_prefix
         return check_base_url(value, prefix)
 
     @field_validator("stop", mode="before")
@@ -188,19 +188,14 @@ class ServerBlock(BaseModel):
         """
         profile = self.profile
         values: dict[str, Any] = {"provider": profile.name}
-        env_wins = {
-            "base_url": profile.env_base_url,
-            "api_key": profile.env_api_key,
-            "model": profile.env_model,
-        }
-        from_file = {
+        from_file: dict[Setting, Any] = {
             "base_url": self.resolved_base_url(),
             "api_key": self.api_key,
             "model": self.model,
         }
-        for key, value in from_file.items():
-            if value is not None and not os.environ.get(env_wins[key], "").strip():
-                values[key] = value
+        for setting, value in from_file.items():
+            if value is not None and pick(profile.env_prefix, setting) is None:  # the environment wins
+                values[setting] = value
         for key in ("temperature", "top_p", "max_tokens", "seed", "stop", "model_path", "chat_template"):
             value = getattr(self, key)
             if value is not None:

@@ -44,13 +44,12 @@ from orbit_local.fingerprint import (
     base_url_for,
     classify,
     model_ids,
-    origin_of,
-    path_of,
     probe_url,
 )
 from orbit_local.log import logger
 from orbit_local.providers import ProviderProfile, get_provider, list_providers
 from orbit_local.retry import RetryPolicy
+from orbit_local.urls import origin_of, path_of
 
 if TYPE_CHECKING:
     import httpx

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orbit_local.providers import ProviderProfile, get_provider, list_providers
+from orbit_local.urls import api_prefix, origin_of, path_of, with_api_prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,22 +86,10 @@ class FoundServer:
         return self.models[0] if self.models else None
 
 
-def origin_of(url: str) -> str:
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def path_of(url: str) -> str:
-    return urlsplit(url if "://" in url else f"http://{url}").path.rstrip("/")
-
-
 def base_url_for(profile: ProviderProfile, url: str) -> str:
     """The profile's API prefix on the given server: a URL with a path keeps it (the user said
     where the API is); a bare origin gets the profile's (``/v1``, Lemonade's ``/api/v1``)."""
-    if path_of(url):
-        return (url if "://" in url else f"http://{url}").rstrip("/")
-    prefix = path_of(profile.default_base_url) or "/v1"
-    return origin_of(url) + prefix
+    return with_api_prefix(url, api_prefix(profile.default_base_url))
 
 
 def probe_url(url: str, probe: Probe) -> str:

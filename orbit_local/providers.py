@@ -10,12 +10,11 @@ Facts behind each flag are in ``docs/providers/`` with their sources.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from orbit_local.urls import check_base_url
+from orbit_local.environment import env_name, pick, sources
+from orbit_local.urls import api_prefix, normalise_base_url
 
 WireProtocol = Literal["openai", "kobold"]
 StreamUsage = Literal["include_usage", "always", "never"]
@@ -266,37 +265,41 @@ class ProviderProfile:
 
     @property
     def env_base_url(self) -> str:
-        return f"{self.env_prefix}BASE_URL"
+        return env_name(self.env_prefix, "base_url")
 
     @property
     def env_api_key(self) -> str:
-        return f"{self.env_prefix}API_KEY"
+        return env_name(self.env_prefix, "api_key")
 
     @property
     def env_model(self) -> str:
-        return f"{self.env_prefix}MODEL"
+        return env_name(self.env_prefix, "model")
 
-    def resolve_base_url(self, explicit: str | None = None) -> str:
-        """Argument beats ``<PREFIX>BASE_URL`` beats the profile default; each one cleaned and
-        checked by :func:`~orbit_local.urls.check_base_url` (surrounding whitespace stripped, a
-        URL that is not one refused with the variable it came from named)."""
-        prefix = urlsplit(self.default_base_url).path or "/v1"
-        sources = (("base_url", explicit), (self.env_base_url, os.environ.get(self.env_base_url)))
-        for source, value in (*sources, ("the default", self.default_base_url)):
+    @property
+    def api_prefix(self) -> str:
+        """The API path of the default URL (``/v1``; Lemonade's ``/api/v1``)."""
+        return api_prefix(self.default_base_url)
+
+    def resolve_base_url(self, explicit: str | None = None, *, file: str | None = None) -> str:
+        """The base URL in :mod:`orbit_local.environment`'s order (argument, ``<PREFIX>BASE_URL``,
+        config file, the profile's default), each one checked and normalised by
+        :func:`~orbit_local.urls.normalise_base_url`; a bad one is refused naming where it
+        came from."""
+        for source, value in sources(self.env_prefix, "base_url", explicit, file=file, default=self.default_base_url):
             try:
-                url = check_base_url(value, prefix)
+                url = normalise_base_url(value, self.api_prefix)
             except ValueError as exc:
                 raise ValueError(f"{self.display_name}: {exc} (from {source})") from None
             if url:
-                return url.rstrip("/")
+                return url
         raise ValueError(f"{self.display_name}: no base URL. Pass base_url=... or set {self.env_base_url}.")
 
     def resolve_api_key(self, explicit: str | None = None) -> str | None:
         """Argument beats ``<PREFIX>API_KEY``. Never falls back to ``OPENAI_API_KEY``."""
-        return explicit or os.environ.get(self.env_api_key) or None
+        return pick(self.env_prefix, "api_key", explicit)  # type: ignore[no-any-return]
 
     def resolve_model(self, explicit: str | None = None) -> str | None:
-        return explicit or os.environ.get(self.env_model) or None
+        return pick(self.env_prefix, "model", explicit)  # type: ignore[no-any-return]
 
     def with_overrides(self, **changes: object) -> ProviderProfile:
         """A copy with some fields changed, e.g. a llama.cpp build that has embeddings off."""
@@ -720,6 +723,17 @@ register(
         aliases=("openai_compatible", "generic"),
     )
 )
+
+
+AUTO = "auto"
+"""The provider name that asks the client to fingerprint the server (see :mod:`orbit_local.discovery`)."""
+GENERIC = "openai-compatible"
+"""The profile that stands in for a server not detected yet, and for any OpenAI-compatible one."""
+
+
+def is_auto(provider: str | ProviderProfile | None) -> bool:
+    """Whether ``provider`` asks for detection (``"auto"``, any case)."""
+    return isinstance(provider, str) and provider.lower() == AUTO
 
 
 def get_provider(name: str | ProviderProfile) -> ProviderProfile:

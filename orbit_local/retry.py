@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 from orbit_local.errors import OrbitLocalError, RateLimitError, ServerBusyError
 
+DEFAULT_TIMEOUT = 120.0
+"""Read timeout of one request, in seconds: a long answer from a slow local model fits."""
 DEFAULT_MAX_RETRIES = 10
 """How many times a retryable failure is retried at most; the time windows below usually end
 the retrying first. 0 turns retrying off."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from contextlib import suppress
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -26,12 +25,26 @@ from pydantic import (
     model_validator,
 )
 
-from orbit_local.providers import OPENAI_OPTIONAL_PARAMS
+from orbit_local.environment import with_environment
+from orbit_local.providers import GENERIC, OPENAI_OPTIONAL_PARAMS, get_provider, is_auto
 from orbit_local.redact import redact_url
-from orbit_local.transport import DEFAULT_MAX_RETRIES, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
-from orbit_local.urls import check_base_url
+from orbit_local.retry import DEFAULT_MAX_RETRIES, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
+from orbit_local.urls import DEFAULT_API_PREFIX, check_base_url, normalise_base_url
 
 MASKED_KEY = "**********"
+
+
+def settings_with_environment(values: dict[str, Any], default_provider: str) -> dict[str, Any]:
+    """An adapter's keywords with unset ``base_url``, ``api_key`` and ``model`` read from the
+    server's environment variables (:mod:`orbit_local.environment`); ``provider="auto"`` reads
+    ``ORBIT_LOCAL_*``. A masked key (a dump read back) counts as unset."""
+    if values.get("api_key") == MASKED_KEY:
+        values = {k: v for k, v in values.items() if k != "api_key"}
+    provider = values.get("provider") or default_provider
+    with suppress(ValueError):  # an unknown provider is refused by its own validator
+        profile = get_provider(GENERIC if is_auto(provider) else provider)
+        return with_environment(profile.env_prefix, values, ("model", "model_name"))
+    return values
 
 
 class ConnectionSettings(BaseModel):
@@ -81,13 +94,11 @@ class ConnectionSettings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _read_environment(cls, values: Any) -> Any:
-        from orbit_local.config import env_defaults
-
+        """Unset ``base_url``, ``api_key`` and ``model`` from the server's environment
+        variables (:mod:`orbit_local.environment`); ``provider="auto"`` reads ``ORBIT_LOCAL_*``."""
         if not isinstance(values, dict):
             return values
-        if values.get("api_key") == MASKED_KEY:  # a dump read back: the key comes from elsewhere
-            values = {k: v for k, v in values.items() if k != "api_key"}
-        return env_defaults(values.get("provider") or cls.model_fields["provider"].default, values)
+        return settings_with_environment(values, cls.model_fields["provider"].default)
 
     @field_serializer("api_key")
     def _mask_api_key(self, value: SecretStr | None) -> str | None:
@@ -97,22 +108,18 @@ class ConnectionSettings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _base_url_is_a_url(cls, value: str | None, info: ValidationInfo) -> str | None:
-        from orbit_local.client import is_auto
-        from orbit_local.providers import get_provider
-
+        """Checked and normalised once, here (:mod:`orbit_local.urls`): what the field holds
+        is what requests are sent to."""
         provider = info.data.get("provider")
-        prefix = "/v1"
+        prefix = DEFAULT_API_PREFIX
         if isinstance(provider, str) and not is_auto(provider):
             with suppress(ValueError):
-                prefix = urlsplit(get_provider(provider).default_base_url).path or "/v1"
-        return check_base_url(value, prefix)
+                prefix = get_provider(provider).api_prefix
+        return normalise_base_url(value, prefix)
 
     @field_validator("provider")
     @classmethod
     def _provider_is_known(cls, value: str) -> str:
-        from orbit_local.client import is_auto
-        from orbit_local.providers import get_provider
-
         if not is_auto(value):
             get_provider(value)  # ValueError lists the known names
         return value
@@ -171,6 +178,9 @@ class ChatSettings(ConnectionSettings):
         return {name: getattr(self, name) for name in OPENAI_OPTIONAL_PARAMS if getattr(self, name) is not None}
 
 
+KOBOLD_SAMPLERS = ("rep_pen", "rep_pen_range", "typical", "tfs", "top_a")
+
+
 class KoboldSamplers(BaseModel):
     """KoboldAI's own samplers as fields (the KoboldAI classes of both frameworks); ``top_k``,
     ``min_p`` and ``repeat_penalty`` (its ``rep_pen``) are the common fields of every chat class."""
@@ -181,11 +191,13 @@ class KoboldSamplers(BaseModel):
     tfs: float | None = Field(default=None, ge=0, le=1)
     top_a: float | None = Field(default=None, ge=0)
 
+    def sampler_body(self) -> dict[str, Any]:
+        """The KoboldAI samplers that are set, as generate-request keys."""
+        return {name: getattr(self, name) for name in KOBOLD_SAMPLERS if getattr(self, name) is not None}
+
     @model_validator(mode="after")
     def _samplers_into_body(self) -> Any:
-        from orbit_local.config import kobold_sampler_body
-
-        samplers = kobold_sampler_body(self)
+        samplers = self.sampler_body()
         if samplers:
             setattr(self, "extra_body", {**samplers, **(getattr(self, "extra_body", None) or {})})  # noqa: B010
         return self
@@ -205,10 +217,12 @@ class GPT4AllDirectSettings(BaseModel):
 
 
 __all__ = [
+    "KOBOLD_SAMPLERS",
     "OPENAI_OPTIONAL_PARAMS",
     "ChatSettings",
     "ConnectionSettings",
     "GPT4AllDirectSettings",
     "KoboldSamplers",
     "check_base_url",
+    "settings_with_environment",
 ]

@@ -41,12 +41,14 @@ from orbit_local.redact import register_secret
 from orbit_local.retry import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_STARTUP_TIMEOUT,
+    DEFAULT_TIMEOUT,
     DEFAULT_WARMUP_TIMEOUT,
     RetryPolicy,
     RetryState,
 )
 from orbit_local.streams import MAX_EVENT_SIZE, EventTooLargeError, NDJSONDecoder, SSEDecoder, SSEEvent
 from orbit_local.types import HttpRequest
+from orbit_local.urls import origin_of
 
 if TYPE_CHECKING:
     import httpx
@@ -55,7 +57,6 @@ else:
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT = 120.0
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_STARTUP_TIMEOUT",
@@ -83,7 +84,7 @@ class _TransportBase:
     ) -> None:
         self.profile = profile
         self.base_url = base_url.rstrip("/")
-        self.origin = _origin(self.base_url)
+        self.origin = origin_of(self.base_url)
         self.retry = RetryPolicy(max_retries, warmup_timeout, startup_timeout)
         self.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0) if timeout else 10.0)
         # A stream that sends only keep-alive comments for this long is treated as stuck.
@@ -101,7 +102,7 @@ class _TransportBase:
         """Point at the profile and URL that auto-detection found (same connection pool)."""
         self.profile = profile
         self.base_url = base_url.rstrip("/")
-        self.origin = _origin(self.base_url)
+        self.origin = origin_of(self.base_url)
         if api_key:
             register_secret(api_key)
             self.headers["Authorization"] = f"Bearer {api_key}"
@@ -308,12 +309,6 @@ _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key"
 def _server_noun(display_name: str) -> str:
     """"LM Studio server", but "llama.cpp server" (not "llama.cpp server server")."""
     return display_name if display_name.lower().endswith("server") else f"{display_name} server"
-
-
-def _origin(base_url: str) -> str:
-    """Scheme, credentials, host and port: requests sent from the root (KoboldCpp's
-    ``/api/extra/...``, llama.cpp's ``/props``) keep a base URL's basic-auth credentials."""
-    return str(httpx.URL(base_url).copy_with(raw_path=b"", query=None, fragment=None))
 
 
 def _retry_after(response: httpx.Response) -> float | None:

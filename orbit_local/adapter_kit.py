@@ -1,8 +1,10 @@
-"""Settings shared by both adapters: environment defaults, client options, per-call params.
+"""The adapter kit: what every LangChain and LlamaIndex class of orbit-local is built from.
 
-The LangChain and LlamaIndex classes expose the same flat fields (``model``, ``base_url``,
-``api_key``, ``temperature``, ...). These helpers read them by name so both adapters resolve
-settings identically. Step 5 adds ORBIT-style ``inference.yaml`` blocks here.
+The classes expose the same flat fields (:mod:`orbit_local.settings`). This kit turns those
+fields into a client (:class:`LazyClients`), a request's parameters (:func:`generation_params`,
+:func:`extra_body`, :func:`call_options`), and a class from an ``inference.yaml`` block
+(:class:`FromConfig`), so both frameworks resolve settings identically. It holds no fields
+and no settings of its own.
 """
 
 from __future__ import annotations
@@ -13,14 +15,23 @@ import threading
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import SecretStr
+from pydantic import PrivateAttr
 
-from orbit_local.client import GENERIC, AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient, is_auto
+from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient
 from orbit_local.config_file import ServerBlock, load_config
 from orbit_local.discovery import cached
+from orbit_local.environment import pick
 from orbit_local.errors import OrbitLocalError
 from orbit_local.log import warn
-from orbit_local.providers import OPENAI_OPTIONAL_PARAMS, SAMPLER_PARAMS, ProviderProfile, get_provider
+from orbit_local.providers import (
+    GENERIC,
+    OPENAI_OPTIONAL_PARAMS,
+    SAMPLER_PARAMS,
+    ProviderProfile,
+    get_provider,
+    is_auto,
+)
+from orbit_local.settings import ChatSettings, ConnectionSettings
 from orbit_local.types import GenerationParams
 
 if TYPE_CHECKING:
@@ -48,30 +59,11 @@ HANDLED_CALL_KEYWORDS = frozenset(
 server as a body field, as langchain-openai and llama-index-llms-openai do."""
 
 
-def env_defaults(provider: str, values: dict[str, Any]) -> dict[str, Any]:
-    """Fill ``base_url``, ``api_key`` and ``model`` from ``<PREFIX>*`` env vars where unset.
-
-    Explicit values win; ``OPENAI_API_KEY`` is never consulted. ``provider="auto"`` reads the
-    generic ``ORBIT_LOCAL_*`` variables.
-    """
-    profile = get_provider(GENERIC if is_auto(provider) else provider)
-    if not values.get("base_url") and os.environ.get(profile.env_base_url):
-        values["base_url"] = os.environ[profile.env_base_url]
-    if values.get("api_key") is None and os.environ.get(profile.env_api_key):
-        values["api_key"] = os.environ[profile.env_api_key]
-    if not (values.get("model") or values.get("model_name")) and os.environ.get(profile.env_model):
-        values["model"] = os.environ[profile.env_model]
-    return values
-
-
-def client_options(settings: Any) -> dict[str, Any]:
+def client_options(settings: ConnectionSettings) -> dict[str, Any]:
     """Keyword arguments for :class:`~orbit_local.client.ChatClient` from an adapter's fields."""
-    api_key = settings.api_key
-    if isinstance(api_key, SecretStr):
-        api_key = api_key.get_secret_value()
     return {
         "base_url": settings.base_url,
-        "api_key": api_key,
+        "api_key": settings.api_key.get_secret_value() if settings.api_key is not None else None,
         "model": settings.model,
         "timeout": settings.timeout,
         "max_retries": settings.max_retries,
@@ -82,25 +74,33 @@ def client_options(settings: Any) -> dict[str, Any]:
     }
 
 
-def generation_params(settings: Any, kwargs: dict[str, Any], stop: list[str] | None = None) -> GenerationParams:
-    """Instance settings overridden by per-call kwargs (``invoke(..., temperature=0)``)."""
-    values = {name: kwargs.get(name, getattr(settings, name)) for name in PER_CALL_PARAMS}
-    stops = stop if stop is not None else kwargs.get("stop", settings.stop)
+def generation_params(
+    settings: ChatSettings, kwargs: dict[str, Any], stop: list[str] | None = None
+) -> GenerationParams:
+    """Instance settings overridden by per-call kwargs (``invoke(..., temperature=0)``).
+
+    Read from the fields' own dict: about thirty are looked at on every call."""
+    fields = settings.__dict__
+    values = {name: kwargs.get(name, fields[name]) for name in PER_CALL_PARAMS}
+    stops = stop if stop is not None else kwargs.get("stop", fields["stop"])
     return GenerationParams(
         stop=list(stops) if stops else None,
-        options=_set_values(settings, kwargs, OPENAI_OPTIONAL_PARAMS),
-        samplers=_set_values(settings, kwargs, SAMPLER_PARAMS),
+        options=_set_values(fields, kwargs, OPENAI_OPTIONAL_PARAMS),
+        samplers=_set_values(fields, kwargs, SAMPLER_PARAMS),
         **values,
     )
 
 
-def _set_values(settings: Any, kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+def _set_values(fields: dict[str, Any], kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """The named settings that are set, a per-call keyword winning over the instance's field."""
-    values = {name: kwargs.get(name, getattr(settings, name, None)) for name in names}
-    return {name: value for name, value in values.items() if value is not None}
+    if not kwargs:
+        return {name: value for name in names if (value := fields.get(name)) is not None}
+    return {name: value for name in names if (value := kwargs.get(name, fields.get(name))) is not None}
 
 
-def extra_body(settings: Any, kwargs: dict[str, Any], instance_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+def extra_body(
+    settings: ChatSettings, kwargs: dict[str, Any], instance_kwargs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Every body field beyond the known ones, later sources winning: the instance's
     ``extra_body``, the framework's instance keywords (``model_kwargs`` / ``additional_kwargs``),
     a per-call ``extra_body``, and per-call keywords nothing else handles."""
@@ -113,9 +113,9 @@ def extra_body(settings: Any, kwargs: dict[str, Any], instance_kwargs: dict[str,
     }
 
 
-def call_options(settings: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+def call_options(settings: ChatSettings, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Per-call request fields that are not generation parameters: headers, stream usage."""
-    stream_usage = kwargs.get("stream_usage", getattr(settings, "stream_usage", None))
+    stream_usage = kwargs.get("stream_usage", settings.stream_usage)
     return {"extra_headers": kwargs.get("extra_headers"), "stream_usage": stream_usage}
 
 
@@ -147,14 +147,6 @@ def unknown_keywords_to_kwargs(values: dict[str, Any], fields: set[str], into: s
         values.setdefault(key, extra.pop(key))
     values[into] = extra
     return values
-
-
-KOBOLD_SAMPLERS = ("rep_pen", "rep_pen_range", "typical", "tfs", "top_a")
-
-
-def kobold_sampler_body(settings: Any) -> dict[str, Any]:
-    """KoboldAI's own sampler fields set on an adapter, as generate-request keys."""
-    return {name: getattr(settings, name) for name in KOBOLD_SAMPLERS if getattr(settings, name, None) is not None}
 
 
 class FromConfig:
@@ -190,7 +182,7 @@ def config_settings(cls: Any, block: ServerBlock, overrides: dict[str, Any]) -> 
     if model_key != "model":
         values.pop("model", None)
         chosen = getattr(block, model_key, None)
-        if chosen and not os.environ.get(block.profile.env_model):
+        if chosen and pick(block.profile.env_prefix, "model") is None:  # the environment wins
             values["model"] = chosen
     fields = set(cls.model_fields)
     if "context_window" in values and "context_window" not in fields and "profile" in fields:
@@ -224,22 +216,26 @@ I/O and an instance-held lock would break ``model_copy(deep=True)`` of the pydan
 reentrant, so a ``_new_client`` that reads another property cannot deadlock."""
 
 
-class LazyClients:
-    """The ``client`` / ``async_client`` properties shared by every adapter class.
+class LazyClients(ConnectionSettings):
+    """The connection fields plus the ``client`` / ``async_client`` built from them: the base
+    of every adapter class.
 
     Each client is built on first use from the adapter's fields, so an async-only user never
     builds a sync client. The optional injected httpx clients are ``http_client`` and
     ``http_async_client`` (LangChain's name) or ``async_http_client`` (LlamaIndex's). A class
     that runs elsewhere (GPT4All in-process) overrides ``_new_client`` / ``_new_async_client``.
-    The pydantic classes declare ``_client`` / ``_async_client`` as private attributes.
     """
 
-    if TYPE_CHECKING:
-        provider: str
-        base_url: str | None
-        http_client: Any
-        _client: ChatBackend | None
-        _async_client: AsyncChatBackend | None
+    _client: ChatBackend | None = PrivateAttr(default=None)
+    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
+
+    def built_clients(self) -> tuple[ChatBackend | None, AsyncChatBackend | None]:
+        """The clients built so far (no I/O, nothing built). Read from pydantic's private
+        storage directly: its own private-attribute lookup costs about 2 µs a read, and
+        these are read several times on every call."""
+        private = self.__pydantic_private__
+        assert private is not None  # pydantic fills it for every model with private attributes
+        return private["_client"], private["_async_client"]
 
     def _new_client(self) -> ChatBackend:
         return ChatClient(self.provider, http_client=self.http_client, **client_options(self))
@@ -264,7 +260,7 @@ class LazyClients:
     def _known_profile(self) -> ProviderProfile | None:
         if not is_auto(self.provider):
             return get_provider(self.provider)
-        for client in (self._client, self._async_client):
+        for client in self.built_clients():
             if client is not None and not client.auto:
                 return client.profile
         found = cached(self.base_url) if self.base_url else None
@@ -288,7 +284,7 @@ class LazyClients:
     @property
     def client(self) -> ChatBackend:
         """The synchronous client (built once per instance, also when threads ask at once)."""
-        client = self._client
+        client = self.built_clients()[0]
         if client is None:
             with _CLIENTS_LOCK:
                 client = self._client
@@ -299,7 +295,7 @@ class LazyClients:
     @property
     def async_client(self) -> AsyncChatBackend:
         """The asynchronous client (built once per instance; usable on any event loop)."""
-        client = self._async_client
+        client = self.built_clients()[1]
         if client is None:
             with _CLIENTS_LOCK:
                 client = self._async_client
