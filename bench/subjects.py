@@ -3,9 +3,13 @@ orbit-local in both frameworks, each behind the same small interface.
 
 A subject answers four questions against the loopback server: one call, one stream of ``n``
 tokens (returning how many content tokens arrived, so a wrong answer cannot pass as a fast
-one), the time to its first token, and an async stream for the throughput run. The floors do
-no I/O at all: they yield chunks built before timing through the framework's own machinery,
-which is what any integration pays on top of its HTTP work.
+one), the time to its first token, and an async stream for the throughput run.
+
+The floors do no I/O at all. The honest floor of each framework builds its answer and each
+streamed chunk inside the timed call with the framework's ordinary (validating) constructors
+and passes them through the framework's own machinery: what any integration pays on top of
+its HTTP work. The prebuilt floors, the looser limit of earlier runs, yield objects built
+before timing, which no integration can do; they stay as a second column.
 """
 
 from __future__ import annotations
@@ -116,22 +120,47 @@ def _langchain(name: str, make: Callable[[int], Any]) -> Subject:
     return _subject(name, "langchain", lambda: models[200].invoke(PROMPT), texts, atexts)
 
 
-def langchain_floor() -> Subject:
+def langchain_floor(prebuilt: bool = False) -> Subject:
+    """A ``BaseChatModel`` that answers without I/O: LangChain's own cost per call and token.
+
+    By default it builds its message and every chunk inside the timed call with LangChain's
+    ordinary constructors, as any integration must; usage and metadata as a server reports
+    them. ``prebuilt=True`` is the older, looser floor: chunks built once, before timing."""
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage, AIMessageChunk
     from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-    answer = ChatResult(generations=[ChatGeneration(message=AIMessage(content="Hello there."))])
+    pieces = {n: [f" tok{i}" for i in range(n)] for n in (200, 2000)}
+    metadata = {"model_name": "bench-model", "finish_reason": "stop"}
 
-    def chunks(n: int) -> list[ChatGenerationChunk]:
-        ready = [ChatGenerationChunk(message=AIMessageChunk(content=f" tok{i}")) for i in range(n)]
-        usage = {"input_tokens": 9, "output_tokens": n, "total_tokens": n + 9}
-        return [*ready, ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))]
+    def usage(n: int) -> Any:
+        return {"input_tokens": 9, "output_tokens": n, "total_tokens": n + 9}
 
-    prepared = {n: chunks(n) for n in (200, 2000)}
+    def built(n: int) -> list[ChatGenerationChunk]:
+        chunks = [ChatGenerationChunk(message=AIMessageChunk(content=piece)) for piece in pieces[n]]
+        closing = AIMessageChunk(content="", usage_metadata=usage(n), response_metadata=metadata, id="chatcmpl-bench")
+        return [*chunks, ChatGenerationChunk(message=closing)]
+
+    def answer() -> ChatResult:
+        message = AIMessage(
+            content="Hello there.", usage_metadata=usage(3), response_metadata=metadata, id="chatcmpl-bench"
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    ready = {n: built(n) for n in (200, 2000)}
+    ready_answer = answer()
+
+    def chunks(n: int) -> Iterator[ChatGenerationChunk]:
+        if prebuilt:
+            yield from ready[n]
+            return
+        for piece in pieces[n]:
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        closing = AIMessageChunk(content="", usage_metadata=usage(n), response_metadata=metadata, id="chatcmpl-bench")
+        yield ChatGenerationChunk(message=closing)
 
     class FloorChat(BaseChatModel):
-        """Ready answers through BaseChatModel: the framework's own cost, no I/O."""
+        """Answers through BaseChatModel: the framework's own cost, no I/O."""
 
         tokens: int = 200
 
@@ -140,21 +169,22 @@ def langchain_floor() -> Subject:
             return "floor"
 
         def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
-            return answer
+            return ready_answer if prebuilt else answer()
 
         def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-            for chunk in prepared[self.tokens]:
+            for chunk in chunks(self.tokens):
                 if run_manager is not None:
                     run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
 
         async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
-            for chunk in prepared[self.tokens]:
+            for chunk in chunks(self.tokens):
                 if run_manager is not None:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
 
-    return _langchain("LangChain floor", lambda n: FloorChat(tokens=n))
+    name = "LangChain floor (prebuilt)" if prebuilt else "LangChain floor"
+    return _langchain(name, lambda n: FloorChat(tokens=n))
 
 
 def chat_openai(base_url: str) -> Subject:
@@ -194,7 +224,13 @@ def _llamaindex(name: str, make: Callable[[int], Any]) -> Subject:
     return _subject(name, "llamaindex", lambda: models[200].chat(messages), texts, atexts)
 
 
-def llamaindex_floor() -> Subject:
+def llamaindex_floor(prebuilt: bool = False) -> Subject:
+    """A ``CustomLLM`` that answers without I/O: LlamaIndex's own cost per call and token.
+
+    By default every step is built inside the timed call with LlamaIndex's ordinary
+    constructors (the message so far and the new piece, as its streaming contract asks), and
+    the answer carries its raw body and usage, as any integration must. ``prebuilt=True`` is
+    the older, looser floor: steps built once, before timing."""
     from llama_index.core.base.llms.types import (
         ChatMessage,
         ChatResponse,
@@ -205,18 +241,28 @@ def llamaindex_floor() -> Subject:
     from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
     from llama_index.core.llms.custom import CustomLLM
 
-    def responses(n: int) -> list[ChatResponse]:
-        out, text = [], ""
-        for i in range(n):
-            text += f" tok{i}"
-            out.append(ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=f" tok{i}"))
-        return out
+    pieces = {n: [f" tok{i}" for i in range(n)] for n in (200, 2000)}
+    body = {"id": "chatcmpl-bench", "model": "bench-model", "choices": [{"message": {"content": "Hello there."}}]}
 
-    prepared = {n: responses(n) for n in (200, 2000)}
-    answer = ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content="Hello there."))
+    def steps(n: int) -> Iterator[ChatResponse]:
+        text = ""
+        for piece in pieces[n]:
+            text += piece
+            yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece)
+        usage = {"prompt_tokens": 9, "completion_tokens": n, "total_tokens": n + 9}
+        message = ChatMessage(role=MessageRole.ASSISTANT, content=text)
+        yield ChatResponse(message=message, delta="", additional_kwargs=usage)
+
+    def answer() -> ChatResponse:
+        usage = {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+        message = ChatMessage(role=MessageRole.ASSISTANT, content="Hello there.")
+        return ChatResponse(message=message, raw=body, additional_kwargs=usage)
+
+    ready = {n: list(steps(n)) for n in (200, 2000)}
+    ready_answer = answer()
 
     class FloorLLM(CustomLLM):
-        """Ready answers through LlamaIndex's decorators: the framework's own cost, no I/O."""
+        """Answers through LlamaIndex's decorators: the framework's own cost, no I/O."""
 
         tokens: int = 200
 
@@ -226,16 +272,16 @@ def llamaindex_floor() -> Subject:
 
         @llm_chat_callback()
         def chat(self, messages: Any, **kwargs: Any) -> ChatResponse:
-            return answer
+            return ready_answer if prebuilt else answer()
 
         @llm_chat_callback()
         def stream_chat(self, messages: Any, **kwargs: Any) -> Any:
-            return (response for response in prepared[self.tokens])
+            return (response for response in ready[self.tokens]) if prebuilt else steps(self.tokens)
 
         @llm_chat_callback()
         async def astream_chat(self, messages: Any, **kwargs: Any) -> Any:
             async def gen() -> Any:
-                for response in prepared[self.tokens]:
+                for response in ready[self.tokens] if prebuilt else steps(self.tokens):
                     yield response
 
             return gen()
@@ -248,7 +294,8 @@ def llamaindex_floor() -> Subject:
         def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
             return iter([CompletionResponse(text="Hello there.", delta="Hello there.")])
 
-    return _llamaindex("LlamaIndex floor", lambda n: FloorLLM(tokens=n))
+    name = "LlamaIndex floor (prebuilt)" if prebuilt else "LlamaIndex floor"
+    return _llamaindex(name, lambda n: FloorLLM(tokens=n))
 
 
 def openai_like(base_url: str) -> Subject:
@@ -276,6 +323,8 @@ def all_subjects(base_url: str) -> list[Subject]:
         raw_httpx(base_url),
         langchain_floor(),
         llamaindex_floor(),
+        langchain_floor(prebuilt=True),
+        llamaindex_floor(prebuilt=True),
         chat_openai(base_url),
         orbit_langchain(base_url),
         openai_like(base_url),

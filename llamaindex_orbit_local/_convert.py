@@ -258,7 +258,7 @@ def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatRes
     (:mod:`orbit_local.prefilled`): validating three nested models per token was most of the
     per-token cost.
     """
-    if delta.reasoning or delta.tool_call_chunks or accumulated.has_tool_calls or accumulated.reasoning:
+    if not accumulated.text_only:  # ``delta`` is folded in already
         message = assistant_message(accumulated.text, accumulated.reasoning, accumulated.tool_calls())
         return ChatResponse(
             message=message,

@@ -34,8 +34,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
-from orbit_local.client import AsyncChatBackend, ChatBackend, make_protocol
-from orbit_local.config import (
+from orbit_local.adapter_kit import (
     FromConfig,
     LazyClients,
     call_options,
@@ -44,6 +43,7 @@ from orbit_local.config import (
     generation_params,
     unknown_keywords_to_kwargs,
 )
+from orbit_local.client import AsyncChatBackend, ChatBackend, make_protocol
 from orbit_local.errors import OrbitLocalError
 from orbit_local.gpt4all_direct import async_direct_client, direct_client
 from orbit_local.log import warn, warn_renamed
@@ -132,12 +132,11 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
     # timeouts, ...) come from orbit_local.settings.ChatSettings; these are LlamaIndex's own.
     context_window: int | None = Field(default=None, gt=0, description="Overrides what the server reports.")
     async_http_client: Any = Field(default=None, exclude=True, description="Optional httpx.AsyncClient.")
+    _context_question: tuple[ProviderProfile, str | None, bool] | None = PrivateAttr(default=None)
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Body fields sent with every request (LlamaIndex's convention)."
     )
 
-    _client: ChatBackend | None = PrivateAttr(default=None)
-    _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -159,16 +158,27 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
     def class_name(cls) -> str:
         return f"orbit_local_{cls.model_fields['provider'].default}"
 
+    def _asks_for_context(self, profile: ProviderProfile) -> bool:
+        """Whether the server's API tells its context size (for this model), remembered per
+        profile and model: ``metadata`` is read on every call (LlamaIndex's ``to_payload``)."""
+        private = self.__pydantic_private__
+        assert private is not None
+        known: tuple[ProviderProfile, str | None, bool] | None = private["_context_question"]  # as built_clients
+        if known is None or known[0] is not profile or known[1] != self.model:
+            asks = bool(make_protocol(profile, "").context_requests(self.model or "model"))
+            known = self._context_question = (profile, self.model, asks)
+        return known[2]
+
     def _discovered_context_window(self) -> int | None:
         """The server's context size where its API tells it (asked once, then cached).
 
         Inside a running event loop only an already known value is used: ``metadata`` is a
         property, and a blocking request there would stall the loop.
         """
-        for known in (self._client, self._async_client):
+        for known in self.built_clients():
             if known is not None and known.known_context_window:
                 return known.known_context_window
-        if not make_protocol(self.provider_profile, "").context_requests(self.model or "model"):
+        if not self._asks_for_context(self.provider_profile):
             return None
         try:
             asyncio.get_running_loop()
@@ -209,7 +219,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
 
     def _resolved_model(self) -> str | None:
         """The model a client resolved from the server, if one did (no I/O)."""
-        for client in (self._client, self._async_client):
+        for client in self.built_clients():
             if client is not None and client.model:
                 return client.model
         return None

@@ -35,6 +35,7 @@ class StreamAccumulator:
         "model",
         "raw",
         "system_fingerprint",
+        "text_only",
         "timings",
         "usage",
     )
@@ -51,6 +52,9 @@ class StreamAccumulator:
         self.timings: dict[str, Any] | None = None
         self.logprobs: list[dict[str, Any]] = []
         self.raw: Any = None
+        self.text_only = True
+        """True while every delta folded in carried no reasoning and no tool call: a plain
+        attribute, read once per streamed token (LlamaIndex's steps)."""
 
     @property
     def text(self) -> str:
@@ -65,10 +69,6 @@ class StreamAccumulator:
             self._reasoning = ["".join(self._reasoning)]
         return self._reasoning[0] if self._reasoning else ""
 
-    @property
-    def has_tool_calls(self) -> bool:
-        return bool(self._calls)
-
     def add(self, delta: ChatDelta) -> ChatDelta:
         """Fold ``delta`` in and return it as it is to be passed on.
 
@@ -81,7 +81,9 @@ class StreamAccumulator:
             self._text.append(delta.text)
         if delta.reasoning:
             self._reasoning.append(delta.reasoning)
+            self.text_only = False
         if delta.tool_call_chunks:
+            self.text_only = False
             chunks = [self._merge_call(chunk) for chunk in delta.tool_call_chunks]
             if any(new is not old for new, old in zip(chunks, delta.tool_call_chunks, strict=True)):
                 delta = replace(delta, tool_call_chunks=chunks)

@@ -26,7 +26,13 @@ from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 _new = object.__new__
-_set = object.__setattr__
+# BaseModel's four slots, set through their own descriptors: cheaper than object.__setattr__
+# by name, and this runs for every streamed token.
+_SLOTS = {name: BaseModel.__dict__[name].__set__ for name in BaseModel.__slots__}
+_set_dict = _SLOTS["__dict__"]
+_set_fields_set = _SLOTS["__pydantic_fields_set__"]
+_set_extra = _SLOTS["__pydantic_extra__"]
+_set_private = _SLOTS["__pydantic_private__"]
 _CONTAINERS = (list, dict, set)
 _log = logging.getLogger("orbit_local")
 
@@ -59,14 +65,15 @@ class Prefill(Generic[M]):
         if self.validated:
             return self._build(**values)
         fields = {**self._template, **values}
-        for name, kind in self._fresh:
-            if name not in values:
-                fields[name] = kind()
+        if self._fresh:
+            for name, kind in self._fresh:
+                if name not in values:
+                    fields[name] = kind()
         instance: M = _new(self._type)
-        _set(instance, "__dict__", fields)
-        _set(instance, "__pydantic_fields_set__", set(self._fields_set))
-        _set(instance, "__pydantic_extra__", None)
-        _set(instance, "__pydantic_private__", None)
+        _set_dict(instance, fields)
+        _set_fields_set(instance, set(self._fields_set))
+        _set_extra(instance, None)
+        _set_private(instance, None)
         return instance
 
     def _same_as_validated(self, probe: dict[str, Any]) -> bool:

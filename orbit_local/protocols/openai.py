@@ -613,7 +613,9 @@ class OpenAIStreamParser:
                 choice = choices[0]
                 if choice.get("logprobs"):
                     delta.logprobs = token_logprobs(choice["logprobs"])
-                body = _delta_of(choice)
+                # The delta (else a "message"; a bare finish_reason has neither), read inline:
+                # this runs once per token. As _message_of, with the keys the other way round.
+                body = choice["delta"] if "delta" in choice else choice.get("message", {})
                 if body is None:
                     raise self._protocol._protocol_error("a stream chunk's choice has a null delta", payload)
                 content = body.get("content")
@@ -625,9 +627,11 @@ class OpenAIStreamParser:
                         delta.text = text
                     else:
                         delta.text, delta.reasoning = self._think.feed(text)
-                reasoning = _reasoning_of(body)
-                if reasoning:
-                    delta.reasoning += reasoning
+                for key in _REASONING_KEYS:  # _reasoning_of, inline
+                    reasoning = body.get(key)
+                    if reasoning:
+                        delta.reasoning += reasoning if isinstance(reasoning, str) else str(reasoning)
+                        break
                 raw_calls = body.get("tool_calls")
                 if raw_calls:
                     delta.tool_call_chunks = _tool_call_chunks(raw_calls)
@@ -635,9 +639,9 @@ class OpenAIStreamParser:
                         raise self._protocol._protocol_error("a streamed tool-call delta has a null function", payload)
                     for fragment in delta.tool_call_chunks:
                         self._named[fragment.index] = self._named.get(fragment.index, False) or bool(fragment.name)
-                finish = _finish(choice.get("finish_reason"))
-                if finish is not None:
-                    delta.finish_reason = finish
+                finish = choice.get("finish_reason")
+                if finish is not None and finish != "null" and finish != "":  # as _finish
+                    delta.finish_reason = str(finish)
                     self._finished = True
                     if self._think is not None:
                         text, thought = self._think.flush()
@@ -712,12 +716,6 @@ def _message_of(choice: dict[str, Any]) -> Any:
     with a chunk); ``{}`` for the legacy ``text`` shape; ``None`` for ``"message": null`` or a
     choice with nothing to read."""
     return _object_at(choice, ("message", "delta"), {} if "text" in choice else None)
-
-
-def _delta_of(choice: dict[str, Any]) -> Any:
-    """A stream chunk's ``delta`` (or ``message``); ``{}`` for a chunk with neither (a bare
-    ``finish_reason``); ``None`` for ``"delta": null``."""
-    return _object_at(choice, ("delta", "message"), {})
 
 
 def _tool_call_chunks(raw_calls: list[Any]) -> list[ToolCallChunk] | None:
