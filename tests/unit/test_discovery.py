@@ -425,6 +425,12 @@ def test_base_urls_for_bare_hosts_and_paths() -> None:
     assert base_url_for(get_provider("openai-compatible"), "http://box:9000") == "http://box:9000/v1"
 
 
+def test_a_url_without_a_scheme_but_with_a_path_gets_http() -> None:
+    """``127.0.0.1:8000/v1`` (as users type it) keeps its path and gains the scheme httpx needs."""
+    assert base_url_for(get_provider("vllm"), "127.0.0.1:8000/v1") == "http://127.0.0.1:8000/v1"
+    assert base_url_for(get_provider("vllm"), "box:8000/v1/") == "http://box:8000/v1"
+
+
 def test_candidate_urls_one_per_origin_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     for profile in list_providers():
         monkeypatch.delenv(profile.env_base_url, raising=False)

@@ -541,10 +541,19 @@ def test_a_body_that_looks_like_json_but_is_not_is_shown_as_text() -> None:
     assert error.server_message == "{oops"
 
 
-# --- the missing-route hint, for a user's own profile --------------------------------------------
-# A user registers a profile for a server of their own (``ProviderProfile.with_overrides``,
-# ``providers.register``) and writes its default URL as they please, a trailing slash included:
-# the hint must compare API prefixes, not spellings, and each of its two forms gives a fix.
+def test_a_busy_error_keeps_the_servers_words_and_adds_the_wait() -> None:
+    """llama.cpp while loading (providers/llamacpp.md), with a Retry-After of 3 s."""
+    body = '{"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}'
+    error = error_from_response(get_provider("llamacpp"), "http://127.0.0.1:8080/v1", 503, body, retry_after=3.0)
+    assert isinstance(error, errors.ServerBusyError) and error.retry_after == 3.0
+    assert "Loading model" in error.message and "3 s" in error.message
+
+
+# --- the missing-route hint ----------------------------------------------------------------------
+# It compares API prefixes, not spellings: a trailing slash, a base URL that is only the root, a
+# server with no known prefix. A user may register a profile for a server of their own
+# (``ProviderProfile.with_overrides``, ``providers.register``) and write its default URL as they
+# please; each of the hint's two forms gives a fix.
 
 
 def _missing_route(profile_default: str, base_url: str) -> errors.OrbitLocalError:
@@ -574,6 +583,64 @@ def test_a_404_without_a_route_still_says_there_is_no_such_endpoint() -> None:
     error = error_from_response(get_provider("lmstudio"), "http://127.0.0.1:1234/v1", 404, "")
     assert isinstance(error, errors.EndpointNotFoundError)
     assert "the server has no such endpoint" in error.message
+
+
+def _not_found(provider: str, base: str) -> errors.OrbitLocalError:
+    return error_from_response(get_provider(provider), base, 404, "", route="POST /v1/embeddings")
+
+
+def test_a_base_url_with_a_trailing_slash_has_the_right_prefix() -> None:
+    """``http://host:1234/v1/`` is LM Studio's prefix: the hint must not send the user to fix
+    the base URL, but to the server's feature."""
+    for base in ("http://127.0.0.1:1234/v1/", "http://127.0.0.1:1234/v1"):
+        hint = _not_found("lmstudio", base).hint or ""
+        assert "try base_url" not in hint, base
+        assert "looks right" in hint
+
+
+def test_a_base_url_without_a_path_is_named_as_the_root() -> None:
+    hint = _not_found("lmstudio", "http://127.0.0.1:1234").hint or ""
+    assert "'/v1'" in hint and "'/'" in hint  # the prefix it needs, and the path it has
+
+
+def test_a_server_without_a_known_prefix_is_not_sent_to_one() -> None:
+    """``openai-compatible`` knows no default URL: there is no prefix to suggest."""
+    hint = _not_found("openai-compatible", "http://127.0.0.1:9000/api").hint or ""
+    assert "try base_url" not in hint and "''" not in hint
+
+
+def test_an_endpoint_error_inside_a_200_body_judges_the_callers_base_url() -> None:
+    """LM Studio answers an unknown route with 200 and ``{"error": "Unexpected endpoint..."}``;
+    at the right base URL the hint must not blame it."""
+    error = error_in_payload(
+        get_provider("lmstudio"), "http://127.0.0.1:1234/v1", {"error": "Unexpected endpoint or method. (GET /v1/x)"}
+    )
+    assert isinstance(error, errors.EndpointNotFoundError)
+    assert "try base_url" not in (error.hint or "")
+
+
+def test_a_missing_route_without_a_route_name_still_reads_as_a_sentence() -> None:
+    """``error_from_response`` may be called without ``route`` (hint probes, internal callers):
+    the message must not print ``None``, an empty method, or empty brackets for an empty body."""
+    profile = get_provider("lmstudio")
+    for status in (404, 405):
+        message = error_from_response(profile, "http://127.0.0.1:1234/v1", status, "").message
+        assert "None" not in message and "  " not in message and " on " not in message, message
+        assert "()" not in message, message
+    with_route = error_from_response(profile, "http://127.0.0.1:1234/v1", 404, "", route="POST /v1/embeddings")
+    assert "POST /v1/embeddings" in with_route.message and "()" not in with_route.message
+    assert with_route.message.endswith("/v1/embeddings")  # an empty body adds nothing after the route
+
+
+def test_an_html_404_page_is_a_missing_route() -> None:
+    """Python's http.server (and many proxies) answer an unknown path with an HTML error page."""
+    page = (
+        '<!DOCTYPE HTML>\n<html lang="en">\n    <head>\n        <meta charset="utf-8">\n'
+        "        <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n"
+        "        <p>Error code: 404</p>\n        <p>Message: File not found.</p>\n    </body>\n</html>\n"
+    )
+    error = error_from_response(get_provider("lmstudio"), "http://127.0.0.1:1234/v1", 404, page, route="GET /v1/x")
+    assert type(error) is errors.EndpointNotFoundError
 
 
 # --- the hierarchy's own promises ---------------------------------------------------------------
