@@ -17,7 +17,7 @@ from orbit_local.client import AsyncChatClient, ChatClient
 from orbit_local.errors import ProtocolError, ServerBusyError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.protocols.kobold import KoboldProtocol, KoboldStreamParser
 from orbit_local.providers import get_provider
-from orbit_local.stops import split_at_stop, unsafe_tail
+from orbit_local.stops import StopScanner, split_at_stop, unsafe_tail
 from orbit_local.streams import SSEEvent
 from orbit_local.templates import TEMPLATES, get_template
 from orbit_local.types import ChatRequest, GenerationParams, Message, ToolSpec
@@ -160,6 +160,82 @@ def test_split_at_stop_and_unsafe_tail() -> None:
     assert unsafe_tail("Hello <|im", ["<|im_end|>"]) == 4
     assert unsafe_tail("Hello", ["<|im_end|>"]) == 0
     assert unsafe_tail("end <", ["<|im_end|>", "<|im_start|>"]) == 1
+
+
+# Client-side stop sequences (KoboldAI, GPT4All): the streamed form must agree with the whole-text
+# form at every chunk boundary, and must never let a stop sequence through.
+
+# ChatML and Llama 3 end-of-turn markers: what KoboldCpp keeps in its output (providers/koboldcpp.md)
+CHATML_STOPS = ["<|im_end|>", "<|im_start|>"]
+
+
+def chunked(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+@pytest.mark.parametrize(
+    ("text", "stops", "cut", "found"),
+    [
+        ("Hello<|im_end|>\n<|im_start|>user", CHATML_STOPS, "Hello", True),
+        ("Hi<|im_start|>user<|im_end|>", CHATML_STOPS, "Hi", True),  # the earliest stop, not the first listed
+        ("<|im_end|>rest", CHATML_STOPS, "", True),  # a stop at the very start
+        ("a STOP b STOP c", ["STOP"], "a ", True),  # the first occurrence
+        ("no stop here", CHATML_STOPS, "no stop here", False),
+        ("keep all of it", ["", "END"], "keep all of it", False),  # an empty stop stops nothing
+        ("keep all of it", [], "keep all of it", False),
+    ],
+)
+def test_split_at_the_earliest_stop(text: str, stops: list[str], cut: str, found: bool) -> None:
+    assert split_at_stop(text, stops) == (cut, found)
+
+
+@pytest.mark.parametrize(
+    ("text", "stops", "held"),
+    [
+        ("Hello <|im", CHATML_STOPS, 4),  # could become <|im_end|> or <|im_start|>
+        ("Hello <", CHATML_STOPS, 1),
+        ("Hello <|im_end", CHATML_STOPS, 8),
+        ("Hello", CHATML_STOPS, 0),
+        ("ab", ["abc", "bcd"], 2),  # the longest end that begins any stop
+        ("xbc", ["bcd", "abc"], 2),
+        ("END", ["END"], 0),  # a whole stop is found by split_at_stop, not held
+        ("", ["END"], 0),
+    ],
+)
+def test_the_end_that_could_begin_a_stop_is_held_back(text: str, stops: list[str], held: int) -> None:
+    assert unsafe_tail(text, stops) == held
+
+
+@pytest.mark.parametrize(
+    ("text", "stops", "out", "stopped"),
+    [
+        ("Hello there<|im_end|>\n<|im_start|>user\nmore", CHATML_STOPS, "Hello there", True),
+        ("a <|im but not a stop", CHATML_STOPS, "a <|im but not a stop", False),
+        ("ends with a partial <|im_e", CHATML_STOPS, "ends with a partial <|im_e", False),
+        ("x</s>y", ["", "</s>"], "x", True),
+        ("no stops at all", ["", ""], "no stops at all", False),
+    ],
+)
+def test_a_streamed_answer_stops_alike_at_every_chunk_size(text: str, stops: list[str], out: str, stopped: bool) -> None:
+    for size in range(1, len(text) + 1):
+        scanner = StopScanner(stops)
+        emitted = [scanner.feed(piece) for piece in chunked(text, size)]
+        assert scanner.stopped is stopped
+        emitted.append(scanner.flush())
+        assert "".join(emitted) == out, size
+        assert not any(stop and stop in piece for piece in emitted for stop in stops)
+
+
+def test_nothing_that_may_begin_a_stop_is_emitted_early_and_nothing_after_it() -> None:
+    scanner = StopScanner(CHATML_STOPS)
+    assert scanner.feed("Hello <|im") == "Hello "
+    assert scanner.feed("_end|> trailing") == ""
+    assert scanner.stopped
+    assert scanner.feed("more text") == "" and scanner.flush() == ""
+    held = StopScanner(CHATML_STOPS)
+    assert held.feed("a <") == "a "
+    assert held.feed("b") == "<b"  # "<b" begins no stop: released at once
+    assert held.flush() == ""
 
 
 # ----------------------------------------------------------------- generate body
