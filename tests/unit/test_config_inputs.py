@@ -7,6 +7,7 @@ default address), and a ``base_url`` with spaces around it went through to the c
 
 from __future__ import annotations
 
+import pickle
 import time
 from itertools import pairwise
 from pathlib import Path
@@ -22,6 +23,7 @@ from orbit_local.bounded_yaml import AliasExpansionError, check_aliases, safe_lo
 from orbit_local.client import ChatClient
 from orbit_local.config_file import ConfigError, load_config
 from orbit_local.providers import get_provider
+from orbit_local.urls import check_base_url
 from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed-inference.yaml"
@@ -111,6 +113,31 @@ def test_a_document_nested_too_deep_is_a_config_error(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_the_alias_limit_is_the_callers() -> None:
+    # `a` is 2 values (the list and its one item); each `*a` adds those 2 again: 4 in all.
+    text = "a: &a [x]\nb: [*a, *a]\n"
+    assert safe_load_bounded(text, limit=4) == {"a": ["x"], "b": [["x"], ["x"]]}
+    with pytest.raises(AliasExpansionError, match="more than 3 values"):
+        safe_load_bounded(text, limit=3)
+
+
+def test_a_refused_alias_reads_like_any_yaml_error() -> None:
+    # Callers catch yaml.YAMLError and print it; the text must be the problem, not "None".
+    with pytest.raises(yaml.YAMLError) as info:
+        safe_load_bounded("a: &a [*a]\n")
+    assert str(info.value) == "an alias (*name) refers to the node that contains it"
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert str(copy) == str(info.value) and copy.problem_mark.line == 0
+
+
+def test_a_document_nested_too_deep_is_reported_at_file_level_with_a_hint(tmp_path: Path) -> None:
+    path = write(tmp_path, "a: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: (file): nests too deeply to read")
+    assert info.value.hint  # every file-level refusal says what to do
+
+
 # ------------------------------------------------------------------- secrets
 SECRET = "sk-very-secret-123"
 
@@ -156,6 +183,12 @@ def test_other_wrong_values_are_still_shown(tmp_path: Path) -> None:
         load_config(write(tmp_path, "lm_studio:\n  temperature: hot\n"))
     with pytest.raises(ConfigError, match=r"got \['aaaa.*\.\.\.$"):
         load_config(write(tmp_path, f"lm_studio:\n  model: [{'a' * 200}]\n"))
+
+
+def test_a_short_wrong_value_is_shown_whole(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "lm_studio:\n  temperature: hot\n"))
+    assert info.value.hint == "got 'hot'"  # no "..." after a value that fits
 
 
 # ------------------------------------------------------------- ${VARIABLES}
@@ -281,3 +314,35 @@ def test_a_base_url_that_is_not_one_is_refused_everywhere(
     monkeypatch.setenv("LMSTUDIO_BASE_URL", url)
     with pytest.raises(ValueError, match=r"\(from LMSTUDIO_BASE_URL\)$"):
         get_provider("lmstudio").resolve_base_url()
+
+
+# ---------------------------------------------------- a refused base_url
+def test_a_refused_base_url_is_shown_with_only_its_credentials_masked() -> None:
+    # `http://user:key@host` is shown as `http://***@host` (docs: still recognisably the URL).
+    with pytest.raises(ValueError) as info:
+        check_base_url("http://me:sk-123@box :8080/v1")
+    message = str(info.value)
+    assert "'http://***@box :8080/v1' has whitespace inside: write 'http://***@box:8080/v1'" in message
+    assert "sk-123" not in message
+
+
+@pytest.mark.parametrize(
+    ("provider", "written", "fix"),
+    [
+        ("lemonade", "localhost:13305", "http://localhost:13305/api/v1"),  # Lemonade serves /api/v1
+        ("llamacpp", "box:8080", "http://box:8080/v1"),
+        ("openai-compatible", "box:9000", "http://box:9000/v1"),  # no default URL: the usual /v1
+    ],
+)
+def test_a_url_without_a_scheme_is_fixed_with_the_servers_own_api_path(provider: str, written: str, fix: str) -> None:
+    with pytest.raises(ValueError, match=rf"has no scheme: write '{fix}' \(from base_url\)$"):
+        get_provider(provider).resolve_base_url(written)
+
+
+def test_a_bad_default_url_of_a_users_own_profile_is_named_as_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The argument and <PREFIX>BASE_URL are named when they are wrong (the tests above); a
+    # profile made with with_overrides can bring a wrong default of its own.
+    monkeypatch.delenv("SHIMMY_BASE_URL", raising=False)
+    box = get_provider("shimmy").with_overrides(display_name="My box", default_base_url="box:9/v1")
+    with pytest.raises(ValueError, match=r"^My box: base_url 'box:9/v1' has no scheme: .* \(from the default\)$"):
+        box.resolve_base_url()

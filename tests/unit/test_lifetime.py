@@ -72,3 +72,30 @@ def test_closing_a_model_that_never_connected_or_closing_twice_is_harmless(cls: 
         await model.aclose()
 
     asyncio.run(run())
+
+
+# --- closing a model while its client is still held ---------------------------------------------
+# A model's client lives on as long as anything holds it (a user keeping `model.client`, a
+# traceback, a callback). Closing the model must close the pools then, not when the garbage
+# collector gets to the client.
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_closing_a_model_closes_its_pool_even_while_its_client_is_still_held(cls: Any) -> None:
+    with cls(base_url=BASE, model="m") as model:
+        held = model.client
+        pool: httpx.Client = held.transport.client
+    assert pool.is_closed
+    assert held is not None
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_aclose_closes_both_pools_at_once_even_while_the_clients_are_still_held(cls: Any) -> None:
+    # Checked while the loop still runs: a server's loop lives on after a model is closed (an
+    # async pool would also close itself when its loop shuts down, which hides a missed close).
+    async def run() -> tuple[bool, bool]:
+        model = cls(base_url=BASE, model="m")
+        held = model.client, model.async_client
+        sync_pool, async_pool = held[0].transport.client, held[1].transport.client  # built on first use
+        await model.aclose()
+        return sync_pool.is_closed, async_pool.is_closed
+
+    assert asyncio.run(run()) == (True, True)

@@ -120,3 +120,29 @@ def test_a_loop_closed_by_hand_is_never_touched_again() -> None:
     finalizer.forget()  # twice: harmless
     assert closed_on == []
     assert loop.is_closed()
+
+
+# --- forgetting a close that is under way --------------------------------------------------------
+
+
+def test_forget_while_a_close_is_under_way_is_harmless() -> None:
+    """``close_soon`` from another thread may find the loop closing the resource already; the
+    generator is then running, and ``forget()`` must leave it to finish."""
+    closed: list[str] = []
+
+    async def run() -> None:
+        release = asyncio.Event()
+
+        async def close() -> None:
+            await release.wait()
+            closed.append("closed")
+
+        finalizer = LoopFinalizer(close)
+        closing = asyncio.create_task(finalizer.aclose())
+        await asyncio.sleep(0)  # suspended inside close()
+        finalizer.forget()
+        release.set()
+        await closing
+
+    asyncio.run(run())
+    assert closed == ["closed"]

@@ -69,3 +69,67 @@ def test_whole_response_with_think_tags() -> None:
     payload = {"choices": [{"message": {"content": "<think>why</think>Because."}, "finish_reason": "stop"}]}
     result = OpenAIProtocol(get_provider("lmstudio")).parse_chat(payload)
     assert (result.text, result.reasoning) == ("Because.", "why")
+
+
+# --- several, unclosed and stray tags, whole and streamed ---------------------------------------
+# The streamed form must agree with the whole-text form at every chunk boundary, and must never let
+# a think tag through.
+
+
+def chunked(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+@pytest.mark.parametrize(
+    ("text", "answer", "reasoning"),
+    [
+        ("<think>a</think>B<think>c</think>D", "BD", "ac"),  # two think blocks
+        ("<think>never closed", "", "never closed"),
+        ("Answer first <think>then a thought", "Answer first", "then a thought"),
+        ("thought</think>answer<think>more</think>end", "answerend", "thoughtmore"),
+        ("pre <think>x</think> post", "pre  post", "x"),
+        ("a </think> with no opener after <think>y</think>", "with no opener after", "a y"),
+    ],
+)
+def test_split_think_handles_several_and_unclosed_blocks(text: str, answer: str, reasoning: str) -> None:
+    assert split_think(text) == (answer, reasoning)
+
+
+@pytest.mark.parametrize(
+    ("text", "answer", "reasoning"),
+    [
+        ("<think>a</think>B<think>c</think>D", "BD", "ac"),
+        ("<think>never closed", "", "never closed"),
+        ("x <thinking> is not a tag, nor </thin", "x <thinking> is not a tag, nor </thin", ""),
+        ("1 < 2 and 3 > 2", "1 < 2 and 3 > 2", ""),
+        ("<think>a < b</think>so b", "so b", "a < b"),
+        ("Sent</think>After", "SentAfter", ""),  # a stray closing tag in a stream: only the tag goes
+        ("<think>x</think></think>y", "y", "x"),
+        ("a</think>b</think>c", "abc", ""),  # every stray closing tag goes, in order
+    ],
+)
+def test_a_streamed_think_block_splits_alike_at_every_chunk_size(text: str, answer: str, reasoning: str) -> None:
+    for size in range(1, len(text) + 1):
+        splitter = ThinkSplitter()
+        answers: list[str] = []
+        thoughts: list[str] = []
+        for piece in chunked(text, size):
+            a, r = splitter.feed(piece)
+            answers.append(a)
+            thoughts.append(r)
+        a, r = splitter.flush()
+        answers.append(a)
+        thoughts.append(r)
+        assert ("".join(answers), "".join(thoughts)) == (answer, reasoning), size
+        assert not any("<think>" in p or "</think>" in p for p in answers + thoughts)
+
+
+def test_a_held_partial_tag_is_flushed_to_the_side_it_was_on() -> None:
+    assert ThinkSplitter().feed("a <b>bold") == ("a <b>bold", "")  # nothing held that begins no tag
+    outside = ThinkSplitter()
+    assert outside.feed("answer <thi") == ("answer ", "")
+    assert outside.flush() == ("<thi", "")
+    inside = ThinkSplitter()
+    assert inside.feed("<think>reason </thi") == ("", "reason ")
+    assert inside.flush() == ("", "</thi")
+    assert inside.flush() == ("", "")

@@ -1,7 +1,9 @@
-"""The clients, pinned where mutation testing found them unpinned: auto-detection (what it adopts,
-which key it sends, what it says when nothing answers), the hint that names a better-fitting
-profile, the default model, the context window, token counting and its cache, and the async
-twin's copies of all of these.
+"""The clients: auto-detection (what it adopts, which key it sends, what it says when nothing
+answers), the hint that names a better-fitting profile, the default model, the context window,
+token counting and its cache, and the async twin's copies of all of these.
+
+When there is no server or no model, the message names where the client looked, and the hint the
+ways out in words a user can act on: the command to run and the environment variable, as spelt.
 
 Server answers are server facts from ../shared/providers (cited per case); transports are
 httpx.MockTransport, so nothing leaves the process.
@@ -160,6 +162,14 @@ def test_no_model_anywhere_says_how_to_load_one(kind: str) -> None:
     assert str(error).startswith("LM Studio at http://127.0.0.1:1234/v1: ")
 
 
+def test_a_server_that_lists_no_models_says_so() -> None:
+    server = FakeServer(models=[])
+    client = ChatClient("lmstudio", base_url="http://127.0.0.1:1234/v1", http_client=server.client())
+    with pytest.raises(ModelNotFoundError) as caught:
+        client.resolve_model()
+    assert "the server lists no models, and none was given" in caught.value.message
+
+
 # --- the context window -----------------------------------------------------------------------
 
 
@@ -299,6 +309,18 @@ def test_auto_without_a_url_names_the_default_ports_it_tried(kind: str, monkeypa
     assert error.message.rstrip().endswith(")")
     assert error.base_url is None and error.provider == "auto-detection"
     assert "ORBIT_LOCAL_BASE_URL" in (error.hint or "")
+
+
+def test_no_server_on_any_default_port_says_where_it_looked_and_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("orbit_local.client.first_server", lambda: None)
+    with pytest.raises(ServerNotRunningError) as caught:
+        ChatClient("auto").chat(REQUEST)
+    error = caught.value
+    assert error.message.startswith("no local server answered at any default port (")
+    assert "http://localhost:1234/v1" in error.message  # LM Studio's default (providers/lmstudio.md)
+    hint = error.hint or ""
+    assert hint.startswith("start a server, or pass base_url=... (or set ORBIT_LOCAL_BASE_URL)")
+    assert "`orbit-local discover` lists what runs" in hint  # the command, as typed
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
