@@ -73,6 +73,8 @@ def run(quick: bool) -> dict[str, Any]:
         rounds_async = 2 if quick else 5
         throughput = {s.name: measure.throughput(s, CONCURRENT, 200, rounds_async) for s in subjects}
         memory = {s.name: measure.peak_memory(s, 2000) for s in subjects}
+        ours = [s for s in subjects if s.name.startswith("orbit-local")]
+        per_token = {s.name: measure.functions_per_token(s, 2000) for s in ours}
     finally:
         server.terminate()
         server.wait()
@@ -85,6 +87,7 @@ def run(quick: bool) -> dict[str, Any]:
         "seconds": {"call": call, "stream_200": s200, "stream_2000": s2000, "first_token": ttft},
         "streams_per_second_64": throughput,
         "peak_bytes_2000": memory,
+        "functions_per_token": per_token,
         "import_seconds": imports,
     }
 

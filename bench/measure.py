@@ -90,3 +90,28 @@ def import_time(statement: str, runs: int) -> float:
         out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
         values.append(float(out.strip().splitlines()[-1]))
     return statistics.median(values)
+
+
+OUR_PACKAGES = frozenset({"orbit_local", "langchain_orbit_local", "llamaindex_orbit_local"})
+
+
+def functions_per_token(subject: Subject, tokens: int) -> int:
+    """How many of our functions one streamed token passes through: those called at least
+    once per token during a stream of ``tokens`` tokens (profiled, so not timed)."""
+    import cProfile
+    import pstats
+    from pathlib import Path
+
+    subject.stream(tokens)
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        subject.stream(tokens)
+    finally:
+        profile.disable()
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    return sum(
+        1
+        for (file, _line, _name), (_primitive, calls, *_times) in stats.items()
+        if calls >= tokens and OUR_PACKAGES.intersection(Path(file).parts)
+    )

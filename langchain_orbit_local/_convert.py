@@ -259,7 +259,7 @@ _GENERATION = Prefill(
 def _text_chunk(text: str) -> ChatGenerationChunk:
     """``ChatGenerationChunk(message=AIMessageChunk(content=text))``, without validation where
     :mod:`orbit_local.prefilled` found that safe for the installed langchain-core."""
-    return _GENERATION(text=text, message=_MESSAGE(content=text))
+    return _GENERATION.fill(text=text, message=_MESSAGE.fill(content=text))
 
 
 def to_generation_chunk(delta: ChatDelta) -> ChatGenerationChunk:

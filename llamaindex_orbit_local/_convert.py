@@ -229,15 +229,7 @@ def assistant_message(text: str, reasoning: str | None, tool_calls: list[ToolCal
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
 
 
-def to_chat_response(result: ChatResult, provider: str) -> ChatResponse:
-    return ChatResponse(
-        message=assistant_message(result.text, result.reasoning, result.tool_calls),
-        raw=result.raw,
-        logprobs=logprobs_of(result.logprobs),
-        additional_kwargs=response_kwargs(result, provider),
-    )
-
-
+_ASSISTANT = MessageRole.ASSISTANT  # an enum member looked up once, not per token
 _TEXT = Prefill(TextBlock, {"text": ""}, {"text": "probe"})
 _MESSAGE = Prefill(
     ChatMessage,
@@ -246,6 +238,26 @@ _MESSAGE = Prefill(
 )
 _STEP: dict[str, Any] = {"message": ChatMessage(role=MessageRole.ASSISTANT), "logprobs": None, "additional_kwargs": {}}
 _RESPONSE = Prefill(ChatResponse, {**_STEP, "delta": "", "raw": None}, {**_STEP, "delta": "p", "raw": {"n": 1}})
+_ANSWER = Prefill(
+    ChatResponse,
+    {"message": _STEP["message"], "raw": None, "logprobs": None, "additional_kwargs": {}},
+    {"message": _STEP["message"], "raw": {"n": 1}, "logprobs": None, "additional_kwargs": {"model": "m"}},
+)
+
+
+def to_chat_response(result: ChatResult, provider: str) -> ChatResponse:
+    """A whole answer. A text-only one is filled without validation, as a streamed step is
+    (:mod:`orbit_local.prefilled`); reasoning or tool calls get the validated blocks."""
+    if result.reasoning or result.tool_calls:
+        message = assistant_message(result.text, result.reasoning, result.tool_calls)
+    else:
+        message = _MESSAGE.fill(role=_ASSISTANT, blocks=[_TEXT.fill(text=result.text)])
+    return _ANSWER.fill(
+        message=message,
+        raw=result.raw,
+        logprobs=logprobs_of(result.logprobs),
+        additional_kwargs=response_kwargs(result, provider),
+    )
 
 
 def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatResponse:
@@ -267,8 +279,8 @@ def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatRes
             logprobs=logprobs_of(delta.logprobs),
             additional_kwargs={"thinking_delta": delta.reasoning} if delta.reasoning else {},
         )
-    return _RESPONSE(
-        message=_MESSAGE(role=MessageRole.ASSISTANT, blocks=[_TEXT(text=accumulated.text)]),
+    return _RESPONSE.fill(
+        message=_MESSAGE.fill(role=_ASSISTANT, blocks=[_TEXT.fill(text=accumulated.text)]),
         delta=delta.text,
         raw=delta.raw,
         logprobs=logprobs_of(delta.logprobs) if delta.logprobs else None,

@@ -133,6 +133,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
     context_window: int | None = Field(default=None, gt=0, description="Overrides what the server reports.")
     async_http_client: Any = Field(default=None, exclude=True, description="Optional httpx.AsyncClient.")
     _context_question: tuple[ProviderProfile, str | None, bool] | None = PrivateAttr(default=None)
+    _payload: Any = PrivateAttr(default=None)
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Body fields sent with every request (LlamaIndex's convention)."
     )
@@ -198,16 +199,37 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         reports (asked once, where its API tells it), else a default that is *not* the server's
         — ``context_window_source`` says which (``"argument"``, ``"server"``, ``"default"``).
         """
-        model = self.model or self._resolved_model() or ""
+        return self._metadata(self._metadata_values())
+
+    def _metadata_values(self) -> tuple[int, ContextWindowSource, int, bool, str]:
         window, source = self._context_window_and_source()
+        model = self.model or self._resolved_model() or ""
+        return window, source, self.max_tokens or -1, self.provider_profile.tool_calling, model
+
+    @staticmethod
+    def _metadata(values: tuple[int, ContextWindowSource, int, bool, str]) -> OrbitLocalMetadata:
+        window, source, num_output, tools, model = values
         return OrbitLocalMetadata(
             context_window=window,
             context_window_source=source,
-            num_output=self.max_tokens or -1,
+            num_output=num_output,
             is_chat_model=True,
-            is_function_calling_model=self.provider_profile.tool_calling,
+            is_function_calling_model=tools,
             model_name=model,
         )
+
+    def to_payload(self) -> dict[str, Any]:
+        """LlamaIndex's observability payload (class name and :attr:`metadata`), as its own
+        ``to_payload`` makes it. Sent with every call's events, so the dump is remembered
+        while the values it comes from stay the same (building and dumping the metadata
+        model cost ~6 us a call)."""
+        values = self._metadata_values()
+        private = self.__pydantic_private__
+        assert private is not None
+        known: tuple[tuple[int, ContextWindowSource, int, bool, str], dict[str, Any]] | None = private["_payload"]
+        if known is None or known[0] != values:
+            known = self._payload = (values, {"class_name": self.class_name(), **self._metadata(values).model_dump()})
+        return dict(known[1])
 
     def _context_window_and_source(self) -> tuple[int, ContextWindowSource]:
         if self.context_window:

@@ -623,13 +623,16 @@ class ChatClient(_ClientBase):
             return
         parser = self.protocol.stream_parser(request)
         sent = self.protocol.chat_request(request, stream=True)
-        events = self.transport.stream_events(sent)
+        batches = self.transport.stream_batches(sent)
         try:
-            with closing(events):
-                for event in events:
-                    delta = parser.feed(event)
-                    if delta is not None:
-                        yield delta
+            with closing(batches):
+                for batch in batches:
+                    for event in batch:
+                        delta = parser.feed(event)
+                        if delta is not None:
+                            yield delta
+                        if parser.done:
+                            break
                     if parser.done:
                         break
             parser.finish()
@@ -866,13 +869,16 @@ class AsyncChatClient(_ClientBase):
             return
         parser = self.protocol.stream_parser(request)
         sent = self.protocol.chat_request(request, stream=True)
-        events = self.transport.stream_events(sent)
+        batches = self.transport.stream_batches(sent)
         try:
-            async with aclosing(events):
-                async for event in events:
-                    delta = parser.feed(event)
-                    if delta is not None:
-                        yield delta
+            async with aclosing(batches):
+                async for batch in batches:
+                    for event in batch:
+                        delta = parser.feed(event)
+                        if delta is not None:
+                            yield delta
+                        if parser.done:
+                            break
                     if parser.done:
                         break
             parser.finish()

@@ -138,21 +138,25 @@ class SSEDecoder:
         if rest:
             self._partial = [rest]
             self._partial_size = len(rest)
+        # The event in progress lives in locals while the lines are read (this runs once per
+        # token) and goes back to the decoder's fields at the end; one dispatch step for both.
         events: list[SSEEvent] = []
+        data, size, has_data, kind = self._data, self._data_size, self._has_data, self._event
+        limit = self._max_event_size
         for line in lines:
             if not line:
-                if self._has_data:
-                    events.append(self._dispatch())
-                else:
-                    self._event = "message"
+                if has_data:
+                    events.append(SSEEvent(data[0] if len(data) == 1 else "\n".join(data), kind, self._id))
+                    data, size, has_data = [], 0, False
+                kind = "message"
                 continue
             if line.startswith("data:"):
                 value = line[6:] if line.startswith("data: ") else line[5:]
-                self._data.append(value)
-                self._data_size += len(value)
-                self._has_data = True
-                if self._data_size > self._max_event_size:  # also an event that arrived whole
-                    raise EventTooLargeError(self._data_size, self._max_event_size)
+                data.append(value)
+                size += len(value)
+                has_data = True
+                if size > limit:  # also an event that arrived whole
+                    raise EventTooLargeError(size, limit)
             elif line[0] == ":":
                 continue  # comment / keep-alive
             else:
@@ -160,14 +164,15 @@ class SSEDecoder:
                 if sep and value.startswith(" "):
                     value = value[1:]
                 if name == "event":
-                    self._event = value or "message"
+                    kind = value or "message"
                 elif name == "data":  # "data" with no colon: an empty data line
-                    self._data.append(value)
-                    self._data_size += len(value)
-                    self._has_data = True
+                    data.append(value)
+                    size += len(value)
+                    has_data = True
                 elif name == "id" and "\0" not in value:
                     self._id = value
                 # "retry" and unknown fields are ignored, as the spec says.
+        self._data, self._data_size, self._has_data, self._event = data, size, has_data, kind
         return events
 
     def _dispatch(self) -> SSEEvent:

@@ -14,13 +14,12 @@ back the few characters that could be the start of a stop sequence.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from orbit_local.content import check_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
-from orbit_local.protocols.common import cut_mid_event
+from orbit_local.protocols.common import cut_mid_event, loads_frame
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import add_options, add_samplers, warn_reasoning_not_sent
 from orbit_local.protocols.shapes import SHAPE_ERRORS, expect_object, shape_error, typed_shapes
@@ -238,7 +237,7 @@ class KoboldStreamParser:
             if self.done:
                 return None
             try:
-                payload = json.loads(event.data)
+                payload = loads_frame(event.data)
             except ValueError:
                 if event.truncated:
                     raise cut_mid_event(self._protocol.profile, self._protocol.base_url) from None

@@ -19,7 +19,7 @@ from typing import Any
 from orbit_local.content import check_content, openai_content
 from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
 from orbit_local.log import warn
-from orbit_local.protocols.common import cut_mid_event, parse_arguments, stable_tool_call_id
+from orbit_local.protocols.common import cut_mid_event, loads_frame, parse_arguments, stable_tool_call_id
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import (
     ModelFallbackWarning,
@@ -188,7 +188,8 @@ class OpenAIProtocol:
             "model": request.model,
             "messages": [self._message(m) for m in request.messages],
         }
-        warn_reasoning_not_sent(request.messages, profile)
+        if profile.reasoning_key is None:
+            warn_reasoning_not_sent(request.messages, profile)
         if profile.alternating_roles:
             body["messages"] = fit_role_order(body["messages"], profile, self.base_url)
         params = request.params
@@ -203,8 +204,10 @@ class OpenAIProtocol:
             body["stop"] = list(params.stop)
         if params.seed is not None:
             body["seed"] = params.seed
-        add_options(body, params.options, profile)
-        add_samplers(body, params.samplers, profile)
+        if params.options:
+            add_options(body, params.options, profile)
+        if params.samplers:
+            add_samplers(body, params.samplers, profile)
         if request.tools:
             self._add_tools(body, request)
         elif request.tool_choice is not None:
@@ -284,7 +287,8 @@ class OpenAIProtocol:
                 out["content"] = f"{out['content']}\n[called tools: {calls}]".strip()
         if message.role == "tool" and message.tool_call_id is not None:
             out["tool_call_id"] = message.tool_call_id
-        out.update(reasoning_field(message, profile))
+        if message.reasoning:
+            out.update(reasoning_field(message, profile))
         return out
 
     def _add_tools(self, body: dict[str, Any], request: ChatRequest) -> None:
@@ -426,17 +430,19 @@ class OpenAIProtocol:
         choices = payload.get("choices")
         if not choices or not isinstance(choices, list):
             raise self._protocol_error("the response has no choices", payload)
-        ordered = sorted(choices, key=_choice_index)
+        ordered = sorted(choices, key=_choice_index) if len(choices) > 1 else choices
         first, *others = [self._choice_result(choice, payload, request) for choice in ordered]
         first.alternatives = others
         first.raw = payload
-        self._warn_if_fallback(payload, request)
+        if self.profile.unknown_model_fallback:
+            self._warn_if_fallback(payload, request)
         return first
 
     def _warn_if_fallback(self, payload: dict[str, Any], request: ChatRequest | None) -> None:
-        """Say so where a server that falls back to its default model answered with another one."""
+        """Say so where a server that falls back to its default model (the caller checks the
+        profile says so) answered with another one."""
         served = payload.get("model")
-        if not self.profile.unknown_model_fallback or request is None or not isinstance(served, str):
+        if request is None or not isinstance(served, str):
             return
         if not request.model or served == request.model:
             return
@@ -598,7 +604,7 @@ class OpenAIStreamParser:
             if not data or data.isspace():
                 return None
             try:
-                payload = json.loads(data)
+                payload = loads_frame(data)
             except ValueError:
                 if event.truncated:
                     raise cut_mid_event(self._protocol.profile, self._protocol.base_url) from None

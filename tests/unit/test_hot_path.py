@@ -67,3 +67,65 @@ def test_a_llamaindex_text_step_equals_the_validated_one() -> None:
     steps[0].additional_kwargs["x"] = 1
     steps[0].message.blocks.append(TextBlock(text="extra"))
     assert steps[1].additional_kwargs == {} and len(steps[1].message.blocks) == 1
+
+
+def test_a_llamaindex_text_answer_equals_the_validated_one() -> None:
+    """A whole text answer is filled without validation too: equal to the one LlamaIndex's own
+    constructors build, with the same fields set and containers of its own."""
+    from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, TextBlock
+
+    from llamaindex_orbit_local._convert import response_kwargs, to_chat_response
+    from orbit_local.types import ChatResult, Usage
+
+    result = ChatResult(text="Hello there.", model="m", finish_reason="stop", usage=Usage(9, 3, 12), raw={"id": "x"})
+    answers = [to_chat_response(result, "llamacpp") for _ in range(2)]
+    validated = ChatResponse(
+        message=ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text="Hello there.")]),
+        raw={"id": "x"},
+        logprobs=None,
+        additional_kwargs=response_kwargs(result, "llamacpp"),
+    )
+    assert answers[0] == validated and answers[0].message.content == "Hello there."
+    assert answers[0].model_fields_set == validated.model_fields_set
+    assert answers[0].message.model_fields_set == validated.message.model_fields_set
+    assert answers[0].additional_kwargs["total_tokens"] == 12
+    answers[0].message.additional_kwargs["x"] = 1
+    answers[0].message.blocks.append(TextBlock(text="extra"))
+    assert answers[1].message.additional_kwargs == {} and len(answers[1].message.blocks) == 1
+
+
+@pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
+def test_one_streamed_token_crosses_at_most_twelve_of_our_functions(framework: str) -> None:
+    """The hot path stays short: step 12's limit (it had grown to 21 functions in 10 modules).
+    Counted with the benchmark's own measure, over a llama.cpp-shaped stream of 300 tokens."""
+    import httpx
+
+    from bench.measure import functions_per_token
+    from bench.server import sse_body
+    from bench.subjects import Subject
+
+    body = sse_body(300)
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+    )
+    options = {"provider": "openai-compatible", "base_url": "http://127.0.0.1:9/v1", "model": "m"}
+    if framework == "langchain":
+        from langchain_orbit_local import ChatOrbitLocal
+
+        chat = ChatOrbitLocal(**options, http_client=httpx.Client(transport=transport))
+
+        def stream(n: int) -> int:
+            return sum(1 for chunk in chat.stream("hi") if chunk.content)
+    else:
+        from llama_index.core.base.llms.types import ChatMessage
+
+        from llamaindex_orbit_local import OrbitLocal
+
+        llm = OrbitLocal(**options, http_client=httpx.Client(transport=transport))
+
+        def stream(n: int) -> int:
+            return sum(1 for step in llm.stream_chat([ChatMessage(role="user", content="hi")]) if step.delta)
+
+    assert stream(300) == 300
+    subject = Subject("orbit-local", framework, call=lambda: None, stream=stream, first_token=lambda: 0.0)
+    assert 5 <= functions_per_token(subject, 300) <= 12

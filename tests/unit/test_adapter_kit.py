@@ -1,4 +1,4 @@
-"""Settings resolution shared by both adapters: ``from_config``, misspelled keywords, detection.
+"""The adapter kit (``orbit_local.adapter_kit``), shared by both frameworks: ``from_config``, misspelled keywords, detection.
 
 What is promised comes from ``docs/configuration.md`` (arguments, then environment, then the
 file; embeddings classes take the block's ``embedding_model``; a setting a class has no field for
