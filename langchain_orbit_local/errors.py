@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from langchain_core import exceptions as lc
@@ -127,47 +126,47 @@ def as_native(error: ol.OrbitLocalError) -> ol.OrbitLocalError:
     return error
 
 
-@contextmanager
-def native_errors() -> Iterator[None]:
-    """Re-raise orbit-local errors as their LangChain-native twins."""
-    try:
-        yield
-    except ol.OrbitLocalError as error:
-        raise as_native(error) from error.__cause__
-
-
 def raises_native(function: F) -> F:
     """Decorate a method (plain, async, generator or async generator) so the orbit-local
-    errors it raises come out as their LangChain-native twins."""
+    errors it raises come out as their LangChain-native twins. Each wrapper catches them
+    itself (no context manager: one per call would show on the hot path)."""
     if inspect.isasyncgenfunction(function):
 
         @functools.wraps(function)
         async def agen(*args: Any, **kwargs: Any) -> Any:
-            with native_errors():
+            try:
                 async for item in function(*args, **kwargs):
                     yield item
+            except ol.OrbitLocalError as error:
+                raise as_native(error) from error.__cause__
 
         return cast("F", agen)
     if inspect.isgeneratorfunction(function):
 
         @functools.wraps(function)
         def gen(*args: Any, **kwargs: Any) -> Any:
-            with native_errors():
+            try:
                 yield from function(*args, **kwargs)
+            except ol.OrbitLocalError as error:
+                raise as_native(error) from error.__cause__
 
         return cast("F", gen)
     if inspect.iscoroutinefunction(function):
 
         @functools.wraps(function)
         async def coro(*args: Any, **kwargs: Any) -> Any:
-            with native_errors():
+            try:
                 return await function(*args, **kwargs)
+            except ol.OrbitLocalError as error:
+                raise as_native(error) from error.__cause__
 
         return cast("F", coro)
 
     @functools.wraps(function)
     def plain(*args: Any, **kwargs: Any) -> Any:
-        with native_errors():
+        try:
             return function(*args, **kwargs)
+        except ol.OrbitLocalError as error:
+            raise as_native(error) from error.__cause__
 
     return cast("F", plain)

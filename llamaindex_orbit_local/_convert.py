@@ -255,7 +255,7 @@ def to_chat_response(result: ChatResult, provider: str) -> ChatResponse:
     return _ANSWER.fill(
         message=message,
         raw=result.raw,
-        logprobs=logprobs_of(result.logprobs),
+        logprobs=logprobs_of(result.logprobs) if result.logprobs else None,
         additional_kwargs=response_kwargs(result, provider),
     )
 

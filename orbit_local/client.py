@@ -562,12 +562,9 @@ class ChatClient(_ClientBase):
     def chat(self, request: ChatRequest) -> ChatResult:
         """One answer; with ``auto_load``, a "model not loaded" answer loads it and retries once."""
         try:
-            return self._chat_once(request)
+            return self._answer(self._prepare(request))
         except ModelNotFoundError as error:
             self._auto_load(error, request.model)
-        return self._chat_once(request)
-
-    def _chat_once(self, request: ChatRequest) -> ChatResult:
         return self._answer(self._prepare(request))
 
     def _answer(self, request: ChatRequest) -> ChatResult:
@@ -814,12 +811,9 @@ class AsyncChatClient(_ClientBase):
 
     async def chat(self, request: ChatRequest) -> ChatResult:
         try:
-            return await self._chat_once(request)
+            return await self._answer(await self._prepare(request))
         except ModelNotFoundError as error:
             await self._auto_load(error, request.model)
-        return await self._chat_once(request)
-
-    async def _chat_once(self, request: ChatRequest) -> ChatResult:
         return await self._answer(await self._prepare(request))
 
     async def _answer(self, request: ChatRequest) -> ChatResult:
