@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from orbit_local.streams import SSEDecoder
+from orbit_local.wire.streams import SSEDecoder
 
 
 def main(megabytes: int = 16, chunk: int = 65536) -> float:

@@ -25,8 +25,8 @@ from typing import Any
 
 from rich.console import Console
 
-from orbit_local.discovery import FoundServer, discover
-from orbit_local.errors import OrbitLocalError, RequestTimeoutError
+from orbit_local.facts.errors import OrbitLocalError, RequestTimeoutError
+from orbit_local.net.discovery import FoundServer, discover
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 MAX_TOKENS = 96
@@ -104,7 +104,7 @@ def pick_backend() -> Backend:
         )
         return Backend(f"{server.profile.display_name}", server=server)
     console.print("No local server answered: using the embedded default, SmolLM2-135M-Instruct in-process (GPT4All).")
-    from orbit_local.embedded import gpt4all_model_file
+    from orbit_local.backends.embedded import gpt4all_model_file
 
     with console.status("Preparing the SmolLM2 model file…", spinner="dots"):
         path = gpt4all_model_file()
@@ -202,7 +202,7 @@ def llamaindex_rag(backend: Backend, usage: UsageEvents) -> None:
     from llama_index.core.node_parser import SentenceSplitter
 
     from llamaindex_orbit_local import OrbitLocalEmbedding
-    from orbit_local.embedded import embeddings_server
+    from orbit_local.backends.embedded import embeddings_server
 
     console.rule("3. LlamaIndex: RAG over docs/ with a VectorStoreIndex")
     with ExitStack() as stack:

@@ -23,9 +23,9 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
-from orbit_local.content import text_of
-from orbit_local.prefilled import Prefill
-from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
+from orbit_local.facts.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
+from orbit_local.wire.content import text_of
+from orbit_local.wire.prefilled import Prefill
 
 _ROLE_BY_TYPE = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
@@ -258,7 +258,7 @@ _GENERATION = Prefill(
 
 def _text_chunk(text: str) -> ChatGenerationChunk:
     """``ChatGenerationChunk(message=AIMessageChunk(content=text))``, without validation where
-    :mod:`orbit_local.prefilled` found that safe for the installed langchain-core."""
+    :mod:`orbit_local.wire.prefilled` found that safe for the installed langchain-core."""
     return _GENERATION.fill(text=text, message=_MESSAGE.fill(content=text))
 
 
@@ -294,7 +294,7 @@ def to_ai_chunk(delta: ChatDelta) -> AIMessageChunk:
 
 def final_chunk(result: ChatResult, *, provider: str) -> AIMessageChunk:
     """The closing chunk: usage, finish reason, model, timings and the server's id of the whole
-    stream (its :class:`~orbit_local.types.ChatResult`), exactly once per stream. The id makes
+    stream (its :class:`~orbit_local.facts.types.ChatResult`), exactly once per stream. The id makes
     the merged message's ``id`` the server's, as ``invoke`` gives it (LangChain prefers a
     provider's id to its own ``lc_run-`` ones when chunks are added)."""
     return AIMessageChunk(

@@ -24,7 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from langchain_orbit_local._convert import final_chunk, to_ai_message, to_generation_chunk, to_message
 from langchain_orbit_local.errors import raises_native
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
-from orbit_local.adapter_kit import (
+from orbit_local.backends.client import AsyncChatBackend, ChatBackend
+from orbit_local.backends.gpt4all_direct import async_direct_client, direct_client
+from orbit_local.backends.tokens import count_tokens, token_ids
+from orbit_local.facts.log import warn_renamed
+from orbit_local.facts.providers import GENERIC, is_auto
+from orbit_local.facts.types import ChatRequest, ModelInfo
+from orbit_local.facts.types import ChatResult as NeutralResult
+from orbit_local.features.adapter_kit import (
     FromConfig,
     LazyClients,
     call_options,
@@ -32,16 +39,9 @@ from orbit_local.adapter_kit import (
     generation_params,
     unknown_keywords_to_kwargs,
 )
-from orbit_local.client import AsyncChatBackend, ChatBackend
-from orbit_local.gpt4all_direct import async_direct_client, direct_client
-from orbit_local.log import warn_renamed
+from orbit_local.features.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
+from orbit_local.net.stream_scope import closing_streams
 from orbit_local.protocols.common import tool_spec_from_openai
-from orbit_local.providers import GENERIC, is_auto
-from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
-from orbit_local.stream_scope import closing_streams
-from orbit_local.tokens import count_tokens, token_ids
-from orbit_local.types import ChatRequest, ModelInfo
-from orbit_local.types import ChatResult as NeutralResult
 
 
 def _noted(run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None, model: str) -> str:
@@ -68,7 +68,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     """
 
     # The shared fields (provider, base_url, api_key, sampling, OpenAI optional parameters,
-    # timeouts, ...) come from orbit_local.settings.ChatSettings; these are LangChain's own.
+    # timeouts, ...) come from orbit_local.features.settings.ChatSettings; these are LangChain's own.
     model: str | None = Field(default=None, alias="model_name")
     """Model id; when unset, ``<PREFIX>MODEL``, else the server's loaded (else first) model."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
@@ -271,7 +271,7 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         """LangChain's ``astream``, with one difference: ``aclose()`` on it closes the HTTP
         stream before it returns. LangChain's own generator only drops ours, which leaves the
         closing to a task of the event loop, lost if the loop ends first
-        (see :mod:`orbit_local.stream_scope`)."""
+        (see :mod:`orbit_local.net.stream_scope`)."""
         return closing_streams(super().astream(input, config, stop=stop, **kwargs))
 
     @raises_native

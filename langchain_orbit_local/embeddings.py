@@ -12,8 +12,8 @@ from langchain_core.embeddings import Embeddings
 from pydantic import ConfigDict, Field
 
 from langchain_orbit_local.errors import raises_native
-from orbit_local.adapter_kit import FromConfig, LazyClients
-from orbit_local.log import warn_renamed
+from orbit_local.facts.log import warn_renamed
+from orbit_local.features.adapter_kit import FromConfig, LazyClients
 
 
 def _batches(texts: list[str], size: int) -> list[list[str]]:
@@ -25,7 +25,7 @@ class BaseOrbitLocalEmbeddings(FromConfig, LazyClients, Embeddings):
 
     config_model_key: ClassVar[str] = "embedding_model"
 
-    # The connection fields come from orbit_local.settings.ConnectionSettings.
+    # The connection fields come from orbit_local.features.settings.ConnectionSettings.
     model: str | None = Field(default=None, alias="model_name")
     """Embedding model id; when unset, ``<PREFIX>MODEL`` (no default: chat models cannot embed)."""
     batch_size: int = Field(default=32, gt=0)

@@ -1,6 +1,6 @@
 """orbit-local's errors as langchain-core's own, so ``except ModelError`` catches them.
 
-Each class inherits from the :mod:`orbit_local.errors` class (its fields, message and hint)
+Each class inherits from the :mod:`orbit_local.facts.errors` class (its fields, message and hint)
 and from the matching ``langchain_core.exceptions`` class, as langchain-openai's errors
 inherit from both the openai SDK's and langchain-core's. ``is_retryable`` comes from the
 orbit_local class. The chat models raise these; code that catches either family keeps working.
@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 
 from langchain_core import exceptions as lc
 
-from orbit_local import errors as ol
+from orbit_local.facts import errors as ol
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 from langchain_orbit_local.chat_models import BaseChatOrbitLocal, ChatOrbitLocal
-from orbit_local.adapter_kit import class_for_provider, config_settings
-from orbit_local.config_file import load_config
+from orbit_local.features.adapter_kit import class_for_provider, config_settings
+from orbit_local.features.config_file import load_config
 
 
 def chat_model_class(provider: str) -> type[BaseChatOrbitLocal]:

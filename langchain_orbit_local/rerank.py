@@ -16,8 +16,8 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import ConfigDict, Field
 
 from langchain_orbit_local.errors import raises_native
-from orbit_local.adapter_kit import LazyClients
-from orbit_local.types import RerankResult
+from orbit_local.facts.types import RerankResult
+from orbit_local.features.adapter_kit import LazyClients
 
 
 def _texts(documents: Sequence[str | Document | dict[str, Any]]) -> list[str]:
@@ -57,7 +57,7 @@ def _rows(result: RerankResult) -> list[dict[str, Any]]:
 class BaseOrbitLocalRerank(LazyClients, BaseDocumentCompressor):
     """Reranks documents with a local server's reranking model."""
 
-    # The connection fields come from orbit_local.settings.ConnectionSettings.
+    # The connection fields come from orbit_local.features.settings.ConnectionSettings.
     model: str | None = Field(default=None, alias="model_name")
     """Reranking model id; when unset, ``<PREFIX>MODEL``, else none is sent and the server
     uses its own (llama-server serves the model it was started with)."""

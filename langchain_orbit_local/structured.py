@@ -23,7 +23,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, Runn
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
-from orbit_local.providers import ProviderProfile
+from orbit_local.facts.providers import ProviderProfile
 
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
 

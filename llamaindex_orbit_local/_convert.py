@@ -27,11 +27,11 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.utils import parse_partial_json
 
-from orbit_local.accumulate import StreamAccumulator
-from orbit_local.content import text_of
-from orbit_local.log import warn
-from orbit_local.prefilled import Prefill
-from orbit_local.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
+from orbit_local.facts.log import warn
+from orbit_local.facts.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
+from orbit_local.protocols.accumulate import StreamAccumulator
+from orbit_local.wire.content import text_of
+from orbit_local.wire.prefilled import Prefill
 
 _ROLES: dict[MessageRole, str] = {
     MessageRole.SYSTEM: "system",
@@ -247,7 +247,7 @@ _ANSWER = Prefill(
 
 def to_chat_response(result: ChatResult, provider: str) -> ChatResponse:
     """A whole answer. A text-only one is filled without validation, as a streamed step is
-    (:mod:`orbit_local.prefilled`); reasoning or tool calls get the validated blocks."""
+    (:mod:`orbit_local.wire.prefilled`); reasoning or tool calls get the validated blocks."""
     if result.reasoning or result.tool_calls:
         message = assistant_message(result.text, result.reasoning, result.tool_calls)
     else:
@@ -267,7 +267,7 @@ def stream_response(accumulated: StreamAccumulator, delta: ChatDelta) -> ChatRes
     reasoning so far and ``ToolCallBlock``s with the tool calls so far, and the new piece of
     reasoning is ``additional_kwargs["thinking_delta"]`` (what ``FunctionAgent`` puts on its
     ``AgentStream`` events). A plain text step is built without validation
-    (:mod:`orbit_local.prefilled`): validating three nested models per token was most of the
+    (:mod:`orbit_local.wire.prefilled`): validating three nested models per token was most of the
     per-token cost.
     """
     if not accumulated.text_only:  # ``delta`` is folded in already

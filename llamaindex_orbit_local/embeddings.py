@@ -8,9 +8,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.bridge.pydantic import Field, model_validator
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
-from orbit_local.adapter_kit import FromConfig, LazyClients
-from orbit_local.log import warn_renamed
-from orbit_local.settings import settings_with_environment
+from orbit_local.facts.log import warn_renamed
+from orbit_local.features.adapter_kit import FromConfig, LazyClients
+from orbit_local.features.settings import settings_with_environment
 
 
 class OrbitLocalEmbedding(FromConfig, LazyClients, BaseEmbedding):
@@ -21,7 +21,7 @@ class OrbitLocalEmbedding(FromConfig, LazyClients, BaseEmbedding):
 
     config_model_key: ClassVar[str] = "embedding_model"
 
-    # The connection fields come from orbit_local.settings.ConnectionSettings.
+    # The connection fields come from orbit_local.features.settings.ConnectionSettings.
     provider: str = Field(default="auto")
     model: str | None = Field(default=None, description="Embedding model id (or <PREFIX>MODEL).")
     async_http_client: Any = Field(default=None, exclude=True)

@@ -6,8 +6,8 @@ import os
 from typing import Any
 
 from llamaindex_orbit_local.llms import OrbitLocal, OrbitLocalLLM
-from orbit_local.adapter_kit import class_for_provider, config_settings
-from orbit_local.config_file import load_config
+from orbit_local.features.adapter_kit import class_for_provider, config_settings
+from orbit_local.features.config_file import load_config
 
 
 def llm_class(provider: str) -> type[OrbitLocalLLM]:

@@ -34,7 +34,14 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
 from llamaindex_orbit_local._convert import closing_response, stream_response, to_chat_response, to_message
-from orbit_local.adapter_kit import (
+from orbit_local.backends.client import AsyncChatBackend, ChatBackend, make_protocol
+from orbit_local.backends.gpt4all_direct import async_direct_client, direct_client
+from orbit_local.backends.tokens import count_tokens, token_ids
+from orbit_local.facts.errors import OrbitLocalError
+from orbit_local.facts.log import warn, warn_renamed
+from orbit_local.facts.providers import ProviderProfile
+from orbit_local.facts.types import ChatRequest, ModelInfo
+from orbit_local.features.adapter_kit import (
     FromConfig,
     LazyClients,
     call_options,
@@ -43,16 +50,9 @@ from orbit_local.adapter_kit import (
     generation_params,
     unknown_keywords_to_kwargs,
 )
-from orbit_local.client import AsyncChatBackend, ChatBackend, make_protocol
-from orbit_local.errors import OrbitLocalError
-from orbit_local.gpt4all_direct import async_direct_client, direct_client
-from orbit_local.log import warn, warn_renamed
+from orbit_local.features.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
+from orbit_local.net.stream_scope import closing_streams
 from orbit_local.protocols.common import tool_spec_from_openai
-from orbit_local.providers import ProviderProfile
-from orbit_local.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
-from orbit_local.stream_scope import closing_streams
-from orbit_local.tokens import count_tokens, token_ids
-from orbit_local.types import ChatRequest, ModelInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,7 +70,7 @@ def _closing_streams(method: F) -> F:
     """Wrap an async stream method's generator so that ``aclose()`` on it closes the HTTP
     stream before it returns: LlamaIndex's callback wrapper only drops ours, which leaves the
     closing to a task of the event loop, lost if the loop ends first
-    (see :mod:`orbit_local.stream_scope`)."""
+    (see :mod:`orbit_local.net.stream_scope`)."""
 
     @functools.wraps(method)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -129,7 +129,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
     """
 
     # The shared fields (provider, base_url, api_key, sampling, OpenAI optional parameters,
-    # timeouts, ...) come from orbit_local.settings.ChatSettings; these are LlamaIndex's own.
+    # timeouts, ...) come from orbit_local.features.settings.ChatSettings; these are LlamaIndex's own.
     context_window: int | None = Field(default=None, gt=0, description="Overrides what the server reports.")
     async_http_client: Any = Field(default=None, exclude=True, description="Optional httpx.AsyncClient.")
     _context_question: tuple[ProviderProfile, str | None, bool] | None = PrivateAttr(default=None)

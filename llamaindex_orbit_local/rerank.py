@@ -20,8 +20,8 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from orbit_local.adapter_kit import LazyClients
-from orbit_local.types import RerankResult
+from orbit_local.facts.types import RerankResult
+from orbit_local.features.adapter_kit import LazyClients
 
 dispatcher = get_dispatcher(__name__)
 
@@ -30,7 +30,7 @@ class OrbitLocalRerank(LazyClients, BaseNodePostprocessor):
     """Reranks nodes with any local server's reranking model (``provider="auto"``: the server
     at ``base_url`` is fingerprinted on the first request)."""
 
-    # The connection fields come from orbit_local.settings.ConnectionSettings.
+    # The connection fields come from orbit_local.features.settings.ConnectionSettings.
     provider: str = Field(default="auto")
     model: str | None = Field(
         default=None,

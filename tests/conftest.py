@@ -87,7 +87,7 @@ def _every_recorded_request_is_replayed(request: pytest.FixtureRequest) -> objec
 def _fresh_detection_cache() -> None:
     """Fingerprints are cached per base URL for a process; each test (and each recording) starts
     without, so what a cassette holds never depends on which tests ran before it."""
-    from orbit_local.discovery import forget
+    from orbit_local.net.discovery import forget
 
     forget()
 
@@ -96,7 +96,7 @@ def _fresh_detection_cache() -> None:
 def _registered_secrets_stay_in_their_test() -> Any:
     """API keys a test sends are registered for masking process-wide (as in real use); each test
     starts from the registry it found, so one test's key ("secret") cannot mask another's text."""
-    from orbit_local import redact
+    from orbit_local.facts import redact
 
     before = set(redact._secrets)
     yield

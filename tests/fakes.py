@@ -154,8 +154,8 @@ def install_fake_clock(monkeypatch: Any) -> list[float]:
     async def async_sleep(delay: float) -> None:
         sleep(delay)
 
-    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: state[0])
-    monkeypatch.setattr("orbit_local.transport.time.sleep", sleep)
+    monkeypatch.setattr("orbit_local.net.transport.time.monotonic", lambda: state[0])
+    monkeypatch.setattr("orbit_local.net.transport.time.sleep", sleep)
     monkeypatch.setattr("asyncio.sleep", async_sleep)
     return state
 

@@ -34,9 +34,9 @@ from vcr.request import Request
 from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
 
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, Message
 from orbit_local.protocols.openai import OpenAIProtocol
-from orbit_local.providers import get_provider
-from orbit_local.types import ChatRequest, Message
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from langchain_core.exceptions import OutputParserException
 
-from orbit_local.errors import BadRequestError, OrbitLocalError, ProtocolError
+from orbit_local.facts.errors import BadRequestError, OrbitLocalError, ProtocolError
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 

@@ -1,8 +1,8 @@
 """Model management, sans-IO: requests to list, load, unload and download models, and parsers
-of the answers, for every server that has a :class:`~orbit_local.providers.ModelAdmin`.
+of the answers, for every server that has a :class:`~orbit_local.facts.providers.ModelAdmin`.
 
 Pure functions and two small state machines (:class:`LoadSession`, :class:`PullSession`) that
-say which request comes next; :mod:`orbit_local.model_admin` sends them, sync and async alike.
+say which request comes next; :mod:`orbit_local.features.model_admin` sends them, sync and async alike.
 Per-server differences (paths, body keys, where the state and size are) are data on the
 profile; the only variation in code is the download style (one answer, NDJSON lines, a job
 asked until it ends), which the profile names too.
@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from orbit_local.errors import (
+from orbit_local.facts.errors import (
     ModelDownloadError,
     ModelLoadError,
     ModelNotFoundError,
@@ -23,10 +23,10 @@ from orbit_local.errors import (
     ProtocolError,
     UnsupportedFeatureError,
 )
+from orbit_local.facts.providers import ModelAdmin, ModelOperation, ProviderProfile
+from orbit_local.facts.types import HttpRequest, ModelInfo, ModelProgress
 from orbit_local.protocols.errors import error_in_payload, extract_error
 from orbit_local.protocols.openai import model_info
-from orbit_local.providers import ModelAdmin, ModelOperation, ProviderProfile
-from orbit_local.types import HttpRequest, ModelInfo, ModelProgress
 
 JOB_POLL_INTERVAL = 0.5
 """Seconds between two status questions about a download job or a model still loading."""

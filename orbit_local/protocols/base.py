@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from orbit_local.streams import SSEEvent
-from orbit_local.types import (
+from orbit_local.facts.types import (
     ChatDelta,
     ChatRequest,
     ChatResult,
@@ -19,6 +18,7 @@ from orbit_local.types import (
     ModelInfo,
     Usage,
 )
+from orbit_local.wire.streams import SSEEvent
 
 
 class StreamParser(Protocol):

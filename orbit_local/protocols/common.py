@@ -14,9 +14,9 @@ import json.scanner
 from collections.abc import Callable
 from typing import Any, cast
 
-from orbit_local.errors import StreamInterruptedError
-from orbit_local.providers import ProviderProfile
-from orbit_local.types import ToolSpec
+from orbit_local.facts.errors import StreamInterruptedError
+from orbit_local.facts.providers import ProviderProfile
+from orbit_local.facts.types import ToolSpec
 
 _scan_json: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast("Any", json.JSONDecoder()))
 

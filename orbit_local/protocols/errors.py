@@ -1,4 +1,4 @@
-"""Turn any server's error answer into one typed :mod:`orbit_local.errors` exception.
+"""Turn any server's error answer into one typed :mod:`orbit_local.facts.errors` exception.
 
 Pure functions: they take a status code and body text and return an exception object, so
 the same code classifies an HTTP error response, an ``{"error": ...}`` inside a 200 body and
@@ -27,7 +27,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from orbit_local.errors import (
+from orbit_local.facts.errors import (
     AuthenticationError,
     BadRequestError,
     ContextOverflowError,
@@ -41,7 +41,7 @@ from orbit_local.errors import (
     ServerError,
     UnsupportedFeatureError,
 )
-from orbit_local.providers import ProviderProfile
+from orbit_local.facts.providers import ProviderProfile
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",

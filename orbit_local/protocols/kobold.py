@@ -17,18 +17,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from orbit_local.content import check_content
-from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
+from orbit_local.facts.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
+from orbit_local.facts.providers import ProviderProfile
+from orbit_local.facts.templates import DEFAULT_TEMPLATE, get_template
+from orbit_local.facts.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, HttpRequest, ModelInfo, Usage
 from orbit_local.protocols.common import cut_mid_event, loads_frame
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import add_options, add_samplers, warn_reasoning_not_sent
 from orbit_local.protocols.shapes import SHAPE_ERRORS, expect_object, shape_error, typed_shapes
-from orbit_local.providers import ProviderProfile
-from orbit_local.reasoning import split_think
-from orbit_local.stops import StopScanner, split_at_stop
-from orbit_local.streams import SSEEvent
-from orbit_local.templates import DEFAULT_TEMPLATE, get_template
-from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, HttpRequest, ModelInfo, Usage
+from orbit_local.wire.content import check_content
+from orbit_local.wire.reasoning import split_think
+from orbit_local.wire.stops import StopScanner, split_at_stop
+from orbit_local.wire.streams import SSEEvent
 
 GENERATE = "/api/v1/generate"
 STREAM = "/api/extra/generate/stream"

@@ -16,9 +16,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orbit_local.content import check_content, openai_content
-from orbit_local.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
-from orbit_local.log import warn
+from orbit_local.facts.errors import ProtocolError, StreamInterruptedError, UnsupportedFeatureError
+from orbit_local.facts.log import warn
+from orbit_local.facts.providers import ProviderProfile
+from orbit_local.facts.types import (
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    EmbeddingResult,
+    HttpRequest,
+    Message,
+    ModelInfo,
+    ToolCall,
+    ToolCallChunk,
+    Usage,
+)
 from orbit_local.protocols.common import cut_mid_event, loads_frame, parse_arguments, stable_tool_call_id
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.params import (
@@ -31,22 +43,10 @@ from orbit_local.protocols.params import (
 )
 from orbit_local.protocols.roles import fit_role_order
 from orbit_local.protocols.shapes import SHAPE_ERRORS, expect_object, shape_error, typed_shapes
-from orbit_local.providers import ProviderProfile
-from orbit_local.reasoning import ThinkSplitter, split_think
-from orbit_local.stops import split_at_stop
-from orbit_local.streams import SSEEvent
-from orbit_local.types import (
-    ChatDelta,
-    ChatRequest,
-    ChatResult,
-    EmbeddingResult,
-    HttpRequest,
-    Message,
-    ModelInfo,
-    ToolCall,
-    ToolCallChunk,
-    Usage,
-)
+from orbit_local.wire.content import check_content, openai_content
+from orbit_local.wire.reasoning import ThinkSplitter, split_think
+from orbit_local.wire.stops import split_at_stop
+from orbit_local.wire.streams import SSEEvent
 
 _REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
 

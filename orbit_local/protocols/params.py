@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from orbit_local.log import warn
-from orbit_local.providers import ProviderProfile
-from orbit_local.types import Message
+from orbit_local.facts.log import warn
+from orbit_local.facts.providers import ProviderProfile
+from orbit_local.facts.types import Message
 
 
 class ParameterNotSentWarning(UserWarning):

@@ -15,12 +15,12 @@ import json
 import math
 from typing import Any
 
-from orbit_local.errors import ProtocolError, UnsupportedFeatureError
+from orbit_local.facts.errors import ProtocolError, UnsupportedFeatureError
+from orbit_local.facts.providers import ProviderProfile, RerankEndpoint
+from orbit_local.facts.types import HttpRequest, RankedDocument, RerankResult
 from orbit_local.protocols.errors import error_in_payload
 from orbit_local.protocols.openai import parse_usage
 from orbit_local.protocols.shapes import expect_object, typed_shapes
-from orbit_local.providers import ProviderProfile, RerankEndpoint
-from orbit_local.types import HttpRequest, RankedDocument, RerankResult
 
 
 class RerankWire:

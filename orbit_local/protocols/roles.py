@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orbit_local.errors import UnsupportedFeatureError
-from orbit_local.providers import ProviderProfile
+from orbit_local.facts.errors import UnsupportedFeatureError
+from orbit_local.facts.providers import ProviderProfile
 
 TURN_SEPARATOR = "\n\n"
 """Between the texts of merged turns: a blank line keeps them apart as paragraphs."""

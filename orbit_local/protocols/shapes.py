@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from orbit_local.errors import ProtocolError
+from orbit_local.facts.errors import ProtocolError
 
 F = TypeVar("F", bound=Callable[..., Any])
 SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError)

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from orbit_local.accumulate import StreamAccumulator
-from orbit_local.errors import OrbitLocalError
+from orbit_local.facts.errors import OrbitLocalError
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, ChatResult, Message
+from orbit_local.protocols.accumulate import StreamAccumulator
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.protocols.openai import OpenAIProtocol
-from orbit_local.providers import get_provider
-from orbit_local.streams import SSEDecoder
-from orbit_local.types import ChatRequest, ChatResult, Message
+from orbit_local.wire.streams import SSEDecoder
 
 PROFILE_BY_SERVER = {
     "lmstudio": "lmstudio",

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from orbit_local import discovery
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.errors import OrbitLocalError, RequestTimeoutError, ServerError
-from orbit_local.types import ChatRequest, Message
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts.errors import OrbitLocalError, RequestTimeoutError, ServerError
+from orbit_local.facts.types import ChatRequest, Message
+from orbit_local.net import discovery
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.reliability]
 REQUEST = ChatRequest(model="m", messages=[Message(role="user", content="hi")])

@@ -19,9 +19,9 @@ from langchain_core import exceptions as lc
 
 import langchain_orbit_local as lco
 import llamaindex_orbit_local as lio
-from orbit_local import errors as ol
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.types import ChatRequest, Message
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts import errors as ol
+from orbit_local.facts.types import ChatRequest, Message
 from tests.faults.server import FAULTS, FaultHandler, FaultServer, closed_port, fault_server
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.reliability]

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from orbit_local import errors as ol
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.types import ChatRequest, Message
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts import errors as ol
+from orbit_local.facts.types import ChatRequest, Message
 from tests.faults.server import SHAPES, STATUSES, FaultServer, closed_port, fault_server
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.reliability]

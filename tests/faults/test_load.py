@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from orbit_local.client import AsyncChatClient
-from orbit_local.types import ChatRequest, Message
+from orbit_local.backends.client import AsyncChatClient
+from orbit_local.facts.types import ChatRequest, Message
 from tests.faults.server import fault_server
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.reliability]

@@ -45,8 +45,8 @@ from pathlib import Path
 
 import httpx
 
-from orbit_local import embedded
-from orbit_local.errors import OrbitLocalError
+from orbit_local.backends import embedded
+from orbit_local.facts.errors import OrbitLocalError
 
 SMOLLM2_FILE = embedded.SMOLLM2_FILE
 

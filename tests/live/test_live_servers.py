@@ -10,7 +10,7 @@ import pytest
 
 from langchain_orbit_local import ChatOrbitLocal
 from llamaindex_orbit_local import OrbitLocal
-from orbit_local.discovery import discover
+from orbit_local.net.discovery import discover
 from tests.live.servers import LaunchedServer, ServerUnavailable, running
 from tests.targets import TARGETS, Target
 
@@ -60,7 +60,7 @@ def test_discover_names_each_server_the_harness_starts(launcher: str) -> None:
 def test_with_fallbacks_across_two_real_servers() -> None:
     """The first server is stopped (connection refused), the second answers."""
     from langchain_orbit_local import ChatOrbitLocal
-    from orbit_local.errors import ServerNotRunningError
+    from orbit_local.facts.errors import ServerNotRunningError
 
     try:
         with running("koboldcpp") as first:

@@ -18,8 +18,8 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from langchain_orbit_local import ChatLlamaCpp, ChatOrbitLocal
 from llamaindex_orbit_local import OrbitLocal
-from orbit_local.discovery import identify
-from orbit_local.errors import OrbitLocalError
+from orbit_local.facts.errors import OrbitLocalError
+from orbit_local.net.discovery import identify
 from tests.targets import Target, detection_targets
 
 pytestmark = pytest.mark.vcr
@@ -148,8 +148,8 @@ def _embeddings_from(model: str | None) -> Any:
 
 
 def test_doctor_on_the_real_server(target: Target, retired_requests: list[Any]) -> None:
-    from orbit_local.client import ChatClient
-    from orbit_local.doctor import run_checks
+    from orbit_local.backends.client import ChatClient
+    from orbit_local.features.doctor import run_checks
 
     if target.provider not in DOCTOR_FACTS:
         pytest.skip(f"no recorded facts for {target.provider}")

@@ -61,7 +61,7 @@ def test_llamaindex_raw_is_the_servers_json(target: Target) -> None:
 
 
 def test_logprobs_spell_the_answer(target: Target) -> None:
-    from orbit_local.providers import get_provider
+    from orbit_local.facts.providers import get_provider
 
     if "logprobs" not in get_provider(target.provider).honoured_params:
         pytest.skip(f"{target.name}: the server does not return logprobs")

@@ -31,7 +31,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from langchain_orbit_local import ChatGPT4All
 from llamaindex_orbit_local import GPT4All
 from orbit_local import ModelFallbackWarning
-from orbit_local.errors import BadRequestError, UnsupportedFeatureError
+from orbit_local.facts.errors import BadRequestError, UnsupportedFeatureError
 from tests.targets import Target, gpt4all_desktop_targets
 
 pytestmark = pytest.mark.vcr

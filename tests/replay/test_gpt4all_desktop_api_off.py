@@ -17,7 +17,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from langchain_orbit_local import ChatGPT4All
 from llamaindex_orbit_local import GPT4All
-from orbit_local.errors import AuthenticationError
+from orbit_local.facts.errors import AuthenticationError
 from tests.targets import Target, gpt4all_api_off_targets
 
 pytestmark = pytest.mark.vcr

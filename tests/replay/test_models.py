@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 
 from langchain_orbit_local import ChatLlamaCpp
+from orbit_local.backends.client import ChatClient
 from orbit_local.cli import main
-from orbit_local.client import ChatClient
-from orbit_local.errors import ModelNotLoadedError
-from orbit_local.model_admin import ModelManager
-from orbit_local.types import ChatRequest, GenerationParams, Message
+from orbit_local.facts.errors import ModelNotLoadedError
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message
+from orbit_local.features.model_admin import ModelManager
 from tests.live.servers import ROUTER_MODELS
 from tests.targets import Target, models_targets
 
@@ -44,7 +44,7 @@ def _no_polling_waits_in_replay(request: pytest.FixtureRequest, monkeypatch: pyt
     """Replayed answers come at once: the half-second between two "is it loaded?" questions
     is only waited for while recording (the questions themselves are all replayed)."""
     if request.config.getoption("--record-mode", default="none") in ("none", None):
-        monkeypatch.setattr("orbit_local.model_admin.time.sleep", lambda _: None)
+        monkeypatch.setattr("orbit_local.features.model_admin.time.sleep", lambda _: None)
 
 
 def hello(model: str) -> ChatRequest:

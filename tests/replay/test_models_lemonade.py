@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from langchain_orbit_local import ChatGaia
+from orbit_local.backends.client import ChatClient
 from orbit_local.cli import main
-from orbit_local.client import ChatClient
-from orbit_local.errors import ModelDownloadError, ModelNotFoundError, ModelNotLoadedError
-from orbit_local.model_admin import AsyncModelManager, ModelManager
-from orbit_local.types import ChatRequest, GenerationParams, Message
+from orbit_local.facts.errors import ModelDownloadError, ModelNotFoundError, ModelNotLoadedError
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message
+from orbit_local.features.model_admin import AsyncModelManager, ModelManager
 from tests.targets import Target, models_lemonade_targets, replay_params
 
 pytestmark = pytest.mark.vcr

@@ -28,9 +28,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from llama_index.core.base.llms.types import ChatMessage, MessageRole, ThinkingBlock
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from orbit_local import errors
-from orbit_local.discovery import _answer
-from orbit_local.fingerprint import Answer, _localai
+from orbit_local.facts import errors
+from orbit_local.net.discovery import _answer
+from orbit_local.protocols.fingerprint import Answer, _localai
 from tests.providers_under_test import PAIRS, Pair
 
 CASSETTES = Path(__file__).resolve().parent.parent.parent / "cassettes"

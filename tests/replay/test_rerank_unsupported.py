@@ -14,7 +14,7 @@ from llama_index.core.schema import NodeWithScore, TextNode
 
 import langchain_orbit_local as lco
 import llamaindex_orbit_local as lio
-from orbit_local import errors as ol
+from orbit_local.facts import errors as ol
 from tests.targets import Target, rerank_off_targets
 
 pytestmark = pytest.mark.vcr

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from langchain_orbit_local import ChatOrbitLocal, OrbitLocalEmbeddings
 from llamaindex_orbit_local import OrbitLocal, OrbitLocalEmbedding
-from orbit_local.errors import ModelNotFoundError, OrbitLocalError
+from orbit_local.facts.errors import ModelNotFoundError, OrbitLocalError
 from tests.targets import Target, active_targets
 
 pytestmark = pytest.mark.vcr

@@ -21,7 +21,7 @@ from llama_index.core.base.llms.types import ChatMessage, ImageBlock, MessageRol
 from langchain_orbit_local import ChatLlamaCpp
 from langchain_orbit_local import errors as lc_errors
 from llamaindex_orbit_local import LlamaCpp
-from orbit_local.errors import UnsupportedFeatureError
+from orbit_local.facts.errors import UnsupportedFeatureError
 from tests.replay.test_vision import (
     ASK,
     IMAGE_TOKENS,

@@ -21,7 +21,7 @@ from langchain_tests.integration_tests import ChatModelIntegrationTests, Embeddi
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from langchain_orbit_local import ChatOrbitLocal, OrbitLocalEmbeddings
-from orbit_local.providers import get_provider
+from orbit_local.facts.providers import get_provider
 from tests.targets import Limitation, Target, active_targets, as_limitation
 
 

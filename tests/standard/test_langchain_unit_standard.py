@@ -13,7 +13,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_tests.unit_tests import ChatModelUnitTests
 from syrupy.assertion import SnapshotAssertion
 
-from orbit_local.providers import get_provider
+from orbit_local.facts.providers import get_provider
 from tests.providers_under_test import PAIRS, Pair
 
 

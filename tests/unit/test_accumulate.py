@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from orbit_local.accumulate import StreamAccumulator, deltas_from_result
-from orbit_local.types import ChatDelta, ChatResult, ToolCall, ToolCallChunk, Usage
+from orbit_local.facts.types import ChatDelta, ChatResult, ToolCall, ToolCallChunk, Usage
+from orbit_local.protocols.accumulate import StreamAccumulator, deltas_from_result
 
 
 def fold(deltas: list[ChatDelta]) -> ChatResult:

@@ -1,4 +1,4 @@
-"""The adapter kit (``orbit_local.adapter_kit``), shared by both frameworks: ``from_config``, misspelled keywords, detection.
+"""The adapter kit (``orbit_local.features.adapter_kit``), shared by both frameworks: ``from_config``, misspelled keywords, detection.
 
 What is promised comes from ``docs/configuration.md`` (arguments, then environment, then the
 file; embeddings classes take the block's ``embedding_model``; a setting a class has no field for
@@ -19,7 +19,7 @@ import pytest
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.log import warn
+from orbit_local.facts.log import warn
 from tests.fakes import FakeServer
 from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 

@@ -19,8 +19,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms.custom import CustomLLM
 
-from orbit_local.errors import ModelNotFoundError, ServerNotRunningError, StreamInterruptedError
-from orbit_local.providers import get_provider
+from orbit_local.facts.errors import ModelNotFoundError, ServerNotRunningError, StreamInterruptedError
+from orbit_local.facts.providers import get_provider
 from tests.fakes import MODEL, FakeServer, chunk, completion, sse
 from tests.providers_under_test import PAIRS, Pair
 
@@ -333,7 +333,7 @@ def test_llamaindex_env(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_context_window_is_discovered_and_overflow_warned() -> None:
-    from orbit_local.client import ContextOverflowWarning
+    from orbit_local.backends.client import ContextOverflowWarning
 
     server = FakeServer()
     model = lc(PAIRS[6], server, model="m", max_tokens=100)  # llama.cpp: /props

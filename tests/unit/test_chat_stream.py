@@ -9,11 +9,11 @@ from collections.abc import AsyncGenerator, AsyncIterator
 import httpx
 import pytest
 
-from orbit_local.chat_stream import AsyncChatStream, ChatStream
-from orbit_local.client import ChatClient
-from orbit_local.errors import StreamInterruptedError
-from orbit_local.stream_scope import closing_streams, track
-from orbit_local.types import ChatDelta, ChatRequest, Message
+from orbit_local.backends.chat_stream import AsyncChatStream, ChatStream
+from orbit_local.backends.client import ChatClient
+from orbit_local.facts.errors import StreamInterruptedError
+from orbit_local.facts.types import ChatDelta, ChatRequest, Message
+from orbit_local.net.stream_scope import closing_streams, track
 from tests.fakes import FakeServer, chunk, sse
 
 BASE = "http://127.0.0.1:8080/v1"
@@ -47,8 +47,8 @@ def test_a_cut_stream_raises_with_the_text_that_arrived() -> None:
 
 
 def test_a_name_split_across_chunks_keeps_its_pieces_while_a_repeated_id_is_dropped() -> None:
-    from orbit_local.accumulate import StreamAccumulator
-    from orbit_local.types import ChatDelta, ToolCallChunk
+    from orbit_local.facts.types import ChatDelta, ToolCallChunk
+    from orbit_local.protocols.accumulate import StreamAccumulator
 
     accumulated = StreamAccumulator()
     sent = [

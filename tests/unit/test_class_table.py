@@ -10,7 +10,7 @@ import pytest
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.providers import get_provider, list_providers
+from orbit_local.facts.providers import get_provider, list_providers
 from tests.providers_under_test import PAIRS
 
 # Profiles reached through the generic classes (provider="..."), without classes of their own.

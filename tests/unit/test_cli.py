@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orbit_local.chat_stream import ChatStream
+from orbit_local.backends.chat_stream import ChatStream
+from orbit_local.backends.client import ChatClient
 from orbit_local.cli import _stream_answer, chat_loop, main, target_settings
-from orbit_local.client import ChatClient
-from orbit_local.doctor import run_checks
-from orbit_local.types import ChatDelta
+from orbit_local.facts.types import ChatDelta
+from orbit_local.features.doctor import run_checks
 from tests.fakes import FakeServer
 
 pytestmark = pytest.mark.slow

@@ -22,23 +22,23 @@ from typing import Any
 import httpx
 import pytest
 
-from orbit_local.client import (
+from orbit_local.backends.client import (
     AsyncChatClient,
     ChatClient,
     ContextOverflowWarning,
     pick_default_model,
     warn_if_overflowing,
 )
-from orbit_local.discovery import FoundServer, forget
-from orbit_local.errors import (
+from orbit_local.facts.errors import (
     ModelNotFoundError,
     OrbitLocalError,
     ServerBusyError,
     ServerError,
     ServerNotRunningError,
 )
-from orbit_local.providers import get_provider
-from orbit_local.types import ChatRequest, GenerationParams, Message, ModelInfo
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message, ModelInfo
+from orbit_local.net.discovery import FoundServer, forget
 from tests.fakes import FakeServer, completion
 
 Routes = dict[str, Any]
@@ -297,7 +297,7 @@ def test_auto_with_nothing_at_the_url_says_how_to_point_it(
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_auto_without_a_url_names_the_default_ports_it_tried(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("orbit_local.client.first_server", lambda: None)
+    monkeypatch.setattr("orbit_local.backends.client.first_server", lambda: None)
     with pytest.raises(ServerNotRunningError) as info:
         if kind == "sync":
             ChatClient("auto").chat(REQUEST)
@@ -312,7 +312,7 @@ def test_auto_without_a_url_names_the_default_ports_it_tried(kind: str, monkeypa
 
 
 def test_no_server_on_any_default_port_says_where_it_looked_and_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("orbit_local.client.first_server", lambda: None)
+    monkeypatch.setattr("orbit_local.backends.client.first_server", lambda: None)
     with pytest.raises(ServerNotRunningError) as caught:
         ChatClient("auto").chat(REQUEST)
     error = caught.value
@@ -327,7 +327,7 @@ def test_no_server_on_any_default_port_says_where_it_looked_and_what_to_run(monk
 def test_auto_without_a_url_adopts_the_first_server(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     server = FakeServer()
     found = FoundServer(get_provider("llamacpp"), "http://127.0.0.1:8080/v1", ["m"], "b6000", "GET /props")
-    monkeypatch.setattr("orbit_local.client.first_server", lambda: found)
+    monkeypatch.setattr("orbit_local.backends.client.first_server", lambda: found)
     client, result = chatted(kind, "auto", server)
     assert result.text == "Hello there."
     assert client.profile.name == "llamacpp" and client.base_url == "http://127.0.0.1:8080/v1"
@@ -444,7 +444,7 @@ def test_tokenize_names_the_model_and_caches_per_model_and_text(kind: str) -> No
 
 def test_emulated_streams_and_aborts_are_logged_with_server_and_url(caplog: pytest.LogCaptureFixture) -> None:
     """docs/reliability.md: every emulated stream and every aborted generation is logged at INFO."""
-    from orbit_local.types import ToolSpec
+    from orbit_local.facts.types import ToolSpec
 
     base = "http://127.0.0.1:8000/v1"
     server = FakeServer()
@@ -480,7 +480,7 @@ def test_a_failed_chat_keeps_the_request_it_was() -> None:
 def test_what_a_server_cannot_do_is_refused_naming_its_url(provider: str, base: str) -> None:
     """docs/errors.md: embeddings on GPT4All (and KoboldAI's own API) are an UnsupportedFeatureError
     that, like every error, names the server and the URL."""
-    from orbit_local.errors import UnsupportedFeatureError
+    from orbit_local.facts.errors import UnsupportedFeatureError
 
     client = ChatClient(provider, base_url=base, http_client=FakeServer().client())
     with pytest.raises(UnsupportedFeatureError) as info:
@@ -489,7 +489,7 @@ def test_what_a_server_cannot_do_is_refused_naming_its_url(provider: str, base: 
 
 
 def test_a_profile_with_an_unknown_wire_protocol_is_refused_by_name() -> None:
-    from orbit_local.client import make_protocol
+    from orbit_local.backends.client import make_protocol
 
     profile = dataclasses.replace(get_provider("vllm"), protocol="grpc")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="vLLM") as info:

@@ -24,8 +24,8 @@ from llama_index.core.llms import ChatMessage
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.client import AsyncChatClient
-from orbit_local.types import ChatRequest, Message
+from orbit_local.backends.client import AsyncChatClient
+from orbit_local.facts.types import ChatRequest, Message
 from tests.loopback import LoopbackServer, loopback_server
 
 pytestmark = [pytest.mark.enable_socket, pytest.mark.slow]
@@ -252,8 +252,8 @@ def test_threads_asking_for_a_client_at_once_share_one(cls: Any, monkeypatch: py
 
 
 def test_threads_asking_for_a_transport_pool_at_once_share_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    from orbit_local.providers import get_provider
-    from orbit_local.transport import Transport
+    from orbit_local.facts.providers import get_provider
+    from orbit_local.net.transport import Transport
 
     built: list[httpx.Client] = []
     original = httpx.Client

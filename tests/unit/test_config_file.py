@@ -16,7 +16,7 @@ import pytest
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.config_file import ConfigError, OrbitConfig, load_config
+from orbit_local.features.config_file import ConfigError, OrbitConfig, load_config
 from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed-inference.yaml"
@@ -534,7 +534,7 @@ def test_cloud_blocks_are_skipped_with_a_reason(tmp_path: Path) -> None:
 
 
 # --- refusals in ORBIT's own names ----------------------------------------------------------------
-# inference.yaml refusals (orbit_local/config_file.py, bounded_yaml.py) say why in the
+# inference.yaml refusals (orbit_local/features/config_file.py, bounded_yaml.py) say why in the
 # project's own names: ORBIT (the program whose files these are) and inference.yaml, spelt as
 # the user knows them, and the rule an alias broke.
 

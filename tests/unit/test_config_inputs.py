@@ -18,12 +18,12 @@ import yaml
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local import config_file
-from orbit_local.bounded_yaml import AliasExpansionError, check_aliases, safe_load_bounded
-from orbit_local.client import ChatClient
-from orbit_local.config_file import ConfigError, load_config
-from orbit_local.providers import get_provider
-from orbit_local.urls import check_base_url
+from orbit_local.backends.client import ChatClient
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.urls import check_base_url
+from orbit_local.features import config_file
+from orbit_local.features.config_file import ConfigError, load_config
+from orbit_local.wire.bounded_yaml import AliasExpansionError, check_aliases, safe_load_bounded
 from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed-inference.yaml"

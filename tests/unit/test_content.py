@@ -30,11 +30,11 @@ from llama_index.core.base.llms.types import (
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.content import openai_content
-from orbit_local.errors import UnsupportedFeatureError
+from orbit_local.facts.errors import UnsupportedFeatureError
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, ContentPart, Message
 from orbit_local.protocols.openai import OpenAIProtocol
-from orbit_local.providers import get_provider
-from orbit_local.types import ChatRequest, ContentPart, Message
+from orbit_local.wire.content import openai_content
 from tests.fakes import FakeServer
 
 BASE = "http://127.0.0.1:5999/v1"

@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 
 from examples import demo
-from orbit_local.errors import OrbitLocalError, RequestTimeoutError
+from orbit_local.facts.errors import OrbitLocalError, RequestTimeoutError
 
 
 def run_main(monkeypatch: pytest.MonkeyPatch, error: OrbitLocalError) -> str:
@@ -63,7 +63,7 @@ def test_the_rag_step_uses_the_patient_client_and_its_settings(monkeypatch: pyte
     import httpx
 
     import llamaindex_orbit_local
-    import orbit_local.embedded as embedded
+    import orbit_local.backends.embedded as embedded
 
     monkeypatch.setenv("ORBIT_DEMO_TIMEOUT", "300")
     seen: dict[str, Any] = {}

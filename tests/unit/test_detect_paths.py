@@ -21,9 +21,9 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from langchain_orbit_local import ChatLlamaCpp, ChatOrbitLocal
 from llamaindex_orbit_local import OrbitLocal
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.errors import ServerError
-from orbit_local.types import ChatRequest, Message
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts.errors import ServerError
+from orbit_local.facts.types import ChatRequest, Message
 from tests.fakes import completion
 
 ORIGIN = "http://127.0.0.1:9000"

@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from langchain_orbit_local import ChatOrbitLocal
-from orbit_local import discovery, retry
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.errors import OrbitLocalError, RequestTimeoutError, ServerBusyError, ServerNotRunningError
-from orbit_local.types import ChatRequest, Message
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts.errors import OrbitLocalError, RequestTimeoutError, ServerBusyError, ServerNotRunningError
+from orbit_local.facts.types import ChatRequest, Message
+from orbit_local.net import discovery, retry
 from tests.fakes import completion
 
 BASE = "http://127.0.0.1:8000/v1"
@@ -35,7 +35,7 @@ LOADING = {"error": {"code": 503, "message": "Loading model", "type": "unavailab
 
 
 class Clock:
-    """Stands in for the ``time`` module inside :mod:`orbit_local.discovery`."""
+    """Stands in for the ``time`` module inside :mod:`orbit_local.net.discovery`."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -194,7 +194,7 @@ def test_with_the_defaults_detection_gives_up_on_a_refusing_port_as_a_named_prov
 ) -> None:
     """Nothing listening is reported after ``startup_timeout`` (2 s), whether the provider is
     named or detected, and the error says how to wait longer."""
-    from orbit_local import transport
+    from orbit_local.net import transport
 
     monkeypatch.setattr(transport, "time", clock)  # a named provider's request sleeps there
 

@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from orbit_local import discovery
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.discovery import Answer, classify, discover, identify
-from orbit_local.errors import AuthenticationError, ProtocolError
-from orbit_local.types import ChatRequest, Message
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts.errors import AuthenticationError, ProtocolError
+from orbit_local.facts.types import ChatRequest, Message
+from orbit_local.net import discovery
+from orbit_local.net.discovery import Answer, classify, discover, identify
 
 HTML = "<!doctype html><html><head><title>Open WebUI</title></head><body><div id=app></div></body></html>"
 OPENAI_LIST = {"object": "list", "data": [{"id": "m", "object": "model"}]}

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from orbit_local.discovery import (
+from orbit_local.facts.providers import get_provider, list_providers
+from orbit_local.net.discovery import (
     DETECT_TIMEOUT,
     Answer,
     FoundServer,
@@ -34,7 +35,6 @@ from orbit_local.discovery import (
     identify,
     probe_server,
 )
-from orbit_local.providers import get_provider, list_providers
 
 Routes = dict[str, Any]
 
@@ -555,7 +555,7 @@ def test_an_unrecognised_server_is_told_what_a_base_url_looks_like() -> None:
 
 
 # --- what one probe may wait: the caller's timeout ----------------------------------------------
-# orbit_local/discovery.py: "one probe waits at most ``timeout``"; ``orbit-local discover --timeout
+# orbit_local/net/discovery.py: "one probe waits at most ``timeout``"; ``orbit-local discover --timeout
 # S``: "seconds per probe", for ``discover`` and for ``first_server`` too, not the 2 s
 # ``DETECT_TIMEOUT`` of auto-detection. Seen without waiting: httpx hands every request's timeout to
 # its transport (``request.extensions["timeout"]``), so a MockTransport reads what each probe was
@@ -617,7 +617,7 @@ def test_probes_cut_off_by_the_round_budget_are_reported_as_unanswered(monkeypat
     and the miss says so."""
 
     now = [100.0]
-    monkeypatch.setattr("orbit_local.discovery.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("orbit_local.net.discovery.time.monotonic", lambda: now[0])
 
     def slow(request: httpx.Request) -> httpx.Response:
         now[0] += 1.0

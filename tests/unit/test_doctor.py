@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from orbit_local.client import ChatClient
-from orbit_local.doctor import Check, run_checks
-from orbit_local.errors import OrbitLocalError
-from orbit_local.providers import get_provider
-from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, ToolCall, Usage
+from orbit_local.backends.client import ChatClient
+from orbit_local.facts.errors import OrbitLocalError
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, ToolCall, Usage
+from orbit_local.features.doctor import Check, run_checks
 from tests.fakes import FakeServer, chunk, completion, sse
 
 # docs/cli.md: the doctor's lines, in this order

@@ -19,7 +19,7 @@ import pytest
 
 from langchain_orbit_local import OrbitLocalEmbeddings
 from llamaindex_orbit_local import OrbitLocalEmbedding
-from orbit_local.embedded import (
+from orbit_local.backends.embedded import (
     EMBEDDINGS_MODEL,
     PatientTransport,
     Progress,
@@ -27,7 +27,7 @@ from orbit_local.embedded import (
     cpu_seconds,
     embeddings_server,
 )
-from orbit_local.errors import RequestTimeoutError
+from orbit_local.facts.errors import RequestTimeoutError
 
 pytestmark = pytest.mark.slow
 

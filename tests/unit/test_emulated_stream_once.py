@@ -13,8 +13,8 @@ import warnings
 
 import pytest
 
-from orbit_local.client import AsyncChatClient, ChatClient, ContextOverflowWarning
-from orbit_local.types import ChatRequest, GenerationParams, Message
+from orbit_local.backends.client import AsyncChatClient, ChatClient, ContextOverflowWarning
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message
 from tests.fakes import FakeServer, chat_bodies
 
 BASE = "http://127.0.0.1:4891/v1"

@@ -12,12 +12,12 @@ import pytest
 from langchain_core import exceptions as lc
 
 import langchain_orbit_local as lco
-from orbit_local import errors as ol
-from orbit_local.errors import ProtocolError
+from orbit_local.facts import errors as ol
+from orbit_local.facts.errors import ProtocolError
+from orbit_local.facts.providers import get_provider
 from orbit_local.protocols.kobold import KoboldProtocol, KoboldStreamParser
 from orbit_local.protocols.openai import OpenAIProtocol, OpenAIStreamParser
 from orbit_local.protocols.shapes import SHOWN_BODY, expect_object, shape_error
-from orbit_local.providers import get_provider
 from tests.fakes import FakeServer
 
 BASE = "http://127.0.0.1:1234/v1"

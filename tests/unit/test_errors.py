@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from orbit_local import errors
-from orbit_local.errors import (
+from orbit_local.facts import errors
+from orbit_local.facts.errors import (
     AuthenticationError,
     BadRequestError,
     ContextOverflowError,
@@ -24,8 +24,8 @@ from orbit_local.errors import (
     StreamTimeoutError,
     UnsupportedFeatureError,
 )
+from orbit_local.facts.providers import get_provider
 from orbit_local.protocols.errors import error_from_response, error_in_payload, extract_error
-from orbit_local.providers import get_provider
 
 CASES = [
     # (provider, status, body, expected class, text the message must contain)

@@ -26,16 +26,16 @@ import langchain_orbit_local
 import langchain_orbit_local as lco
 import llamaindex_orbit_local
 import orbit_local
-from orbit_local import errors as ol
-from orbit_local.client import ChatClient
-from orbit_local.errors import ServerError
+from orbit_local.backends.client import ChatClient
+from orbit_local.facts import errors as ol
+from orbit_local.facts.errors import ServerError
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.redact import redact, redact_url, register_secret
+from orbit_local.facts.types import ChatRequest, HttpRequest, Message
+from orbit_local.net.retry import DEFAULT_STARTUP_TIMEOUT, RetryPolicy
+from orbit_local.net.transport import AsyncTransport, Transport
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.protocols.openai import OpenAIProtocol
-from orbit_local.providers import get_provider
-from orbit_local.redact import redact, redact_url, register_secret
-from orbit_local.retry import DEFAULT_STARTUP_TIMEOUT, RetryPolicy
-from orbit_local.transport import AsyncTransport, Transport
-from orbit_local.types import ChatRequest, HttpRequest, Message
 from tests.fakes import MODEL, FakeServer, answering, chunk, install_fake_clock, sse
 
 BASE = "http://127.0.0.1:1234/v1"
@@ -429,13 +429,13 @@ def test_an_error_built_or_changed_anywhere_is_redacted() -> None:
 
 def test_log_lines_are_redacted_whatever_the_call_site(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="orbit_local")
-    orbit_local.log.logger.info("talking to %s", "http://bob:hunter22@127.0.0.1:9/v1")
+    orbit_local.facts.log.logger.info("talking to %s", "http://bob:hunter22@127.0.0.1:9/v1")
     assert [r.getMessage() for r in caplog.records] == ["talking to http://***@127.0.0.1:9/v1"]
 
 
 def test_warnings_are_redacted_as_log_lines_are() -> None:
     with pytest.warns(UserWarning) as caught:
-        orbit_local.log.warn("GPT4All at http://bob:hunter22@127.0.0.1:4891/v1 cannot stream")
+        orbit_local.facts.log.warn("GPT4All at http://bob:hunter22@127.0.0.1:4891/v1 cannot stream")
     assert str(caught[0].message) == "GPT4All at http://***@127.0.0.1:4891/v1 cannot stream"
 
 
@@ -463,7 +463,7 @@ def test_a_models_repr_masks_the_base_urls_credentials(cls: Any) -> None:
 
 # Keys are masked however they are echoed: percent-encoded, or found by detection and echoed
 # back by the server. Registered secrets are masked whole even when one holds another
-# (orbit_local/redact.py: "longest first: no half-masked key"): two keys in one process (two
+# (orbit_local/facts/redact.py: "longest first: no half-masked key"): two keys in one process (two
 # models, an old key and its replacement) can overlap, ``old-team-key-1234`` holds
 # ``team-key-1234``, and masking the shorter first would leave ``old-***``, part of the longer key
 # and a hint at which key it was.
@@ -520,7 +520,7 @@ def test_an_error_echoing_the_longer_key_shows_none_of_it() -> None:
 def test_keys_as_short_as_the_minimum_are_masked_and_shorter_ones_are_not() -> None:
     """``_MIN_SECRET``: "Shorter values are not registered" — masking "x" everywhere would
     garble every message; a key of the minimum length is still a key."""
-    from orbit_local.redact import _MIN_SECRET
+    from orbit_local.facts.redact import _MIN_SECRET
 
     key = "k" * _MIN_SECRET
     register_secret(key)
@@ -534,7 +534,7 @@ def test_a_models_repr_masks_the_base_url_only_not_a_field_that_equals_the_key()
     """Ollama's docs give the OpenAI SDK the dummy key ``"ollama"`` (providers/ollama.md), so
     ``provider="ollama", api_key="ollama"`` is common; once that key is sent (and registered),
     the repr must still name the provider. Only ``base_url`` goes through URL masking."""
-    from orbit_local.settings import ConnectionSettings
+    from orbit_local.features.settings import ConnectionSettings
 
     register_secret("ollama")
     settings = ConnectionSettings(
@@ -548,8 +548,8 @@ def test_a_models_repr_masks_the_base_url_only_not_a_field_that_equals_the_key()
 def test_credential_headers_given_to_a_client_are_masked_and_other_headers_are_not() -> None:
     """``X-Api-Key`` (and Authorization, Cookie, ...) values are credentials: a server that
     echoes one back must not put it in an error or a log line. A trace id is not a secret."""
-    from orbit_local.providers import get_provider
-    from orbit_local.transport import Transport
+    from orbit_local.facts.providers import get_provider
+    from orbit_local.net.transport import Transport
 
     Transport(
         get_provider("openai-compatible"),

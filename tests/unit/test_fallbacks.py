@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from langchain_orbit_local import ChatLlamaCpp, ChatLMStudio
-from orbit_local.errors import BadRequestError, ServerNotRunningError
+from orbit_local.facts.errors import BadRequestError, ServerNotRunningError
 from tests.fakes import FakeServer
 
 

@@ -14,15 +14,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orbit_local.discovery import Answer, classify
-from orbit_local.errors import OrbitLocalError
+from orbit_local.backends.tokens import parse_tokens
+from orbit_local.facts.errors import OrbitLocalError
+from orbit_local.facts.providers import get_provider, list_providers
+from orbit_local.facts.types import ChatRequest, Message
+from orbit_local.net.discovery import Answer, classify
 from orbit_local.protocols.errors import error_from_response, error_in_payload
 from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol, parse_usage
-from orbit_local.providers import get_provider, list_providers
-from orbit_local.streams import SSEDecoder, SSEEvent
-from orbit_local.tokens import parse_tokens
-from orbit_local.types import ChatRequest, Message
+from orbit_local.wire.streams import SSEDecoder, SSEEvent
 
 pytestmark = pytest.mark.reliability
 

@@ -17,10 +17,10 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from langchain_orbit_local import ChatGPT4All
 from llamaindex_orbit_local import GPT4All
-from orbit_local.embedded import gpt4all_model_file, smollm2_gguf
-from orbit_local.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError
-from orbit_local.gpt4all_direct import GPT4AllDirectClient, patch_pretokenizer
-from orbit_local.types import ChatRequest, GenerationParams, Message
+from orbit_local.backends.embedded import gpt4all_model_file, smollm2_gguf
+from orbit_local.backends.gpt4all_direct import GPT4AllDirectClient, patch_pretokenizer
+from orbit_local.facts.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_orbit_local._convert import to_generation_chunk
-from orbit_local.types import ChatDelta
+from orbit_local.facts.types import ChatDelta
 
 TEXTS = ["", "Hello", " wörld ✓", "\n"]
 
@@ -52,7 +52,7 @@ def test_a_llamaindex_text_step_equals_the_validated_one() -> None:
     from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, TextBlock
 
     from llamaindex_orbit_local._convert import stream_response
-    from orbit_local.accumulate import StreamAccumulator
+    from orbit_local.protocols.accumulate import StreamAccumulator
 
     accumulated = StreamAccumulator()
     steps = [stream_response(accumulated, accumulated.add(ChatDelta(text=t, raw={"n": i}))) for i, t in enumerate(TEXTS)]
@@ -75,7 +75,7 @@ def test_a_llamaindex_text_answer_equals_the_validated_one() -> None:
     from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, TextBlock
 
     from llamaindex_orbit_local._convert import response_kwargs, to_chat_response
-    from orbit_local.types import ChatResult, Usage
+    from orbit_local.facts.types import ChatResult, Usage
 
     result = ChatResult(text="Hello there.", model="m", finish_reason="stop", usage=Usage(9, 3, 12), raw={"id": "x"})
     answers = [to_chat_response(result, "llamacpp") for _ in range(2)]

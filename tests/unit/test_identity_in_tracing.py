@@ -14,7 +14,7 @@ import httpx
 from langchain_core.callbacks import BaseCallbackHandler
 
 from langchain_orbit_local import ChatLlamaCpp, ChatOrbitLocal
-from orbit_local.discovery import forget
+from orbit_local.net.discovery import forget
 from tests.fakes import completion
 
 BASE = "http://127.0.0.1:9311/v1"

@@ -10,7 +10,7 @@ import pytest
 
 CASES = [
     (
-        "orbit_local, orbit_local.client, orbit_local.discovery, orbit_local.gpt4all_direct",
+        "orbit_local, orbit_local.backends.client, orbit_local.net.discovery, orbit_local.backends.gpt4all_direct",
         ("langchain", "llama_index", "gpt4all"),
     ),
     ("langchain_orbit_local", ("llama_index", "gpt4all")),

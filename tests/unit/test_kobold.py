@@ -13,14 +13,14 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from langchain_orbit_local import ChatKoboldAI
 from llamaindex_orbit_local import KoboldAI
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.errors import ProtocolError, ServerBusyError, StreamInterruptedError, UnsupportedFeatureError
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts.errors import ProtocolError, ServerBusyError, StreamInterruptedError, UnsupportedFeatureError
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.templates import TEMPLATES, get_template
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message, ToolSpec
 from orbit_local.protocols.kobold import KoboldProtocol, KoboldStreamParser
-from orbit_local.providers import get_provider
-from orbit_local.stops import StopScanner, split_at_stop, unsafe_tail
-from orbit_local.streams import SSEEvent
-from orbit_local.templates import TEMPLATES, get_template
-from orbit_local.types import ChatRequest, GenerationParams, Message, ToolSpec
+from orbit_local.wire.stops import StopScanner, split_at_stop, unsafe_tail
+from orbit_local.wire.streams import SSEEvent
 from tests.fakes import FakeServer
 
 BASE = "http://127.0.0.1:5001/v1"
@@ -293,7 +293,7 @@ def test_null_body_is_a_protocol_error() -> None:
 
 
 def test_busy_server_is_retried_then_typed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("orbit_local.transport.time.sleep", lambda _: None)
+    monkeypatch.setattr("orbit_local.net.transport.time.sleep", lambda _: None)
     busy = {"detail": {"msg": "Server is busy; please try again later.", "type": "service_unavailable"}}
     server = FakeServer()
     chat = ChatClient("koboldai", base_url=BASE, http_client=server.client(), max_retries=1)
@@ -608,7 +608,7 @@ def test_no_embeddings_on_the_generate_api() -> None:
 
 
 def test_tools_are_refused_naming_the_openai_side() -> None:
-    from orbit_local.types import ToolSpec
+    from orbit_local.facts.types import ToolSpec
 
     with pytest.raises(UnsupportedFeatureError) as caught:
         koboldcpp().chat_request(ChatRequest(model="m", messages=USER, tools=[ToolSpec(name="f")]), stream=False)
@@ -658,7 +658,7 @@ def test_sampling_headers_and_refusals_reach_the_request() -> None:
     sent = koboldcpp().chat_request(request, stream=False)
     assert (sent.json or {})["top_p"] == 0.9
     assert sent.headers == {"Authorization": "Bearer pw"}  # KoboldCpp --password (koboldcpp.md)
-    from orbit_local.types import ContentPart
+    from orbit_local.facts.types import ContentPart
 
     image = Message(role="user", parts=[ContentPart("image", url="https://i")])
     with pytest.raises(UnsupportedFeatureError) as caught:

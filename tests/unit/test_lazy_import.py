@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orbit_local._lazy import lazy_module
+from orbit_local.net._lazy import lazy_module
 
 
 def test_importing_the_adapters_does_not_load_httpx_or_its_cli() -> None:
@@ -30,7 +30,7 @@ def _fresh(code: str) -> str:
 
 def test_a_lazy_module_loads_on_first_use_and_reads_the_imported_one() -> None:
     out = _fresh(
-        "import sys; from orbit_local._lazy import lazy_module; m = lazy_module('colorsys'); "
+        "import sys; from orbit_local.net._lazy import lazy_module; m = lazy_module('colorsys'); "
         "print('colorsys' in sys.modules, m.rgb_to_hsv(1.0, 0.0, 0.0), "
         "m.rgb_to_hsv is sys.modules['colorsys'].rgb_to_hsv)"
     )
@@ -47,7 +47,7 @@ def test_first_use_from_many_threads_at_once_sees_the_whole_module() -> None:
     # importlib.util.LazyLoader (3.11, 3.12) let all but one thread read a half-made module:
     # "module 'httpx' has no attribute 'URL'".
     out = _fresh(
-        "import threading; from orbit_local._lazy import lazy_module\n"
+        "import threading; from orbit_local.net._lazy import lazy_module\n"
         "httpx = lazy_module('httpx'); start = threading.Barrier(16); failed = []\n"
         "def use():\n"
         "    start.wait()\n"

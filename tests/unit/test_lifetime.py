@@ -11,7 +11,7 @@ import pytest
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.backends.client import AsyncChatClient, ChatClient
 
 BASE = "http://127.0.0.1:8080/v1"
 MODELS: list[Any] = [lc.ChatLlamaCpp, li.LlamaCpp, lc.LlamaCppEmbeddings, li.LlamaCppEmbedding]

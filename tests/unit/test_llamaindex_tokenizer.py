@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import llamaindex_orbit_local as li
-from orbit_local.errors import UnsupportedFeatureError
+from orbit_local.facts.errors import UnsupportedFeatureError
 
 
 class Tokenizer:

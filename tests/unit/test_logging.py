@@ -7,8 +7,8 @@ import logging
 import httpx
 import pytest
 
-from orbit_local.client import ChatClient
-from orbit_local.types import ChatRequest, GenerationParams, Message, ToolSpec
+from orbit_local.backends.client import ChatClient
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message, ToolSpec
 from tests.fakes import MODEL, FakeServer
 
 SECRET = "sk-very-secret-key"
@@ -22,7 +22,7 @@ def busy() -> httpx.Response:
 def test_retries_emulation_and_downgrades_are_logged_without_secrets(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("orbit_local.transport.time.sleep", lambda _: None)
+    monkeypatch.setattr("orbit_local.net.transport.time.sleep", lambda _: None)
     caplog.set_level(logging.DEBUG, logger="orbit_local")
     server = FakeServer(queue=[busy()])
     client = ChatClient("llamacpp", base_url="http://127.0.0.1:9/v1", api_key=SECRET, http_client=server.client())

@@ -1,4 +1,4 @@
-"""orbit_local.loops on its own: a value per event loop, and a close that runs on its own loop.
+"""orbit_local.net.loops on its own: a value per event loop, and a close that runs on its own loop.
 
 No sockets: the "resource" is a list that records on which loop it was closed.
 """
@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from orbit_local.loops import LoopFinalizer, PerLoop
+from orbit_local.net.loops import LoopFinalizer, PerLoop
 
 
 def test_each_loop_gets_its_own_value_and_a_closed_loops_value_is_dropped() -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from orbit_local.errors import ProtocolError
+from orbit_local.facts.errors import ProtocolError
+from orbit_local.facts.providers import get_provider
 from orbit_local.protocols.openai import OpenAIProtocol
-from orbit_local.providers import get_provider
-from orbit_local.streams import SSEEvent
+from orbit_local.wire.streams import SSEEvent
 
 URL = "http://127.0.0.1:1234/v1"
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import yaml
 
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.errors import (
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts.errors import (
     EndpointNotFoundError,
     ModelDownloadError,
     ModelLoadError,
@@ -26,11 +26,11 @@ from orbit_local.errors import (
     ModelNotLoadedError,
     UnsupportedFeatureError,
 )
-from orbit_local.model_admin import AsyncModelManager, ModelManager
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, Message
+from orbit_local.features.model_admin import AsyncModelManager, ModelManager
 from orbit_local.protocols.admin import parse_list
-from orbit_local.providers import get_provider
-from orbit_local.streams import NDJSONDecoder
-from orbit_local.types import ChatRequest, Message
+from orbit_local.wire.streams import NDJSONDecoder
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
 
@@ -213,7 +213,7 @@ def test_localai_list_without_system_access_leaves_state_unknown() -> None:
 
 def test_llamacpp_router_load_waits_until_the_list_says_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
     """The router answers {"success": true} at once; the model list says when it is loaded."""
-    monkeypatch.setattr("orbit_local.model_admin.time.sleep", lambda _: None)
+    monkeypatch.setattr("orbit_local.features.model_admin.time.sleep", lambda _: None)
 
     def listed(value: str) -> dict[str, Any]:
         return {"data": [{"id": "smol", "object": "model", "status": {"value": value, "args": []}}], "object": "list"}
@@ -231,7 +231,7 @@ def test_llamacpp_router_load_waits_until_the_list_says_loaded(monkeypatch: pyte
 
 
 def test_llamacpp_router_unload_waits_until_the_list_says_unloaded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("orbit_local.model_admin.time.sleep", lambda _: None)
+    monkeypatch.setattr("orbit_local.features.model_admin.time.sleep", lambda _: None)
     listed = [{"data": [{"id": "smol", "status": {"value": v}}]} for v in ("loaded", "unloaded")]
     routes = Recorder({("POST", "/models/unload"): {"success": True}, ("GET", "/v1/models"): listed})
     with manager("llamacpp", routes, base_url="http://h:8080/v1") as models:
@@ -241,7 +241,7 @@ def test_llamacpp_router_unload_waits_until_the_list_says_unloaded(monkeypatch: 
 
 
 def test_llamacpp_router_failed_load_is_a_model_load_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("orbit_local.model_admin.time.sleep", lambda _: None)
+    monkeypatch.setattr("orbit_local.features.model_admin.time.sleep", lambda _: None)
     failed = {"data": [{"id": "smol", "status": {"value": "unloaded", "failed": True, "exit_code": 1}}]}
     routes = Recorder({("POST", "/models/load"): {"success": True}, ("GET", "/v1/models"): failed})
     with (
@@ -355,7 +355,7 @@ def test_ollama_pull_cut_before_success_is_an_interrupted_stream() -> None:
 def test_lmstudio_download_is_a_job_asked_until_completed(monkeypatch: pytest.MonkeyPatch) -> None:
     """LM Studio's documented download job: POST /api/v1/models/download, then
     GET /api/v1/models/download/status/:job_id until "completed"."""
-    monkeypatch.setattr("orbit_local.model_admin.time.sleep", lambda _: None)
+    monkeypatch.setattr("orbit_local.features.model_admin.time.sleep", lambda _: None)
     job = {"job_id": "job_493c7c9ded", "total_size_bytes": 2279145003, "started_at": "2025-10-03T15:33:23.496Z"}
     routes = Recorder({
         ("POST", "/api/v1/models/download"): {**job, "status": "downloading", "downloaded_bytes": 948},
@@ -382,7 +382,7 @@ def test_lmstudio_already_downloaded_needs_no_job() -> None:
 
 
 def test_lmstudio_failed_job_is_a_download_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("orbit_local.model_admin.time.sleep", lambda _: None)
+    monkeypatch.setattr("orbit_local.features.model_admin.time.sleep", lambda _: None)
     routes = Recorder({
         ("POST", "/api/v1/models/download"): {"job_id": "j", "status": "downloading"},
         ("GET", "/api/v1/models/download/status/j"): {"job_id": "j", "status": "failed"},
@@ -392,7 +392,7 @@ def test_lmstudio_failed_job_is_a_download_error(monkeypatch: pytest.MonkeyPatch
 
 
 def test_localai_gallery_apply_then_job_status(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("orbit_local.model_admin.time.sleep", lambda _: None)
+    monkeypatch.setattr("orbit_local.features.model_admin.time.sleep", lambda _: None)
     routes = Recorder({
         ("POST", "/models/apply"): {"uuid": "1a2b", "status": "http://h:8080/models/jobs/1a2b"},
         ("GET", "/models/jobs/1a2b"): [

@@ -11,7 +11,7 @@ import pytest
 from langchain_core import exceptions as lc
 
 import langchain_orbit_local as lco
-from orbit_local import errors as ol
+from orbit_local.facts import errors as ol
 from tests.fakes import FakeServer, chunk, sse
 
 BASE = "http://127.0.0.1:5999/v1"

@@ -7,12 +7,12 @@ import warnings
 
 import pytest
 
-from orbit_local.errors import UnsupportedFeatureError
+from orbit_local.facts.errors import UnsupportedFeatureError
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, Message
 from orbit_local.protocols.kobold import KoboldProtocol
 from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.protocols.params import ParameterNotSentWarning
-from orbit_local.providers import get_provider
-from orbit_local.types import ChatRequest, Message
 
 USER = [Message(role="user", content="hi")]
 URL = "http://127.0.0.1:1/v1"
@@ -73,7 +73,7 @@ def test_langchain_stream_usage_true_warns_through_the_adapter() -> None:
 
 
 def test_recover_tool_calls_on_a_native_stream_warns() -> None:
-    from orbit_local.types import ToolSpec
+    from orbit_local.facts.types import ToolSpec
 
     tools = [ToolSpec(name="add", description="", parameters={"type": "object", "properties": {}})]
     with pytest.warns(UserWarning, match="recover_tool_calls applies to whole answers"):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orbit_local.errors import (
+from orbit_local.facts.errors import (
     ContextOverflowError,
     ModelNotFoundError,
     ProtocolError,
@@ -16,12 +16,12 @@ from orbit_local.errors import (
     StreamInterruptedError,
     UnsupportedFeatureError,
 )
+from orbit_local.facts.providers import get_provider, list_providers
+from orbit_local.facts.types import ChatRequest, ContentPart, GenerationParams, Message, ToolCall, ToolSpec
 from orbit_local.protocols.common import tool_spec_from_openai
 from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.protocols.params import ModelFallbackWarning, ParameterNotSentWarning
-from orbit_local.providers import get_provider, list_providers
-from orbit_local.streams import SSEEvent
-from orbit_local.types import ChatRequest, ContentPart, GenerationParams, Message, ToolCall, ToolSpec
+from orbit_local.wire.streams import SSEEvent
 from tests.fakes import completion
 
 USER = [Message(role="user", content="hi")]
@@ -1009,7 +1009,7 @@ def test_koboldcpp_fake_usage_is_dropped_from_streams_too() -> None:
     ],
 )
 def test_error_envelopes_inside_a_200_raise_instead_of_being_read_as_answers(payload: dict) -> None:
-    from orbit_local.errors import OrbitLocalError
+    from orbit_local.facts.errors import OrbitLocalError
 
     with pytest.raises(OrbitLocalError) as caught:
         protocol_at_url("lmstudio").parse_chat(payload)
@@ -1037,7 +1037,7 @@ def test_tool_calls_in_odd_shapes() -> None:
 
 def test_an_id_less_call_gets_the_same_id_in_a_whole_answer_and_in_a_stream() -> None:
     # a replayed conversation must send identical bodies, whichever way the answer came
-    from orbit_local.accumulate import StreamAccumulator
+    from orbit_local.protocols.accumulate import StreamAccumulator
 
     function = {"name": "add", "arguments": '{"a": 1}'}
     whole = protocol_at_url().parse_chat(answer({"function": function})).tool_calls[0]

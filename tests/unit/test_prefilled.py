@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
-from orbit_local.prefilled import Prefill
+from orbit_local.wire.prefilled import Prefill
 
 
 class Plain(BaseModel):

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from orbit_local.accumulate import StreamAccumulator
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, Message
+from orbit_local.protocols.accumulate import StreamAccumulator
 from orbit_local.protocols.openai import OpenAIProtocol
-from orbit_local.providers import get_provider
-from orbit_local.reasoning import ThinkSplitter, split_think
-from orbit_local.streams import SSEEvent
-from orbit_local.types import ChatRequest, Message
+from orbit_local.wire.reasoning import ThinkSplitter, split_think
+from orbit_local.wire.streams import SSEEvent
 
 
 @pytest.mark.parametrize(

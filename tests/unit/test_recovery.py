@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from langchain_orbit_local import ChatLlamaCpp
-from orbit_local.recovery import recover_tool_calls
-from orbit_local.types import ChatResult, ToolCall
+from orbit_local.facts.types import ChatResult, ToolCall
+from orbit_local.protocols.recovery import recover_tool_calls
 from tests.fakes import FakeServer, completion
 
 NAMES = ["get_weather"]

@@ -18,10 +18,10 @@ from llama_index.core.schema import NodeWithScore, TextNode
 
 import langchain_orbit_local as lco
 import llamaindex_orbit_local as lio
-from orbit_local import errors as ol
-from orbit_local.client import AsyncChatClient, ChatClient
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts import errors as ol
+from orbit_local.facts.providers import get_provider
 from orbit_local.protocols.rerank import RerankWire
-from orbit_local.providers import get_provider
 
 LLAMACPP = "http://localhost:8080/v1"
 DOCS = ["Paris is the capital of France.", "Berlin is in Germany.", "The Seine flows through Paris."]
@@ -387,7 +387,7 @@ async def test_async_client_refuses_unsupported_before_sending() -> None:
 
 
 def test_in_process_gpt4all_has_no_reranker() -> None:
-    from orbit_local.gpt4all_direct import GPT4AllDirectClient
+    from orbit_local.backends.gpt4all_direct import GPT4AllDirectClient
 
     with pytest.raises(ol.UnsupportedFeatureError, match="no reranker"):
         GPT4AllDirectClient.rerank(object(), QUERY, DOCS)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.errors import UnsupportedFeatureError
+from orbit_local.facts.errors import UnsupportedFeatureError
 from tests.fakes import FakeServer, chunk, sse
 
 BASE = "http://127.0.0.1:5999/v1"

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from orbit_local.errors import UnsupportedFeatureError
+from orbit_local.facts.errors import UnsupportedFeatureError
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, Message, ToolCall
 from orbit_local.protocols.openai import OpenAIProtocol
 from orbit_local.protocols.roles import fit_role_order, fold_system_messages, merge_content
-from orbit_local.providers import get_provider
-from orbit_local.types import ChatRequest, Message, ToolCall
 from tests.fakes import FakeServer
 
 URL = "http://127.0.0.1:4891/v1"

@@ -14,7 +14,7 @@ from langchain_core.load import dumps, loads
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.providers import get_provider
+from orbit_local.facts.providers import get_provider
 from tests.providers_under_test import PAIRS
 
 KEY = "sk-local-123"

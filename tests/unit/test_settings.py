@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.providers import PROFILES, ProviderProfile, get_provider, list_providers, register
-from orbit_local.settings import ChatSettings, ConnectionSettings, check_base_url
+from orbit_local.facts.providers import PROFILES, ProviderProfile, get_provider, list_providers, register
+from orbit_local.features.settings import ChatSettings, ConnectionSettings, check_base_url
 
 CHAT_CLASSES: list[type[Any]] = [lc.ChatOrbitLocal, lc.ChatLMStudio, li.OrbitLocal, li.LMStudio]
 ALL_CLASSES: list[type[Any]] = [*CHAT_CLASSES, lc.OrbitLocalEmbeddings, li.OrbitLocalEmbedding]
@@ -76,7 +76,7 @@ def test_good_values_pass_and_keep_aliases() -> None:
 
 # --- base URL checks and the profile registry, as a user meets them -------------------------------
 # A bad ``base_url`` fails when the model is built with the fix written out (module docstring of
-# ``orbit_local.settings``); a server's address, key and model come from the argument, then
+# ``orbit_local.features.settings``); a server's address, key and model come from the argument, then
 # ``<PREFIX>BASE_URL`` / ``API_KEY`` / ``MODEL``, never ``OPENAI_API_KEY`` (docs/configuration.md).
 # Ports and prefixes are the servers' own (LM Studio 1234 under ``/v1``, Lemonade under ``/api/v1``).
 

@@ -1,6 +1,6 @@
 """One SSE event is bounded in size and in time, whatever the server sends.
 
-Time runs on a fake clock (``orbit_local.transport.time.monotonic``): each piece of the body
+Time runs on a fake clock (``orbit_local.net.transport.time.monotonic``): each piece of the body
 moves it on, so nothing here waits. The real-time twin is in tests/faults (``trickle``).
 """
 
@@ -13,10 +13,10 @@ from itertools import pairwise
 import httpx
 import pytest
 
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.errors import ProtocolError, StreamTimeoutError
-from orbit_local.streams import MAX_EVENT_SIZE, EventTooLargeError, SSEDecoder
-from orbit_local.types import ChatRequest, Message
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts.errors import ProtocolError, StreamTimeoutError
+from orbit_local.facts.types import ChatRequest, Message
+from orbit_local.wire.streams import MAX_EVENT_SIZE, EventTooLargeError, SSEDecoder
 from tests.fakes import MODEL, FakeServer, chunk, sse
 
 BASE = "http://127.0.0.1:8080/v1"
@@ -99,7 +99,7 @@ class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     state = [1000.0]
-    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: state[0])
+    monkeypatch.setattr("orbit_local.net.transport.time.monotonic", lambda: state[0])
     return state
 
 
@@ -125,7 +125,7 @@ TWINS = pytest.mark.parametrize("kind", ["sync", "async"])
 def test_an_oversized_event_is_a_protocol_error_naming_server_and_url(
     kind: str, clock: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("orbit_local.transport.MAX_EVENT_SIZE", 1000)
+    monkeypatch.setattr("orbit_local.net.transport.MAX_EVENT_SIZE", 1000)
     body = _Body(_pieces(sse(chunk("Hel"), done=False) + b"data: " + b"z" * 5000), clock, 0.0)
     with pytest.raises(ProtocolError) as info:
         _text(kind, body)
@@ -176,7 +176,7 @@ def test_no_timeout_means_no_event_time_bound(clock: list[float]) -> None:
 
 
 # --- the bounds at their edges, and what each refusal says ----------------------------------------
-# An event may arrive for exactly ``timeout`` seconds (orbit_local/transport.py: "SSE events must end
+# An event may arrive for exactly ``timeout`` seconds (orbit_local/net/transport.py: "SSE events must end
 # within ``timeout`` of their first byte"), and the two refusals say what the server did.
 
 
@@ -201,7 +201,7 @@ def test_an_event_that_arrives_for_exactly_the_timeout_is_still_read(kind: str, 
 def test_an_oversized_event_is_said_to_be_no_chat_stream(
     kind: str, clock: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("orbit_local.transport.MAX_EVENT_SIZE", 1000)
+    monkeypatch.setattr("orbit_local.net.transport.MAX_EVENT_SIZE", 1000)
     body = _Body(_pieces(sse(chunk("Hel"), done=False) + b"data: " + b"z" * 5000), clock, 0.0)
     with pytest.raises(ProtocolError) as caught:
         _text(kind, body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orbit_local.streams import SSEDecoder, SSEEvent
+from orbit_local.wire.streams import SSEDecoder, SSEEvent
 
 
 def decode_split(raw: bytes, size: int) -> list[SSEEvent]:

@@ -4,9 +4,9 @@ server takes them."""
 
 from __future__ import annotations
 
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, ContentPart, Message
 from orbit_local.protocols.openai import OpenAIProtocol
-from orbit_local.providers import get_provider
-from orbit_local.types import ChatRequest, ContentPart, Message
 
 TWO_TEXTS = Message(
     role="user", content="", parts=[ContentPart(kind="text", text="a"), ContentPart(kind="text", text="b")]

@@ -16,9 +16,7 @@ import pytest
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.errors import ProtocolError, UnsupportedFeatureError
-from orbit_local.providers import get_provider
-from orbit_local.tokens import (
+from orbit_local.backends.tokens import (
     TokenCountEstimateWarning,
     count_tokens,
     estimate,
@@ -26,6 +24,8 @@ from orbit_local.tokens import (
     token_ids,
     tokenize_request,
 )
+from orbit_local.facts.errors import ProtocolError, UnsupportedFeatureError
+from orbit_local.facts.providers import get_provider
 
 
 class Tokenizer:

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from orbit_local import errors
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.errors import (
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts import errors
+from orbit_local.facts.errors import (
     BadRequestError,
     ConnectionDroppedError,
     ModelNotFoundError,
@@ -26,11 +26,11 @@ from orbit_local.errors import (
     StreamInterruptedError,
     StreamTimeoutError,
 )
-from orbit_local.providers import get_provider
-from orbit_local.retry import RATE_LIMIT_BUDGET, RetryPolicy
-from orbit_local.streams import SSEEvent
-from orbit_local.transport import AsyncTransport, Transport
-from orbit_local.types import ChatRequest, HttpRequest, Message
+from orbit_local.facts.providers import get_provider
+from orbit_local.facts.types import ChatRequest, HttpRequest, Message
+from orbit_local.net.retry import RATE_LIMIT_BUDGET, RetryPolicy
+from orbit_local.net.transport import AsyncTransport, Transport
+from orbit_local.wire.streams import SSEEvent
 from tests.fakes import MODEL, FakeServer, answering, chunk, completion, install_fake_clock, sse
 
 REQUEST = ChatRequest(model=MODEL, messages=[Message(role="user", content="hi")])
@@ -48,7 +48,7 @@ def busy() -> httpx.Response:
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
-    monkeypatch.setattr("orbit_local.transport.time.sleep", slept.append)
+    monkeypatch.setattr("orbit_local.net.transport.time.sleep", slept.append)
 
     async def fake_async_sleep(delay: float) -> None:
         slept.append(delay)
@@ -233,7 +233,7 @@ def test_request_body_is_json_with_unicode() -> None:
 
 def test_stream_of_keepalives_only_is_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter(range(0, 10_000, 50))
-    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr("orbit_local.net.transport.time.monotonic", lambda: float(next(clock)))
 
     class Pings(httpx.SyncByteStream):
         def __iter__(self):  # type: ignore[no-untyped-def]
@@ -258,7 +258,7 @@ def _trickle(frame: bytes, piece: int = 100) -> httpx.Response:
 def test_a_slow_large_event_within_the_timeout_is_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     """One event whose pieces take 2 s each on the fake clock, 82 s in all, under a 120 s timeout."""
     clock = iter(range(0, 10_000, 2))
-    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr("orbit_local.net.transport.time.monotonic", lambda: float(next(clock)))
     server = FakeServer(queue=[_trickle(sse(chunk("x" * 4000), chunk(finish="stop")))])
     deltas = list(make(server, timeout=120.0).stream(REQUEST))
     assert "".join(d.text for d in deltas) == "x" * 4000
@@ -268,7 +268,7 @@ def test_an_event_that_trickles_past_the_timeout_is_a_typed_timeout(monkeypatch:
     """Bytes keep coming (each piece 50 s apart on the fake clock, well inside the read
     timeout) but the event never ends: growth alone is not progress for ever."""
     clock = iter(range(0, 1_000_000, 50))
-    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr("orbit_local.net.transport.time.monotonic", lambda: float(next(clock)))
     endless = b"data: " + b"y" * 100_000  # no line end, no blank line: it never completes
     server = FakeServer(queue=[_trickle(sse(chunk("Hel"), done=False) + endless)])
     stream = make(server, timeout=120.0).stream(REQUEST)
@@ -317,7 +317,7 @@ def test_invalid_utf8_is_refused_alike_whole_or_streamed() -> None:
 
 
 def test_tools_with_auto_choice_are_not_streamed_where_the_server_hangs() -> None:
-    from orbit_local.types import ToolSpec
+    from orbit_local.facts.types import ToolSpec
 
     server = FakeServer()
     request = ChatRequest(model=MODEL, messages=REQUEST.messages, tools=[ToolSpec(name="f")], tool_choice="auto")
@@ -335,8 +335,8 @@ def test_tools_with_auto_choice_are_not_streamed_where_the_server_hangs() -> Non
 
 
 def test_repeated_tool_names_in_stream_chunks_are_sent_once_and_the_servers_deltas_stay_as_sent() -> None:
-    from orbit_local.accumulate import StreamAccumulator
-    from orbit_local.types import ChatDelta, ToolCallChunk
+    from orbit_local.facts.types import ChatDelta, ToolCallChunk
+    from orbit_local.protocols.accumulate import StreamAccumulator
 
     accumulated = StreamAccumulator()
     pieces = [
@@ -357,8 +357,8 @@ def test_default_settings_wait_for_a_loading_server_but_not_for_a_missing_one(mo
     as it was (30 s of silence before ServerNotRunningError). startup_timeout=... waits for a
     server being started right now. A fake clock: nothing sleeps."""
     clock = [1000.0]
-    monkeypatch.setattr("orbit_local.transport.time.monotonic", lambda: clock[0])
-    monkeypatch.setattr("orbit_local.transport.time.sleep", lambda delay: clock.__setitem__(0, clock[0] + delay))
+    monkeypatch.setattr("orbit_local.net.transport.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("orbit_local.net.transport.time.sleep", lambda delay: clock.__setitem__(0, clock[0] + delay))
     refused = httpx.ConnectError("[Errno 111] Connection refused")
 
     def failing_until(seconds: float, failure: httpx.Response | Exception) -> FakeServer:
@@ -677,7 +677,7 @@ def test_a_stream_that_stays_busy_names_the_request(kind: str) -> None:
     assert info.value.status_code == 503 and "warmup_timeout" in (info.value.hint or "")
 
 
-# The retry policy's arithmetic (orbit_local/retry.py), on its own: "Waits back off exponentially
+# The retry policy's arithmetic (orbit_local/net/retry.py), on its own: "Waits back off exponentially
 # (0.5 s doubling to 4 s, or longer where ``Retry-After`` asks)" and "a ``Retry-After`` that does not
 # fit is raised at once"; one that fills the window exactly is waited.
 
@@ -705,7 +705,7 @@ def test_a_retry_after_that_fills_the_window_exactly_is_waited() -> None:
 def test_retry_after_as_an_http_date_without_a_zone_is_read_as_utc() -> None:
     """RFC 5322's ``-0000`` (no zone known) parses to a naive datetime; it is taken as UTC, not
     an error. The date is long past, so no wait is asked for."""
-    from orbit_local.transport import _retry_after
+    from orbit_local.net.transport import _retry_after
 
     response = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 -0000"})
     assert _retry_after(response) == 0.0

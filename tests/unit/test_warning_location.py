@@ -13,9 +13,9 @@ from llama_index.core.base.llms.types import CacheControl, CachePoint, ChatMessa
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
-from orbit_local.client import ContextOverflowWarning
+from orbit_local.backends.client import ContextOverflowWarning
+from orbit_local.backends.tokens import TokenCountEstimateWarning
 from orbit_local.protocols.params import ParameterNotSentWarning
-from orbit_local.tokens import TokenCountEstimateWarning
 from tests.fakes import FakeServer
 
 BASE = "http://127.0.0.1:8080/v1"

@@ -29,9 +29,9 @@ Hierarchy::
         └── EndpointNotFoundError
 
 ``is_retryable`` is the one verdict on "may the same request succeed if sent again": the
-transport's retry policy (:mod:`orbit_local.retry`) retries exactly these errors (within time
+transport's retry policy (:mod:`orbit_local.net.retry`) retries exactly these errors (within time
 windows), and LangChain's retry helpers read the same attribute. Every text field is passed
-through :func:`orbit_local.redact.redact` when it is stored, so no credential in a base URL
+through :func:`orbit_local.facts.redact.redact` when it is stored, so no credential in a base URL
 reaches a message, a repr or a pickle.
 """
 
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from orbit_local.redact import redact
+from orbit_local.facts.redact import redact
 
 _TEXT_FIELDS = frozenset({"message", "base_url", "server_message", "hint", "body", "url"})
 """Attributes that may hold a URL or a server's echo of a request: redacted on every assignment.

@@ -2,7 +2,7 @@
 
 A base URL may carry credentials (``http://user:key@host:1234/v1``, ``...?api_key=...``) and
 every error names its URL, so masking at each call site would be one forgotten site away from
-a leak. Instead two choke points call :func:`redact`: :class:`~orbit_local.errors.OrbitLocalError`
+a leak. Instead two choke points call :func:`redact`: :class:`~orbit_local.facts.errors.OrbitLocalError`
 on every text field it stores (whenever it is stored), and the ``orbit_local`` logger's filter on
 every record. Keys sent as ``Authorization: Bearer`` are registered here by the transport that
 sends them (:func:`register_secret`), so a server that echoes one back is masked too — the

@@ -4,7 +4,7 @@ The optional ``gpt4all`` dependency is imported only when a client is first used
 (``pip install "orbit-local[gpt4all]"``); the rest of orbit_local never imports it.
 
 :class:`GPT4AllDirectClient` and :class:`AsyncGPT4AllDirectClient` have the same surface as
-:class:`~orbit_local.client.ChatClient` / ``AsyncChatClient`` (``chat``, ``stream``,
+:class:`~orbit_local.backends.client.ChatClient` / ``AsyncChatClient`` (``chat``, ``stream``,
 ``resolve_model``, ``list_models``, ``context_window``), so the adapters use them unchanged.
 
 Why not ``GPT4All.generate``: it treats ``<|im_start|>`` as literal text, so chat needs a
@@ -29,14 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orbit_local.chat_stream import AsyncChatStream, ChatStream
-from orbit_local.content import check_content
-from orbit_local.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError, UnsupportedFeatureError
+from orbit_local.backends.chat_stream import AsyncChatStream, ChatStream
+from orbit_local.facts.errors import ContextOverflowError, ModelLoadError, ModelNotFoundError, UnsupportedFeatureError
+from orbit_local.facts.providers import get_provider, same_keys
+from orbit_local.facts.templates import DEFAULT_TEMPLATE, get_template
+from orbit_local.facts.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, RerankResult, Usage
 from orbit_local.protocols.params import add_options, add_samplers
-from orbit_local.providers import get_provider, same_keys
-from orbit_local.stops import StopScanner
-from orbit_local.templates import DEFAULT_TEMPLATE, get_template
-from orbit_local.types import ChatDelta, ChatRequest, ChatResult, EmbeddingResult, ModelInfo, RerankResult, Usage
+from orbit_local.wire.content import check_content
+from orbit_local.wire.stops import StopScanner
 
 PROVIDER = "GPT4All (in-process)"
 _TEXT_ONLY = get_provider("gpt4all").with_overrides(
@@ -156,7 +156,7 @@ class _Engine:
             if "pre-tokenizer" in text:
                 hint = (
                     "this gpt4all build predates the model's pre-tokenizer; for SmolLM2 make a copy with "
-                    "orbit_local.gpt4all_direct.patch_pretokenizer(src, dst) and load that"
+                    "orbit_local.backends.gpt4all_direct.patch_pretokenizer(src, dst) and load that"
                 )
             raise ModelLoadError(
                 f"could not load {self.model_path}: {text}{_native_output(captured)}", provider=PROVIDER, hint=hint

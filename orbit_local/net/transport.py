@@ -5,7 +5,7 @@
 error mapping, stream framing) lives in :class:`_TransportBase`, and each twin only awaits or
 doesn't.
 
-Retries follow the one policy of :mod:`orbit_local.retry`: an error whose ``is_retryable`` is
+Retries follow the one policy of :mod:`orbit_local.net.retry`: an error whose ``is_retryable`` is
 true, within the time window for its kind; each twin has one retry loop, which only sleeps. A
 stream is never retried once it has yielded anything.
 """
@@ -23,8 +23,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import aclosing, closing
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
-from orbit_local._lazy import lazy_module
-from orbit_local.errors import (
+from orbit_local.facts.errors import (
     ConnectionDroppedError,
     OrbitLocalError,
     ProtocolError,
@@ -33,12 +32,14 @@ from orbit_local.errors import (
     StreamInterruptedError,
     StreamTimeoutError,
 )
-from orbit_local.log import logger
-from orbit_local.loops import LoopFinalizer, PerLoop
-from orbit_local.protocols.errors import error_from_response
-from orbit_local.providers import ProviderProfile
-from orbit_local.redact import register_secret
-from orbit_local.retry import (
+from orbit_local.facts.log import logger
+from orbit_local.facts.providers import ProviderProfile
+from orbit_local.facts.redact import register_secret
+from orbit_local.facts.types import HttpRequest
+from orbit_local.facts.urls import origin_of
+from orbit_local.net._lazy import lazy_module
+from orbit_local.net.loops import LoopFinalizer, PerLoop
+from orbit_local.net.retry import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_STARTUP_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -46,9 +47,8 @@ from orbit_local.retry import (
     RetryPolicy,
     RetryState,
 )
-from orbit_local.streams import MAX_EVENT_SIZE, EventTooLargeError, NDJSONDecoder, SSEDecoder, SSEEvent
-from orbit_local.types import HttpRequest
-from orbit_local.urls import origin_of
+from orbit_local.protocols.errors import error_from_response
+from orbit_local.wire.streams import MAX_EVENT_SIZE, EventTooLargeError, NDJSONDecoder, SSEDecoder, SSEEvent
 
 if TYPE_CHECKING:
     import httpx
@@ -549,7 +549,7 @@ class AsyncTransport(_TransportBase):
         A pool's connections belong to the loop that opened them, so each loop gets its own;
         a closed loop's pool is dropped, never reused. Each pool closes itself on its own loop
         when that loop shuts down, or when this transport is garbage-collected while the loop
-        still runs (see :mod:`orbit_local.loops`).
+        still runs (see :mod:`orbit_local.net.loops`).
         """
         if self._client is not None:
             return self._client

@@ -1,10 +1,10 @@
 """List, load, unload and download models over a server's own API, sync and async.
 
 :class:`ModelManager` and :class:`AsyncModelManager` are I/O twins over a
-:class:`~orbit_local.client.ChatClient` (its detection, transport, retries and typed errors):
+:class:`~orbit_local.backends.client.ChatClient` (its detection, transport, retries and typed errors):
 what to send next and what an answer means is decided by the pure sessions of
 :mod:`orbit_local.protocols.admin`, and what differs per server is the profile's
-:class:`~orbit_local.providers.ModelAdmin`. An operation a server cannot do is refused with an
+:class:`~orbit_local.facts.providers.ModelAdmin`. An operation a server cannot do is refused with an
 ``UnsupportedFeatureError`` before anything is sent — never a silent no-op.
 
 Example::
@@ -24,8 +24,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing, closing
 from typing import TYPE_CHECKING, Any
 
-from orbit_local.client import AsyncChatClient, ChatClient
-from orbit_local.errors import (
+from orbit_local.backends.client import AsyncChatClient, ChatClient
+from orbit_local.facts.errors import (
     AuthenticationError,
     EndpointNotFoundError,
     OrbitLocalError,
@@ -33,7 +33,10 @@ from orbit_local.errors import (
     RequestTimeoutError,
     StreamInterruptedError,
 )
-from orbit_local.log import logger
+from orbit_local.facts.log import logger
+from orbit_local.facts.providers import ModelOperation, ProviderProfile
+from orbit_local.facts.types import HttpRequest, ModelInfo, ModelProgress
+from orbit_local.net.transport import DEFAULT_TIMEOUT
 from orbit_local.protocols.admin import (
     JOB_POLL_INTERVAL,
     LoadSession,
@@ -45,9 +48,6 @@ from orbit_local.protocols.admin import (
     unloaded,
     with_admin_hint,
 )
-from orbit_local.providers import ModelOperation, ProviderProfile
-from orbit_local.transport import DEFAULT_TIMEOUT
-from orbit_local.types import HttpRequest, ModelInfo, ModelProgress
 
 if TYPE_CHECKING:
     import httpx
@@ -136,7 +136,7 @@ class ModelManager(_ManagerBase):
 
     Args:
         provider: a profile name, or ``"auto"`` to fingerprint the server.
-        base_url, api_key, timeout: as for :class:`~orbit_local.client.ChatClient`.
+        base_url, api_key, timeout: as for :class:`~orbit_local.backends.client.ChatClient`.
         client: an existing client to share (its connections stay open on :meth:`close`).
         load_wait: seconds a load or unload that the server finishes in the background is waited for.
     """

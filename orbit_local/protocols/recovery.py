@@ -13,8 +13,8 @@ import json
 import re
 from typing import Any
 
+from orbit_local.facts.types import ChatResult, ToolCall
 from orbit_local.protocols.common import stable_tool_call_id
-from orbit_local.types import ChatResult, ToolCall
 
 _TAGGED = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
 _FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)

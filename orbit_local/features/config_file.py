@@ -22,7 +22,7 @@ services are skipped (listed in :attr:`OrbitConfig.skipped`). Every other mistak
 block or key, a value of the wrong type, an unset ``${VAR}``, an enabled block without what it
 needs — raises :class:`ConfigError` naming the file and the key; a value that may be a secret
 (``api_key``, ``base_url``, ...) is described by its type only. Aliases that would expand past a
-bound are refused before anything is built (:mod:`orbit_local.bounded_yaml`).
+bound are refused before anything is built (:mod:`orbit_local.wire.bounded_yaml`).
 
 Precedence, for every setting: arguments, then environment variables, then the file, then
 the defaults.
@@ -40,11 +40,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
-from orbit_local.environment import Setting, pick
-from orbit_local.errors import OrbitLocalError
-from orbit_local.log import warn
-from orbit_local.providers import SAMPLER_PARAMS, ProviderProfile, get_provider
-from orbit_local.urls import DEFAULT_API_PREFIX, check_base_url
+from orbit_local.facts.environment import Setting, pick
+from orbit_local.facts.errors import OrbitLocalError
+from orbit_local.facts.log import warn
+from orbit_local.facts.providers import SAMPLER_PARAMS, ProviderProfile, get_provider
+from orbit_local.facts.urls import DEFAULT_API_PREFIX, check_base_url
 
 BLOCK_PROVIDERS: dict[str, str] = {
     "localai": "localai",
@@ -78,7 +78,7 @@ SAMPLER_KEYS = frozenset(
         "tfs_z", "penalize_newline", "num_keep",
     }
 )  # fmt: skip
-"""Sampling keys ORBIT writes: those in :data:`~orbit_local.providers.SAMPLER_PARAMS` become the
+"""Sampling keys ORBIT writes: those in :data:`~orbit_local.facts.providers.SAMPLER_PARAMS` become the
 classes' typed fields; the others are sent to the server as they are (``extra_body``)."""
 
 ORBIT_ONLY_KEYS = frozenset({"think", "show_thinking", "keep_alive", "verbose"})
@@ -170,7 +170,7 @@ class ServerBlock(BaseModel):
     def resolved_base_url(self) -> str | None:
         """``base_url`` with the server's API prefix added when the file gives only
         ``http://host:port`` (as the seed writes it); else ``host``/``port``; else ``None``."""
-        from orbit_local.discovery import base_url_for
+        from orbit_local.net.discovery import base_url_for
 
         url = self.base_url
         if not url and (self.host or self.port):
@@ -388,10 +388,10 @@ def _check_enabled(path: Path, block: ServerBlock) -> None:
 
 def _parse(source: Path, text: str) -> Any:
     """The document, read with PyYAML's safe loader; aliases that would expand past
-    :data:`~orbit_local.bounded_yaml.MAX_ALIAS_VALUES` values are refused before expansion."""
+    :data:`~orbit_local.wire.bounded_yaml.MAX_ALIAS_VALUES` values are refused before expansion."""
     import yaml
 
-    from orbit_local.bounded_yaml import AliasExpansionError, safe_load_bounded
+    from orbit_local.wire.bounded_yaml import AliasExpansionError, safe_load_bounded
 
     try:
         return safe_load_bounded(text)

@@ -1,6 +1,6 @@
 """The adapter kit: what every LangChain and LlamaIndex class of orbit-local is built from.
 
-The classes expose the same flat fields (:mod:`orbit_local.settings`). This kit turns those
+The classes expose the same flat fields (:mod:`orbit_local.features.settings`). This kit turns those
 fields into a client (:class:`LazyClients`), a request's parameters (:func:`generation_params`,
 :func:`extra_body`, :func:`call_options`), and a class from an ``inference.yaml`` block
 (:class:`FromConfig`), so both frameworks resolve settings identically. It holds no fields
@@ -17,13 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import PrivateAttr
 
-from orbit_local.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient
-from orbit_local.config_file import ServerBlock, load_config
-from orbit_local.discovery import cached
-from orbit_local.environment import pick
-from orbit_local.errors import OrbitLocalError
-from orbit_local.log import warn
-from orbit_local.providers import (
+from orbit_local.backends.client import AsyncChatBackend, AsyncChatClient, ChatBackend, ChatClient
+from orbit_local.facts.environment import pick
+from orbit_local.facts.errors import OrbitLocalError
+from orbit_local.facts.log import warn
+from orbit_local.facts.providers import (
     GENERIC,
     OPENAI_OPTIONAL_PARAMS,
     SAMPLER_PARAMS,
@@ -31,8 +29,10 @@ from orbit_local.providers import (
     get_provider,
     is_auto,
 )
-from orbit_local.settings import ChatSettings, ConnectionSettings
-from orbit_local.types import GenerationParams
+from orbit_local.facts.types import GenerationParams
+from orbit_local.features.config_file import ServerBlock, load_config
+from orbit_local.features.settings import ChatSettings, ConnectionSettings
+from orbit_local.net.discovery import cached
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -60,7 +60,7 @@ server as a body field, as langchain-openai and llama-index-llms-openai do."""
 
 
 def client_options(settings: ConnectionSettings) -> dict[str, Any]:
-    """Keyword arguments for :class:`~orbit_local.client.ChatClient` from an adapter's fields."""
+    """Keyword arguments for :class:`~orbit_local.backends.client.ChatClient` from an adapter's fields."""
     return {
         "base_url": settings.base_url,
         "api_key": settings.api_key.get_secret_value() if settings.api_key is not None else None,
@@ -154,7 +154,7 @@ class FromConfig:
 
     The block is the named one, else the first enabled block for the class's server (a
     generic class takes the first enabled block of any server). Arguments win over
-    environment variables, which win over the file (see :mod:`orbit_local.config_file`).
+    environment variables, which win over the file (see :mod:`orbit_local.features.config_file`).
     """
 
     config_model_key: ClassVar[str] = "model"
@@ -307,7 +307,7 @@ class LazyClients(ConnectionSettings):
     # ``with model:`` / ``async with model:`` close the connections the model opened; an
     # httpx client passed in is its owner's to close. A closed model builds new clients if it
     # is used again. A model dropped without closing closes its pools when it is collected
-    # (see orbit_local.transport).
+    # (see orbit_local.net.transport).
     def close(self) -> None:
         """Close the synchronous client's connections."""
         with _CLIENTS_LOCK:

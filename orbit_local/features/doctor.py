@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Literal
 
-from orbit_local.client import ChatBackend
-from orbit_local.errors import OrbitLocalError
-from orbit_local.types import ChatRequest, GenerationParams, Message, ModelInfo, ToolSpec
+from orbit_local.backends.client import ChatBackend
+from orbit_local.facts.errors import OrbitLocalError
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message, ModelInfo, ToolSpec
 
 Status = Literal["ok", "fail", "n/a", "untested"]
 MARKS: dict[Status, str] = {"ok": "✓", "fail": "✗", "n/a": "-", "untested": "?"}

@@ -30,7 +30,7 @@ class ToolCall:
 
 @dataclass(slots=True)
 class ToolCallChunk:
-    """One streamed fragment of a tool call, merged by :class:`orbit_local.accumulate.StreamAccumulator`."""
+    """One streamed fragment of a tool call, merged by :class:`orbit_local.protocols.accumulate.StreamAccumulator`."""
 
     index: int
     id: str | None = None
@@ -197,7 +197,7 @@ class ModelInfo:
 
 @dataclass(slots=True)
 class ModelProgress:
-    """One step of loading, unloading or downloading a model (``orbit_local.model_admin``).
+    """One step of loading, unloading or downloading a model (``orbit_local.features.model_admin``).
 
     ``completed`` / ``total`` are bytes for downloads, where the server counts them; ``done``
     is set on the last step, which every operation ends with.

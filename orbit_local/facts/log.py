@@ -13,7 +13,7 @@ import logging
 import sys
 import warnings
 
-from orbit_local.redact import redact
+from orbit_local.facts.redact import redact
 
 
 class RedactingFilter(logging.Filter):

@@ -7,7 +7,7 @@ in a task scheduled for later; if the loop ends first (``asyncio.run`` returning
 the HTTP response is never closed.
 
 :func:`closing_streams` is wrapped around what the framework returns. While it steps the
-framework's generator, every :class:`~orbit_local.chat_stream.AsyncChatStream` opened in that
+framework's generator, every :class:`~orbit_local.backends.chat_stream.AsyncChatStream` opened in that
 step is recorded (:func:`track`, through a context variable, so concurrent tasks never see
 each other's streams); when it ends, for whatever reason, it closes them, and with them their
 HTTP responses, before ``aclose()`` returns.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orbit_local.types import Message
+from orbit_local.facts.types import Message
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 One set of probes serves three callers: ``orbit-local discover`` (every profile's default
 port, concurrently), auto-detection (``provider="auto"``, or ``ChatOrbitLocal(base_url=...)``
 with no provider) and the hint added to a server error when another profile would have
-avoided it. Reading the answers is pure (:mod:`orbit_local.fingerprint`); so is the plan of
+avoided it. Reading the answers is pure (:mod:`orbit_local.protocols.fingerprint`); so is the plan of
 one detection (:func:`_detection`: rounds of probes, the warm-up waits between them, the
 verdict), which both twins drive; only :func:`probe_server`, :func:`aprobe_server` and
 :func:`adiscover` do I/O.
@@ -11,7 +11,7 @@ verdict), which both twins drive; only :func:`probe_server`, :func:`aprobe_serve
 What a detection costs is bounded by its caller: one probe waits at most ``timeout``, one
 round of probes at most ``budget`` (the synchronous twin sends them in turn, the async one
 together). A server that refuses connections or answers 503 while it loads is waited for as a
-request would be, by the caller's :class:`~orbit_local.retry.RetryPolicy`. What was found is
+request would be, by the caller's :class:`~orbit_local.net.retry.RetryPolicy`. What was found is
 cached per base URL (two APIs on one host:port are two servers to their users); a failure is
 cached for :data:`MISS_TTL` seconds, so a burst of calls does not probe again and again, but a
 server started a moment later is found.
@@ -27,8 +27,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from orbit_local._lazy import lazy_module
-from orbit_local.errors import (
+from orbit_local.facts.errors import (
     AuthenticationError,
     OrbitLocalError,
     ProtocolError,
@@ -36,7 +35,12 @@ from orbit_local.errors import (
     ServerBusyError,
     ServerNotRunningError,
 )
-from orbit_local.fingerprint import (
+from orbit_local.facts.log import logger
+from orbit_local.facts.providers import ProviderProfile, get_provider, list_providers
+from orbit_local.facts.urls import origin_of, path_of
+from orbit_local.net._lazy import lazy_module
+from orbit_local.net.retry import RetryPolicy
+from orbit_local.protocols.fingerprint import (
     PROBES,
     Answer,
     FoundServer,
@@ -46,10 +50,6 @@ from orbit_local.fingerprint import (
     model_ids,
     probe_url,
 )
-from orbit_local.log import logger
-from orbit_local.providers import ProviderProfile, get_provider, list_providers
-from orbit_local.retry import RetryPolicy
-from orbit_local.urls import origin_of, path_of
 
 if TYPE_CHECKING:
     import httpx

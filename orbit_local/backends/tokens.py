@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from orbit_local.errors import ProtocolError, UnsupportedFeatureError
-from orbit_local.log import warn
-from orbit_local.providers import ProviderProfile
-from orbit_local.types import HttpRequest
+from orbit_local.facts.errors import ProtocolError, UnsupportedFeatureError
+from orbit_local.facts.log import warn
+from orbit_local.facts.providers import ProviderProfile
+from orbit_local.facts.types import HttpRequest
 
 if TYPE_CHECKING:  # the client imports this module's request builders
-    from orbit_local.client import ChatBackend
+    from orbit_local.backends.client import ChatBackend
 
 CHARS_PER_TOKEN = 4.0
 """The usual rule of thumb for English text with BPE tokenizers; only for estimates."""

@@ -14,9 +14,32 @@ from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
-from orbit_local.accumulate import StreamAccumulator, deltas_from_result
-from orbit_local.chat_stream import AsyncChatStream, ChatStream
-from orbit_local.discovery import (
+from orbit_local.backends.chat_stream import AsyncChatStream, ChatStream
+from orbit_local.backends.tokens import parse_tokens, tokenize_request
+from orbit_local.facts.environment import pick
+from orbit_local.facts.errors import (
+    BadRequestError,
+    ContextOverflowError,
+    ModelNotFoundError,
+    OrbitLocalError,
+    ProtocolError,
+    ServerError,
+    ServerNotRunningError,
+)
+from orbit_local.facts.log import logger, warn
+from orbit_local.facts.providers import GENERIC, ProviderProfile, get_provider, is_auto
+from orbit_local.facts.types import (
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    EmbeddingResult,
+    HttpRequest,
+    ModelInfo,
+    RerankResult,
+    Usage,
+)
+from orbit_local.facts.urls import normalise_base_url
+from orbit_local.net.discovery import (
     DETECT_BUDGET,
     DETECT_TIMEOUT,
     HINT_BUDGET,
@@ -27,26 +50,8 @@ from orbit_local.discovery import (
     first_server,
     probe_server,
 )
-from orbit_local.environment import pick
-from orbit_local.errors import (
-    BadRequestError,
-    ContextOverflowError,
-    ModelNotFoundError,
-    OrbitLocalError,
-    ProtocolError,
-    ServerError,
-    ServerNotRunningError,
-)
-from orbit_local.log import logger, warn
-from orbit_local.loops import PerLoop
-from orbit_local.protocols.base import ChatProtocol
-from orbit_local.protocols.kobold import KoboldProtocol
-from orbit_local.protocols.openai import OpenAIProtocol
-from orbit_local.protocols.rerank import RerankWire, empty_result
-from orbit_local.providers import GENERIC, ProviderProfile, get_provider, is_auto
-from orbit_local.recovery import recover_tool_calls
-from orbit_local.tokens import parse_tokens, tokenize_request
-from orbit_local.transport import (
+from orbit_local.net.loops import PerLoop
+from orbit_local.net.transport import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_STARTUP_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -55,17 +60,12 @@ from orbit_local.transport import (
     Transport,
     _TransportBase,
 )
-from orbit_local.types import (
-    ChatDelta,
-    ChatRequest,
-    ChatResult,
-    EmbeddingResult,
-    HttpRequest,
-    ModelInfo,
-    RerankResult,
-    Usage,
-)
-from orbit_local.urls import normalise_base_url
+from orbit_local.protocols.accumulate import StreamAccumulator, deltas_from_result
+from orbit_local.protocols.base import ChatProtocol
+from orbit_local.protocols.kobold import KoboldProtocol
+from orbit_local.protocols.openai import OpenAIProtocol
+from orbit_local.protocols.recovery import recover_tool_calls
+from orbit_local.protocols.rerank import RerankWire, empty_result
 
 if TYPE_CHECKING:
     import httpx
@@ -292,7 +292,7 @@ class _ClientBase:
 
     def _detect_options(self) -> dict[str, Any]:
         """How auto-detection probes: with the client's key; one round of probes no longer than
-        the client's ``timeout`` (nor :data:`~orbit_local.discovery.DETECT_BUDGET`), which caps
+        the client's ``timeout`` (nor :data:`~orbit_local.net.discovery.DETECT_BUDGET`), which caps
         every probe in it too, and no probe longer than ``DETECT_TIMEOUT``; a server that is
         starting is waited for by the client's own retry policy, as a request would be."""
         asked = self.transport.timeout.read
@@ -549,7 +549,7 @@ class ChatClient(_ClientBase):
 
     def _auto_load(self, error: OrbitLocalError, model: str | None) -> None:
         """Load the model ``error`` says is not loaded (``auto_load``), or re-raise ``error``."""
-        from orbit_local.model_admin import ModelManager
+        from orbit_local.features.model_admin import ModelManager
 
         target = self._to_auto_load(error, model)
         if target is None:
@@ -799,7 +799,7 @@ class AsyncChatClient(_ClientBase):
         return self._usage_from([await self.transport.request_json(r) for r in requests])
 
     async def _auto_load(self, error: OrbitLocalError, model: str | None) -> None:
-        from orbit_local.model_admin import AsyncModelManager
+        from orbit_local.features.model_admin import AsyncModelManager
 
         target = self._to_auto_load(error, model)
         if target is None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from orbit_local.facts.types import ChatDelta, ChatResult, ToolCall, ToolCallChunk, Usage
 from orbit_local.protocols.common import parse_arguments, stable_tool_call_id
-from orbit_local.types import ChatDelta, ChatResult, ToolCall, ToolCallChunk, Usage
 
 
 @dataclass(slots=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from orbit_local.environment import env_name, pick, sources
-from orbit_local.urls import api_prefix, normalise_base_url
+from orbit_local.facts.environment import env_name, pick, sources
+from orbit_local.facts.urls import api_prefix, normalise_base_url
 
 WireProtocol = Literal["openai", "kobold"]
 StreamUsage = Literal["include_usage", "always", "never"]
@@ -170,7 +170,7 @@ class ProviderProfile:
         json_object: ``response_format={"type": "json_object"}`` works.
         embeddings: the server has an embeddings endpoint for strings.
         rerank: the server's reranking endpoint (``None``: it has none, and a rerank is refused
-            with :class:`~orbit_local.errors.UnsupportedFeatureError` before anything is sent).
+            with :class:`~orbit_local.facts.errors.UnsupportedFeatureError` before anything is sent).
         tool_role: messages with ``role: "tool"`` are accepted.
         allowed_request_keys: when set, the server rejects any other top-level key (GPT4All);
             everything else is dropped before sending.
@@ -260,7 +260,7 @@ class ProviderProfile:
     """``owned_by`` values in this server's model list; tells servers on a shared port apart."""
     aliases: tuple[str, ...] = field(default_factory=tuple)
     model_admin: ModelAdmin | None = None
-    """How to list (with state), load, unload and download models (``orbit_local.model_admin``);
+    """How to list (with state), load, unload and download models (``orbit_local.features.model_admin``);
     ``None``: the server serves the models it was started with, and only lists them."""
 
     @property
@@ -281,9 +281,9 @@ class ProviderProfile:
         return api_prefix(self.default_base_url)
 
     def resolve_base_url(self, explicit: str | None = None, *, file: str | None = None) -> str:
-        """The base URL in :mod:`orbit_local.environment`'s order (argument, ``<PREFIX>BASE_URL``,
+        """The base URL in :mod:`orbit_local.facts.environment`'s order (argument, ``<PREFIX>BASE_URL``,
         config file, the profile's default), each one checked and normalised by
-        :func:`~orbit_local.urls.normalise_base_url`; a bad one is refused naming where it
+        :func:`~orbit_local.facts.urls.normalise_base_url`; a bad one is refused naming where it
         came from."""
         for source, value in sources(self.env_prefix, "base_url", explicit, file=file, default=self.default_base_url):
             try:
@@ -726,7 +726,7 @@ register(
 
 
 AUTO = "auto"
-"""The provider name that asks the client to fingerprint the server (see :mod:`orbit_local.discovery`)."""
+"""The provider name that asks the client to fingerprint the server (see :mod:`orbit_local.net.discovery`)."""
 GENERIC = "openai-compatible"
 """The profile that stands in for a server not detected yet, and for any OpenAI-compatible one."""
 

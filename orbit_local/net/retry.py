@@ -1,7 +1,7 @@
 """The one retry policy: which failures are tried again, how long to wait, when to stop.
 
 *Whether* a failure may pass if the request is sent again is the error's own ``is_retryable``
-(:mod:`orbit_local.errors`), the same verdict LangChain's retry helpers read; this module only
+(:mod:`orbit_local.facts.errors`), the same verdict LangChain's retry helpers read; this module only
 adds *how long* each kind is worth waiting for, counted from the first attempt:
 
 - a server that answers "busy" or "loading model" (503): ``warmup_timeout`` (30 s) — it is
@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from orbit_local.errors import OrbitLocalError, RateLimitError, ServerBusyError
+from orbit_local.facts.errors import OrbitLocalError, RateLimitError, ServerBusyError
 
 DEFAULT_TIMEOUT = 120.0
 """Read timeout of one request, in seconds: a long answer from a slow local model fits."""

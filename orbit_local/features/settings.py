@@ -25,18 +25,18 @@ from pydantic import (
     model_validator,
 )
 
-from orbit_local.environment import with_environment
-from orbit_local.providers import GENERIC, OPENAI_OPTIONAL_PARAMS, get_provider, is_auto
-from orbit_local.redact import redact_url
-from orbit_local.retry import DEFAULT_MAX_RETRIES, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
-from orbit_local.urls import DEFAULT_API_PREFIX, check_base_url, normalise_base_url
+from orbit_local.facts.environment import with_environment
+from orbit_local.facts.providers import GENERIC, OPENAI_OPTIONAL_PARAMS, get_provider, is_auto
+from orbit_local.facts.redact import redact_url
+from orbit_local.facts.urls import DEFAULT_API_PREFIX, check_base_url, normalise_base_url
+from orbit_local.net.retry import DEFAULT_MAX_RETRIES, DEFAULT_STARTUP_TIMEOUT, DEFAULT_TIMEOUT, DEFAULT_WARMUP_TIMEOUT
 
 MASKED_KEY = "**********"
 
 
 def settings_with_environment(values: dict[str, Any], default_provider: str) -> dict[str, Any]:
     """An adapter's keywords with unset ``base_url``, ``api_key`` and ``model`` read from the
-    server's environment variables (:mod:`orbit_local.environment`); ``provider="auto"`` reads
+    server's environment variables (:mod:`orbit_local.facts.environment`); ``provider="auto"`` reads
     ``ORBIT_LOCAL_*``. A masked key (a dump read back) counts as unset."""
     if values.get("api_key") == MASKED_KEY:
         values = {k: v for k, v in values.items() if k != "api_key"}
@@ -95,7 +95,7 @@ class ConnectionSettings(BaseModel):
     @classmethod
     def _read_environment(cls, values: Any) -> Any:
         """Unset ``base_url``, ``api_key`` and ``model`` from the server's environment
-        variables (:mod:`orbit_local.environment`); ``provider="auto"`` reads ``ORBIT_LOCAL_*``."""
+        variables (:mod:`orbit_local.facts.environment`); ``provider="auto"`` reads ``ORBIT_LOCAL_*``."""
         if not isinstance(values, dict):
             return values
         return settings_with_environment(values, cls.model_fields["provider"].default)
@@ -108,7 +108,7 @@ class ConnectionSettings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _base_url_is_a_url(cls, value: str | None, info: ValidationInfo) -> str | None:
-        """Checked and normalised once, here (:mod:`orbit_local.urls`): what the field holds
+        """Checked and normalised once, here (:mod:`orbit_local.facts.urls`): what the field holds
         is what requests are sent to."""
         provider = info.data.get("provider")
         prefix = DEFAULT_API_PREFIX

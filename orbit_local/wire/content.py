@@ -1,6 +1,6 @@
 """Message content beyond plain text: images, audio, files, in order, never dropped in silence.
 
-Both adapters turn their framework's content blocks into :class:`~orbit_local.types.ContentPart`
+Both adapters turn their framework's content blocks into :class:`~orbit_local.facts.types.ContentPart`
 values; the protocols turn parts into the server's wire format. Here is what both sides share:
 which kinds a server takes (``ProviderProfile.content_kinds``), the refusal before anything is
 sent, and the OpenAI content-part shapes::
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from orbit_local.errors import UnsupportedFeatureError
-from orbit_local.providers import ProviderProfile
-from orbit_local.types import ContentPart, Message
+from orbit_local.facts.errors import UnsupportedFeatureError
+from orbit_local.facts.providers import ProviderProfile
+from orbit_local.facts.types import ContentPart, Message
 
 TEXT_SEPARATOR = "\n"
 """Between text parts a server must receive as one string: kept apart, never glued."""

@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 from types import TracebackType
 
-from orbit_local.accumulate import StreamAccumulator
-from orbit_local.errors import StreamInterruptedError
-from orbit_local.stream_scope import track
-from orbit_local.types import ChatDelta, ChatResult
+from orbit_local.facts.errors import StreamInterruptedError
+from orbit_local.facts.types import ChatDelta, ChatResult
+from orbit_local.net.stream_scope import track
+from orbit_local.protocols.accumulate import StreamAccumulator
 
 
 class _StreamResult:
@@ -94,7 +94,7 @@ class AsyncChatStream(_StreamResult):
         super().__init__(model, accumulated)
         self._deltas = deltas
         self._closed = False
-        track(self)  # closed with the adapter's stream that opened it (orbit_local.stream_scope)
+        track(self)  # closed with the adapter's stream that opened it (orbit_local.net.stream_scope)
 
     def __aiter__(self) -> AsyncChatStream:
         return self
@@ -111,7 +111,7 @@ class AsyncChatStream(_StreamResult):
         """Stop reading: the connection closes (and the generation is aborted where it can be).
 
         Once only: a second call returns at once. An adapter's stream is closed by
-        :func:`~orbit_local.stream_scope.closing_streams`, and again, later, by the event loop
+        :func:`~orbit_local.net.stream_scope.closing_streams`, and again, later, by the event loop
         finalising the framework's generator that held it, possibly while the first close is
         still awaiting the connection; a second ``aclose()`` of the generator would then fail
         ("asynchronous generator is already running")."""
