@@ -78,6 +78,11 @@ def path_of(url: str) -> str:
     return urlsplit(url if "://" in url else f"http://{url}").path.rstrip("/")
 
 
+def port_of(url: str) -> int | None:
+    """A URL's explicit port (``None`` where it names none)."""
+    return urlsplit(url if "://" in url else f"http://{url}").port
+
+
 def with_api_prefix(url: str, prefix: str) -> str:
     """A URL with a path keeps it (the user said where the API is); a bare origin gets
     ``prefix``."""

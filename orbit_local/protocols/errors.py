@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from orbit_local.facts.errors import (
     AuthenticationError,
@@ -42,6 +41,7 @@ from orbit_local.facts.errors import (
     UnsupportedFeatureError,
 )
 from orbit_local.facts.providers import ProviderProfile
+from orbit_local.facts.urls import path_of
 
 _CONTEXT_MARKERS = (
     "context_length_exceeded",
@@ -205,8 +205,8 @@ def _status_in_tags(tags: str) -> int | None:
 def _endpoint_hint(profile: ProviderProfile, base_url: str) -> str:
     """What to check for a missing route: the base URL's API prefix first (the usual cause),
     then whether this server offers the feature at all."""
-    prefix = urlsplit(profile.default_base_url).path.rstrip("/")
-    path = urlsplit(base_url).path.rstrip("/")
+    prefix = path_of(profile.default_base_url)
+    path = path_of(base_url)
     if prefix and path != prefix:
         return (
             f"{profile.display_name} serves its API under {prefix!r}, but the base URL's path is {path or '/'!r}: "

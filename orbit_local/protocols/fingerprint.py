@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from orbit_local.facts.providers import ProviderProfile, get_provider, list_providers
-from orbit_local.facts.urls import api_prefix, origin_of, path_of, with_api_prefix
+from orbit_local.facts.urls import api_prefix, origin_of, path_of, port_of, with_api_prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +125,8 @@ def _version(body: dict[str, Any] | None, *keys: str) -> str | None:
 
 def _by_port(origin: str) -> ProviderProfile | None:
     """The one profile whose default URL uses this port, when only one does."""
-    port = urlsplit(origin).port
-    owners = {p.name: p for p in list_providers() if p.default_base_url and urlsplit(p.default_base_url).port == port}
+    port = port_of(origin)
+    owners = {p.name: p for p in list_providers() if p.default_base_url and port_of(p.default_base_url) == port}
     return next(iter(owners.values())) if len(owners) == 1 else None
 
 
@@ -204,6 +203,6 @@ def classify(origin: str, answers: dict[str, Answer]) -> tuple[ProviderProfile, 
         return None  # no native route and no OpenAI model list: nothing we know answered
     by_port = _by_port(origin)
     if by_port is not None:
-        port = urlsplit(origin).port
+        port = port_of(origin)
         return by_port, f"the only server whose default port is {port} (GET /v1/models answered like OpenAI)", None
     return get_provider("openai-compatible"), "GET /v1/models answered like OpenAI", None
