@@ -26,8 +26,9 @@ def sources(
     prefix: str, field: Setting, argument: Any = None, *, file: Any = None, default: Any = None
 ) -> list[tuple[str, Any]]:
     """Every place ``field`` may come from, in precedence order, as ``(where, value)``: the
-    argument (named by the setting), the environment variable, the config file, the default. Callers that check a
-    value (a base URL) walk it themselves, to name where a bad one came from."""
+    argument (named by the setting), the environment variable, the config file, the default.
+    Callers that check a value (a base URL) walk it themselves, to name where a bad one came
+    from."""
     variable = env_name(prefix, field)
     return [
         (field, argument),
@@ -54,11 +55,11 @@ def with_environment(prefix: str, values: dict[str, Any], model_keys: tuple[str,
     """``values`` (an adapter's keywords) with ``base_url``, ``api_key`` and ``model`` filled
     from the environment where not given. A model may be given under any of ``model_keys``
     (LangChain's ``model_name`` alias)."""
-    known = {"base_url": values.get("base_url"), "api_key": values.get("api_key")}
+    known: dict[Setting, Any] = {"base_url": values.get("base_url"), "api_key": values.get("api_key")}
     known["model"] = next((values[key] for key in model_keys if values.get(key)), None)
     for field, value in known.items():
         if not given(value):
-            found = pick(prefix, field)  # type: ignore[arg-type]
+            found = pick(prefix, field)
             if found:
                 values[field] = found
     return values
