@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from orbit_local.backends.client import AsyncChatClient
+from orbit_local.backends.client import AsyncChatClient, ChatClient
 from orbit_local.facts.errors import (
     AuthenticationError,
     ModelDownloadError,
@@ -470,6 +470,7 @@ def test_lmstudio_failed_job_gives_its_message_or_says_failed() -> None:
     with pytest.raises(ModelDownloadError) as caught:
         session.feed({"job_id": "j", "status": "failed", "message": "not enough disk space"})
     assert caught.value.server_message == "not enough disk space"
+    assert '"status": "failed"' in (caught.value.body or "")
     with pytest.raises(ModelDownloadError) as caught:
         session.feed({"job_id": "j", "status": "failed"})
     assert caught.value.server_message == "failed"
@@ -483,3 +484,66 @@ def test_localai_job_status_says_its_message_or_completed() -> None:
     assert (running.status, running.done) == ("processing", False)
     done = session.feed({"error": None, "processed": True})
     assert (done.status, done.done) == ("completed", True)
+
+
+def test_a_manager_made_without_a_provider_fingerprints_the_server() -> None:
+    """The default provider is "auto": the recorded router list (``owned_by: llamacpp``)
+    makes it llama.cpp, and its states are read."""
+    listing = json.dumps(router_list(LOADING, 3))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, content=listing, headers={"content-type": "application/json"})
+        return httpx.Response(
+            404, json={"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
+        )
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    with ModelManager(base_url="http://127.0.0.1:8080/v1", http_client=http) as models:
+        listed = models.list_models()
+        assert models.profile.name == "llamacpp"
+    assert ("smollm2-a", "loaded") in [(m.id, m.state) for m in listed]
+
+
+def test_the_async_manager_made_without_a_provider_fingerprints_too() -> None:
+    listing = json.dumps(router_list(LOADING, 3))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, content=listing, headers={"content-type": "application/json"})
+        return httpx.Response(
+            404, json={"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
+        )
+
+    async def run() -> str:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        async with AsyncModelManager(base_url="http://127.0.0.1:8080/v1", http_client=http) as models:
+            await models.list_models()
+            return models.profile.name
+
+    assert asyncio.run(run()) == "llamacpp"
+
+
+def test_closing_the_manager_leaves_a_shared_client_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[str] = []
+    client = ChatClient(
+        "lemonade", base_url=LEMONADE, http_client=httpx.Client(transport=httpx.MockTransport(Recorder({})))
+    )
+    monkeypatch.setattr(client, "close", lambda: closed.append("sync"))
+    with ModelManager(client=client):
+        pass
+    aclient = AsyncChatClient(
+        "lemonade", base_url=LEMONADE, http_client=httpx.AsyncClient(transport=httpx.MockTransport(Recorder({})))
+    )
+
+    async def aclose() -> None:
+        closed.append("async")
+
+    monkeypatch.setattr(aclient, "aclose", aclose)
+
+    async def run() -> None:
+        async with AsyncModelManager(client=aclient):
+            pass
+
+    asyncio.run(run())
+    assert closed == []
