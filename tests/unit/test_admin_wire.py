@@ -460,7 +460,7 @@ def test_the_async_lmstudio_job_is_asked_until_completed(no_sleep: list[float]) 
 def test_a_job_answer_with_an_empty_job_id_is_a_protocol_error() -> None:
     payload = {"job_id": "", "status": "downloading"}
     session = PullSession(get_provider("lmstudio"), "http://x/v1", "x")
-    with pytest.raises(ProtocolError, match="a download answer without a job id") as caught:
+    with pytest.raises(ProtocolError, match="a download answer without a job id is not the shape") as caught:
         session.feed(payload)
     assert caught.value.body is not None and json.loads(caught.value.body) == payload
 
