@@ -107,6 +107,25 @@ def test_top_n_below_one_is_refused() -> None:
         RerankWire(get_provider("llamacpp"), LLAMACPP).request(QUERY, DOCS, None, 0)
 
 
+def test_top_n_of_one_is_sent() -> None:
+    request = RerankWire(get_provider("llamacpp"), LLAMACPP).request(QUERY, DOCS, None, 1)
+    assert (request.method, request.path, request.json) == (
+        "POST",
+        "/rerank",
+        {"query": QUERY, "documents": DOCS, "top_n": 1},
+    )
+
+
+def test_the_refusal_names_the_url_and_the_servers_that_rerank() -> None:
+    with pytest.raises(ol.UnsupportedFeatureError) as caught:
+        RerankWire(get_provider("ollama"), "http://localhost:11434/v1").endpoint()
+    error = caught.value
+    assert error.message == "this server has no reranking endpoint"
+    assert error.base_url == "http://localhost:11434/v1"
+    assert "LocalAI, vLLM, Lemonade Server)" in (error.hint or "")
+    assert "provider='openai-compatible' for another server with POST /v1/rerank" in (error.hint or "")
+
+
 # ---------------------------------------------------------------- reading answers
 
 
@@ -157,6 +176,16 @@ def test_answers_that_break_the_api_are_protocol_errors(payload: Any, message: s
     with pytest.raises(ol.ProtocolError, match=message) as caught:
         parse(payload)
     assert caught.value.provider == "Lemonade Server"
+
+
+def test_a_broken_answer_keeps_the_url_the_bytes_and_the_advice() -> None:
+    payload = answer((7, 1.0))
+    with pytest.raises(ol.ProtocolError) as caught:
+        parse(payload)
+    error = caught.value
+    assert error.base_url == "http://x/api/v1"
+    assert error.body is not None and json.loads(error.body) == payload
+    assert "does not follow the rerank API" in (error.hint or "")
 
 
 def test_an_error_object_in_a_200_is_typed() -> None:
