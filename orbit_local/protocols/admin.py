@@ -359,8 +359,15 @@ class PullSession:
 
     def feed(self, payload: Any) -> ModelProgress:
         """One answer, line or job status -> one progress step (the last one ``done``)."""
-        if isinstance(payload, dict) and isinstance(payload.get("error"), str) and payload["error"] and self.streams:
-            raise self._failed(payload["error"], payload)  # Ollama: {"error": "..."} as a progress line
+        if (
+            isinstance(payload, dict)
+            and isinstance(payload.get("error"), str)
+            and payload["error"]
+            and (self.streams or self.admin.pull_style == "job")
+        ):
+            # Ollama's progress line {"error": "..."}, a LocalAI job's status {"error": "...",
+            # "processed": true}: the download failed (not a server error).
+            raise self._failed(payload["error"], payload)
         _raise_if_error(self.profile, self.base_url, payload)
         if not isinstance(payload, dict):
             raise _protocol_error(self.profile, self.base_url, "a download answer", payload)

@@ -547,3 +547,14 @@ def test_closing_the_manager_leaves_a_shared_client_open(monkeypatch: pytest.Mon
 
     asyncio.run(run())
     assert closed == []
+
+
+def test_a_failed_localai_job_is_a_download_error_with_the_servers_reason() -> None:
+    """``GET /models/jobs/<uuid>`` reports a failure in ``"error"`` (with ``"processed": true``):
+    that is the download failing, so a ``ModelDownloadError``, not a server error."""
+    session = PullSession(get_provider("localai"), "http://h:8080/v1", "localai@phi-2")
+    session.feed({"uuid": "1a2b", "status": "http://h:8080/models/jobs/1a2b"})
+    with pytest.raises(ModelDownloadError) as caught:
+        session.feed({"error": "failed to download file: 404 Not Found", "processed": True, "message": "error"})
+    assert caught.value.server_message == "failed to download file: 404 Not Found"
+    assert "http://h:8080" in str(caught.value)
