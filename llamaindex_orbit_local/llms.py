@@ -82,6 +82,10 @@ def _closing_streams(method: F) -> F:
 ContextWindowSource = Literal["argument", "server", "default"]
 
 
+_MetadataValues = tuple[int, ContextWindowSource, int, bool, str]
+"""What metadata is made of: window, its source, num_output, tool calling, model name."""
+
+
 class OrbitLocalMetadata(LLMMetadata):
     """LlamaIndex's ``LLMMetadata``, saying where ``context_window`` comes from."""
 
@@ -162,9 +166,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
     def _asks_for_context(self, profile: ProviderProfile) -> bool:
         """Whether the server's API tells its context size (for this model), remembered per
         profile and model: ``metadata`` is read on every call (LlamaIndex's ``to_payload``)."""
-        private = self.__pydantic_private__
-        assert private is not None
-        known: tuple[ProviderProfile, str | None, bool] | None = private["_context_question"]  # as built_clients
+        known: tuple[ProviderProfile, str | None, bool] | None = self._private_value("_context_question")
         if known is None or known[0] is not profile or known[1] != self.model:
             asks = bool(make_protocol(profile, "").context_requests(self.model or "model"))
             known = self._context_question = (profile, self.model, asks)
@@ -201,13 +203,13 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         """
         return self._metadata(self._metadata_values())
 
-    def _metadata_values(self) -> tuple[int, ContextWindowSource, int, bool, str]:
+    def _metadata_values(self) -> _MetadataValues:
         window, source = self._context_window_and_source()
         model = self.model or self._resolved_model() or ""
         return window, source, self.max_tokens or -1, self.provider_profile.tool_calling, model
 
     @staticmethod
-    def _metadata(values: tuple[int, ContextWindowSource, int, bool, str]) -> OrbitLocalMetadata:
+    def _metadata(values: _MetadataValues) -> OrbitLocalMetadata:
         window, source, num_output, tools, model = values
         return OrbitLocalMetadata(
             context_window=window,
@@ -224,9 +226,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         while the values it comes from stay the same (building and dumping the metadata
         model cost ~6 us a call)."""
         values = self._metadata_values()
-        private = self.__pydantic_private__
-        assert private is not None
-        known: tuple[tuple[int, ContextWindowSource, int, bool, str], dict[str, Any]] | None = private["_payload"]
+        known: tuple[_MetadataValues, dict[str, Any]] | None = self._private_value("_payload")
         if known is None or known[0] != values:
             known = self._payload = (values, {"class_name": self.class_name(), **self._metadata(values).model_dump()})
         return dict(known[1])

@@ -229,13 +229,16 @@ class LazyClients(ConnectionSettings):
     _client: ChatBackend | None = PrivateAttr(default=None)
     _async_client: AsyncChatBackend | None = PrivateAttr(default=None)
 
-    def built_clients(self) -> tuple[ChatBackend | None, AsyncChatBackend | None]:
-        """The clients built so far (no I/O, nothing built). Read from pydantic's private
-        storage directly: its own private-attribute lookup costs about 2 µs a read, and
-        these are read several times on every call."""
+    def _private_value(self, name: str) -> Any:
+        """A private attribute read from pydantic's private storage directly: its own lookup
+        costs about 2 µs a read, and the adapters read several on every call."""
         private = self.__pydantic_private__
         assert private is not None  # pydantic fills it for every model with private attributes
-        return private["_client"], private["_async_client"]
+        return private[name]
+
+    def built_clients(self) -> tuple[ChatBackend | None, AsyncChatBackend | None]:
+        """The clients built so far (no I/O, nothing built)."""
+        return self._private_value("_client"), self._private_value("_async_client")
 
     def _new_client(self) -> ChatBackend:
         return ChatClient(self.provider, http_client=self.http_client, **client_options(self))
