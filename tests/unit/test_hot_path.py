@@ -132,3 +132,19 @@ def test_one_streamed_token_crosses_at_most_twelve_of_our_functions(framework: s
     assert stream(300) == 300
     subject = Subject("orbit-local", framework, call=lambda: None, stream=stream, first_token=lambda: 0.0)
     assert 5 <= functions_per_token(subject, 300) <= 12
+
+
+def test_llamaindex_to_payload_is_its_own_dump_of_the_metadata_and_a_fresh_copy() -> None:
+    """``to_payload`` is remembered between calls; it must still say what LlamaIndex's own
+    (``{"class_name", **metadata.model_dump()}``) says, follow a changed setting, and never
+    hand out the remembered dict itself."""
+    from llamaindex_orbit_local import OrbitLocal
+
+    llm = OrbitLocal(provider="openai-compatible", base_url="http://127.0.0.1:9/v1", model="m", max_tokens=64)
+    first = llm.to_payload()
+    assert first == {"class_name": llm.class_name(), **llm.metadata.model_dump()}
+    assert first["num_output"] == 64 and first["model_name"] == "m"
+    first["model_name"] = "changed by a caller"
+    assert llm.to_payload()["model_name"] == "m"
+    llm.max_tokens = 128
+    assert llm.to_payload()["num_output"] == 128
