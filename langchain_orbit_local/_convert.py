@@ -16,9 +16,11 @@ from langchain_core.messages import (
     BaseMessage,
     ChatMessage,
     HumanMessage,
+    InvalidToolCall,
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.messages import ToolCall as LangChainToolCall
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
@@ -137,13 +139,18 @@ def content_parts(content: str | list[Any]) -> list[ContentPart]:
 
 
 def _content(message: BaseMessage) -> tuple[str, list[ContentPart]]:
-    parts = content_parts(message.content)
+    content = message.content
+    if isinstance(content, str):  # the common case, read without a parts round trip
+        return content, [ContentPart("text", text=content)] if content else []
+    parts = content_parts(content)
     return text_of(parts), parts
 
 
 def to_message(message: BaseMessage) -> Message:
     """One LangChain message as a neutral :class:`Message`."""
     text, parts = _content(message)
+    if type(message) is HumanMessage:  # the usual prompt, told apart without the ABC checks below
+        return Message(role="user", content=text, name=message.name, parts=parts)
     if isinstance(message, ToolMessage):
         return Message(role="tool", content=text, tool_call_id=message.tool_call_id, name=message.name, parts=parts)
     if isinstance(message, AIMessage):
@@ -228,12 +235,13 @@ def response_metadata(result: ChatResult, provider: str, *, logprobs: bool = Tru
 
 def to_ai_message(result: ChatResult, *, provider: str) -> AIMessage:
     """A complete answer as an :class:`AIMessage` with usage and metadata filled."""
-    calls = [tool_call(name=c.name, args=c.arguments, id=c.id) for c in result.tool_calls if c.parse_error is None]
-    invalid = [
-        invalid_tool_call(name=c.name, args=c.raw_arguments, id=c.id, error=c.parse_error)
-        for c in result.tool_calls
-        if c.parse_error is not None
-    ]
+    calls: list[LangChainToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for c in result.tool_calls:
+        if c.parse_error is None:
+            calls.append(tool_call(name=c.name, args=c.arguments, id=c.id))
+        else:
+            invalid.append(invalid_tool_call(name=c.name, args=c.raw_arguments, id=c.id, error=c.parse_error))
     additional: dict[str, Any] = {}
     if result.reasoning:
         additional["reasoning_content"] = result.reasoning

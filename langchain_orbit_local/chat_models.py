@@ -31,17 +31,9 @@ from orbit_local.facts.log import warn_renamed
 from orbit_local.facts.providers import GENERIC, is_auto
 from orbit_local.facts.types import ChatRequest, ModelInfo
 from orbit_local.facts.types import ChatResult as NeutralResult
-from orbit_local.features.adapter_kit import (
-    FromConfig,
-    LazyClients,
-    call_options,
-    extra_body,
-    generation_params,
-    unknown_keywords_to_kwargs,
-)
+from orbit_local.features.adapter_kit import FromConfig, LazyClients, chat_request, unknown_keywords_to_kwargs
 from orbit_local.features.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.net.stream_scope import closing_streams
-from orbit_local.protocols.common import tool_spec_from_openai
 
 
 def _noted(run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None, model: str) -> str:
@@ -205,28 +197,16 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None, model: str, kwargs: dict[str, Any]
     ) -> ChatRequest:
         """Merge instance settings and per-call kwargs into a neutral request (no I/O)."""
-        tools = [tool_spec_from_openai(tool) for tool in kwargs.get("tools") or []]
-        return ChatRequest(
-            model=model,
-            messages=[to_message(m) for m in messages],
-            params=generation_params(self, kwargs, stop),
-            tools=tools,
-            tool_choice=kwargs.get("tool_choice"),
-            response_format=kwargs.get("response_format"),
-            extra_body=extra_body(self, kwargs, self.model_kwargs),
-            chat_template=self.chat_template,
-            recover_tool_calls=self.recover_tool_calls,
-            **call_options(self, kwargs),
-        )
+        return chat_request(self, model, [to_message(m) for m in messages], kwargs, self.model_kwargs, stop=stop)
 
     def _chat_result(self, result: NeutralResult, model: str) -> ChatResult:
         """One generation per answer the server returned (``n`` > 1 gives several)."""
         provider = self.provider_profile.name
-        messages = [to_ai_message(r, provider=provider) for r in (result, *result.alternatives)]
-        return ChatResult(
-            generations=[ChatGeneration(message=m) for m in messages],
-            llm_output={"model_name": messages[0].response_metadata.get("model_name")},
-        )
+        first = to_ai_message(result, provider=provider)
+        generations = [ChatGeneration(message=first)]
+        for other in result.alternatives:
+            generations.append(ChatGeneration(message=to_ai_message(other, provider=provider)))
+        return ChatResult(generations=generations, llm_output={"model_name": first.response_metadata.get("model_name")})
 
     @raises_native
     def _generate(

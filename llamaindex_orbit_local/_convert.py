@@ -137,10 +137,16 @@ def to_message(message: ChatMessage) -> Message:
     role = _ROLES.get(message.role)
     if role is None:
         raise ValueError(f"Unsupported message role {message.role!r}")
-    parts = content_parts(message.blocks)
+    blocks = message.blocks
+    if len(blocks) == 1 and type(blocks[0]) is TextBlock:  # the common case: one text, as it is
+        text = blocks[0].text
+        parts = [ContentPart("text", text=text)]
+    else:
+        parts = content_parts(blocks)
+        text = text_of(parts)
     return Message(
         role=role,  # type: ignore[arg-type]
-        content=text_of(parts),
+        content=text,
         parts=parts,
         tool_calls=_tool_calls_of(message) if role == "assistant" else [],
         tool_call_id=message.additional_kwargs.get("tool_call_id") if role == "tool" else None,

@@ -44,15 +44,12 @@ from orbit_local.facts.types import ChatRequest, ModelInfo
 from orbit_local.features.adapter_kit import (
     FromConfig,
     LazyClients,
-    call_options,
-    extra_body,
+    chat_request,
     field_names,
-    generation_params,
     unknown_keywords_to_kwargs,
 )
 from orbit_local.features.settings import ChatSettings, GPT4AllDirectSettings, KoboldSamplers
 from orbit_local.net.stream_scope import closing_streams
-from orbit_local.protocols.common import tool_spec_from_openai
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -172,16 +169,14 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
             known = self._context_question = (profile, self.model, asks)
         return known[2]
 
-    def _discovered_context_window(self) -> int | None:
-        """The server's context size where its API tells it (asked once, then cached).
+    def _asked_context_window(self, profile: ProviderProfile) -> int | None:
+        """Ask the server its context size, where its API tells it and no client knows it yet
+        (asked once, then cached by the client).
 
-        Inside a running event loop only an already known value is used: ``metadata`` is a
-        property, and a blocking request there would stall the loop.
+        Inside a running event loop nothing is asked: ``metadata`` is a property, and a
+        blocking request there would stall the loop.
         """
-        for known in self.built_clients():
-            if known is not None and known.known_context_window:
-                return known.known_context_window
-        if not self._asks_for_context(self.provider_profile):
+        if not self._asks_for_context(profile):
             return None
         try:
             asyncio.get_running_loop()
@@ -204,9 +199,32 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         return self._metadata(self._metadata_values())
 
     def _metadata_values(self) -> _MetadataValues:
-        window, source = self._context_window_and_source()
-        model = self.model or self._resolved_model() or ""
-        return window, source, self.max_tokens or -1, self.provider_profile.tool_calling, model
+        """What ``metadata`` is made of, without I/O once known: read on every call (LlamaIndex's
+        ``to_payload``), so in one pass over the clients.
+
+        The context window is the ``context_window`` argument, else the size a client learned
+        from the server (else asked, where the server's API tells it), else a default that is
+        not the server's; the model is the one given, else the one a client resolved.
+        """
+        profile = self.provider_profile
+        model = self.model
+        known_window: int | None = None
+        for client in self.built_clients():
+            if client is not None:
+                known_window = known_window or client.known_context_window
+                model = model or client.model
+        source: ContextWindowSource = "argument"
+        window = self.context_window
+        if not window:
+            discovered = known_window
+            if not discovered:
+                discovered = self._asked_context_window(profile)
+                profile = self.provider_profile  # asking may have detected the server
+            if discovered:
+                window, source = discovered, "server"
+            else:
+                window, source = unknown_context_window(profile), "default"
+        return window, source, self.max_tokens or -1, profile.tool_calling, model or ""
 
     @staticmethod
     def _metadata(values: _MetadataValues) -> OrbitLocalMetadata:
@@ -231,21 +249,6 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
             known = self._payload = (values, {"class_name": self.class_name(), **self._metadata(values).model_dump()})
         return dict(known[1])
 
-    def _context_window_and_source(self) -> tuple[int, ContextWindowSource]:
-        if self.context_window:
-            return self.context_window, "argument"
-        discovered = self._discovered_context_window()
-        if discovered:
-            return discovered, "server"
-        return unknown_context_window(self.provider_profile), "default"
-
-    def _resolved_model(self) -> str | None:
-        """The model a client resolved from the server, if one did (no I/O)."""
-        for client in self.built_clients():
-            if client is not None and client.model:
-                return client.model
-        return None
-
     def list_models(self) -> list[ModelInfo]:
         return self.client.list_models()
 
@@ -269,19 +272,7 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         ``raw_prompt`` (set by ``complete``) lets prompt-only APIs (KoboldAI) send the prompt
         as it is; chat-completions servers receive it as the one user message.
         """
-        return ChatRequest(
-            model=model,
-            messages=[to_message(m) for m in messages],
-            params=generation_params(self, kwargs),
-            tools=[tool_spec_from_openai(tool) for tool in kwargs.get("tools") or []],
-            tool_choice=kwargs.get("tool_choice"),
-            response_format=kwargs.get("response_format"),
-            extra_body=extra_body(self, kwargs, self.additional_kwargs),
-            chat_template=self.chat_template,
-            raw_prompt=kwargs.get("raw_prompt"),
-            recover_tool_calls=self.recover_tool_calls,
-            **call_options(self, kwargs),
-        )
+        return chat_request(self, model, [to_message(m) for m in messages], kwargs, self.additional_kwargs)
 
     # ------------------------------------------------------------------ chat
     # The public methods carry LlamaIndex's instrumentation (one event pair per call); they

@@ -526,7 +526,8 @@ class ChatClient(_ClientBase):
         Under a lock: ``batch`` runs requests on threads, and every one of them must see the
         probe's result, not race past it.
         """
-        self.detect()
+        if self.auto:
+            self.detect()
         if self._needs_setup():
             with self._setup_lock:
                 if self._needs_setup():
@@ -777,7 +778,8 @@ class AsyncChatClient(_ClientBase):
 
     async def _prepare(self, request: ChatRequest) -> ChatRequest:
         """As the sync twin; the lock serialises concurrent first requests (``abatch``)."""
-        await self.detect()
+        if self.auto:
+            await self.detect()
         if self._needs_setup():
             async with self._async_setup_lock:
                 if self._needs_setup():

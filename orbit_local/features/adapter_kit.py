@@ -1,8 +1,8 @@
 """The adapter kit: what every LangChain and LlamaIndex class of orbit-local is built from.
 
 The classes expose the same flat fields (:mod:`orbit_local.features.settings`). This kit turns those
-fields into a client (:class:`LazyClients`), a request's parameters (:func:`generation_params`,
-:func:`extra_body`, :func:`call_options`), and a class from an ``inference.yaml`` block
+fields into a client (:class:`LazyClients`), a call's neutral request (:func:`chat_request`),
+and a class from an ``inference.yaml`` block
 (:class:`FromConfig`), so both frameworks resolve settings identically. It holds no fields
 and no settings of its own.
 """
@@ -10,6 +10,7 @@ and no settings of its own.
 from __future__ import annotations
 
 import difflib
+import operator
 import os
 import threading
 from contextlib import suppress
@@ -24,15 +25,17 @@ from orbit_local.facts.log import warn
 from orbit_local.facts.providers import (
     GENERIC,
     OPENAI_OPTIONAL_PARAMS,
+    PROFILES,
     SAMPLER_PARAMS,
     ProviderProfile,
     get_provider,
     is_auto,
 )
-from orbit_local.facts.types import GenerationParams
+from orbit_local.facts.types import ChatRequest, GenerationParams, Message
 from orbit_local.features.config_file import ServerBlock, load_config
 from orbit_local.features.settings import ChatSettings, ConnectionSettings
 from orbit_local.net.discovery import cached
+from orbit_local.protocols.common import tool_spec_from_openai
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -74,49 +77,79 @@ def client_options(settings: ConnectionSettings) -> dict[str, Any]:
     }
 
 
-def generation_params(
-    settings: ChatSettings, kwargs: dict[str, Any], stop: list[str] | None = None
-) -> GenerationParams:
-    """Instance settings overridden by per-call kwargs (``invoke(..., temperature=0)``).
+_OPTIONAL_OF = operator.itemgetter(*OPENAI_OPTIONAL_PARAMS)
+_SAMPLERS_OF = operator.itemgetter(*SAMPLER_PARAMS)
+_SCALARS_OF = operator.itemgetter("temperature", "max_tokens", "top_p", "seed", "stop", "stream_usage")
 
-    Read from the fields' own dict: about thirty are looked at on every call."""
+
+def _set_ones(names: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    """The named values that are set, in ``names``' order; none set (the usual case) is
+    found by one count."""
+    if values.count(None) == len(values):
+        return {}
+    return {name: value for name, value in zip(names, values, strict=True) if value is not None}
+
+
+def chat_request(
+    settings: ChatSettings,
+    model: str,
+    messages: list[Message],
+    kwargs: dict[str, Any],
+    instance_kwargs: dict[str, Any],
+    *,
+    stop: list[str] | None = None,
+) -> ChatRequest:
+    """A call's neutral request: the adapter's settings, a per-call keyword winning over the
+    instance's field (``invoke(..., temperature=0)``). Both frameworks build theirs here.
+
+    The body beyond the known fields, later sources winning: the instance's ``extra_body``,
+    the framework's instance keywords (``model_kwargs`` / ``additional_kwargs``:
+    ``instance_kwargs``), a per-call ``extra_body``, and per-call keywords nothing else
+    handles. It runs on every call and looks at about thirty settings, so they are read from
+    the fields' own dict by item getters, not one by one.
+    """
     fields = settings.__dict__
-    values = {name: kwargs.get(name, fields[name]) for name in PER_CALL_PARAMS}
-    stops = stop if stop is not None else kwargs.get("stop", fields["stop"])
-    return GenerationParams(
+    values = {**fields, **kwargs} if kwargs else fields  # a per-call keyword wins
+    temperature, max_tokens, top_p, seed, stops, stream_usage = _SCALARS_OF(values)
+    if stop is not None:
+        stops = stop
+    params = GenerationParams(
+        temperature=temperature,
+        max_tokens=max_tokens,
+        top_p=top_p,
         stop=list(stops) if stops else None,
-        options=_set_values(fields, kwargs, OPENAI_OPTIONAL_PARAMS),
-        samplers=_set_values(fields, kwargs, SAMPLER_PARAMS),
-        **values,
+        seed=seed,
+        options=_set_ones(OPENAI_OPTIONAL_PARAMS, _OPTIONAL_OF(values)),
+        samplers=_set_ones(SAMPLER_PARAMS, _SAMPLERS_OF(values)),
     )
-
-
-def _set_values(fields: dict[str, Any], kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    """The named settings that are set, a per-call keyword winning over the instance's field."""
+    body = {**(fields["extra_body"] or {}), **instance_kwargs}
     if not kwargs:
-        return {name: value for name in names if (value := fields.get(name)) is not None}
-    return {name: value for name in names if (value := kwargs.get(name, fields.get(name))) is not None}
-
-
-def extra_body(
-    settings: ChatSettings, kwargs: dict[str, Any], instance_kwargs: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Every body field beyond the known ones, later sources winning: the instance's
-    ``extra_body``, the framework's instance keywords (``model_kwargs`` / ``additional_kwargs``),
-    a per-call ``extra_body``, and per-call keywords nothing else handles."""
-    unknown = {key: value for key, value in kwargs.items() if key not in HANDLED_CALL_KEYWORDS}
-    return {
-        **(settings.extra_body or {}),
-        **(instance_kwargs or {}),
-        **(kwargs.get("extra_body") or {}),
-        **unknown,
-    }
-
-
-def call_options(settings: ChatSettings, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Per-call request fields that are not generation parameters: headers, stream usage."""
-    stream_usage = kwargs.get("stream_usage", settings.stream_usage)
-    return {"extra_headers": kwargs.get("extra_headers"), "stream_usage": stream_usage}
+        return ChatRequest(
+            model=model,
+            messages=messages,
+            params=params,
+            extra_body=body,
+            chat_template=fields["chat_template"],
+            recover_tool_calls=fields["recover_tool_calls"],
+            stream_usage=stream_usage,
+        )
+    body.update(kwargs.get("extra_body") or {})
+    body.update((key, value) for key, value in kwargs.items() if key not in HANDLED_CALL_KEYWORDS)
+    tools = kwargs.get("tools")
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        params=params,
+        tools=[tool_spec_from_openai(tool) for tool in tools] if tools else [],
+        tool_choice=kwargs.get("tool_choice"),
+        response_format=kwargs.get("response_format"),
+        extra_body=body,
+        chat_template=fields["chat_template"],
+        raw_prompt=kwargs.get("raw_prompt"),  # a completion prompt, sent as is by prompt-only APIs
+        recover_tool_calls=fields["recover_tool_calls"],
+        extra_headers=kwargs.get("extra_headers"),
+        stream_usage=stream_usage,
+    )
 
 
 def field_names(model: Any) -> set[str]:
@@ -251,7 +284,8 @@ class LazyClients(ConnectionSettings):
     def provider_profile(self) -> ProviderProfile:
         """The profile in use. With ``provider="auto"`` it is the one detection found (once a
         request or :meth:`detect_provider` ran), and the generic profile until then; no I/O."""
-        return self._known_profile() or get_provider(GENERIC)
+        # A named profile is found in one lookup: this is read several times on every call.
+        return PROFILES.get(self.provider) or self._known_profile() or get_provider(GENERIC)
 
     @property
     def provider_label(self) -> str:
@@ -261,8 +295,12 @@ class LazyClients(ConnectionSettings):
         return known.name if known is not None else "auto"
 
     def _known_profile(self) -> ProviderProfile | None:
-        if not is_auto(self.provider):
-            return get_provider(self.provider)
+        provider = self.provider
+        named = PROFILES.get(provider)  # a profile's name as registered: asked several times a call
+        if named is not None:
+            return named
+        if not is_auto(provider):
+            return get_provider(provider)
         for client in self.built_clients():
             if client is not None and not client.auto:
                 return client.profile
@@ -287,7 +325,7 @@ class LazyClients(ConnectionSettings):
     @property
     def client(self) -> ChatBackend:
         """The synchronous client (built once per instance, also when threads ask at once)."""
-        client = self.built_clients()[0]
+        client: ChatBackend | None = self._private_value("_client")
         if client is None:
             with _CLIENTS_LOCK:
                 client = self._client
@@ -298,7 +336,7 @@ class LazyClients(ConnectionSettings):
     @property
     def async_client(self) -> AsyncChatBackend:
         """The asynchronous client (built once per instance; usable on any event loop)."""
-        client = self.built_clients()[1]
+        client: AsyncChatBackend | None = self._private_value("_async_client")
         if client is None:
             with _CLIENTS_LOCK:
                 client = self._async_client

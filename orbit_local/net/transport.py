@@ -47,6 +47,7 @@ from orbit_local.net.retry import (
     RetryPolicy,
     RetryState,
 )
+from orbit_local.protocols.common import loads_frame
 from orbit_local.protocols.errors import error_from_response
 from orbit_local.wire.streams import MAX_EVENT_SIZE, EventTooLargeError, NDJSONDecoder, SSEDecoder, SSEEvent
 
@@ -121,7 +122,9 @@ class _TransportBase:
         fixed = {name: value for name, value in self.headers.items() if name != "Authorization"}
         return {"timeout": self.timeout, "headers": fixed}
 
-    def _build(self, client: httpx.Client | httpx.AsyncClient, request: HttpRequest, *, stream: bool) -> httpx.Request:
+    def _build(
+        self, client: httpx.Client | httpx.AsyncClient, request: HttpRequest, url: str, *, stream: bool
+    ) -> httpx.Request:
         options: dict[str, Any] = {}
         if self._injected:
             headers = {**self.headers, **(request.headers or {})}
@@ -134,7 +137,7 @@ class _TransportBase:
         if request.json is not None:
             options["content"] = json.dumps(request.json, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
-        return client.build_request(request.method, self.url(request), headers=headers or None, **options)
+        return client.build_request(request.method, url, headers=headers or None, **options)
 
     def _wait_or_give_up(self, state: RetryState, error: OrbitLocalError, request: HttpRequest) -> float:
         """Seconds to wait before trying ``request`` again; raises ``error`` (annotated) when
@@ -195,28 +198,34 @@ class _TransportBase:
         if response.status_code >= 400:
             raise self._error_for_status(response, body)
 
-    def _decode_json(self, response: httpx.Response, body: bytes) -> Any:
+    def _json_of(self, response: httpx.Response) -> Any:
+        """A whole answer's JSON (both twins): the typed error of an HTTP error status, the
+        body decoded once (strict UTF-8, a BOM dropped) and read by the JSON scanner."""
+        body = response.content
+        if response.status_code >= 400:
+            self._check_status(response, body.decode(errors="replace"))
         try:
-            text = body.decode("utf-8-sig")  # strict, a BOM dropped, and once: json.loads reads the text
+            text = body.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise self._encoding_error(exc, str(response.request.url), response.status_code) from None
-        if not text.strip():
-            raise ProtocolError(
-                f"{response.request.url} answered HTTP {response.status_code} with an empty body",
-                provider=self.profile.display_name,
-                base_url=self.base_url,
-                status_code=response.status_code,
-            )
         try:
-            return json.loads(text)
+            return loads_frame(text)
         except ValueError:
-            raise ProtocolError(
-                f"{response.request.url} did not answer JSON",
-                provider=self.profile.display_name,
-                base_url=self.base_url,
-                status_code=response.status_code,
-                body=body[:2000].decode(errors="replace"),
-            ) from None
+            raise self._not_json(response, body, text) from None
+
+    def _not_json(self, response: httpx.Response, body: bytes, text: str) -> ProtocolError:
+        common: dict[str, Any] = {
+            "provider": self.profile.display_name,
+            "base_url": self.base_url,
+            "status_code": response.status_code,
+        }
+        if not text.strip():
+            return ProtocolError(
+                f"{response.request.url} answered HTTP {response.status_code} with an empty body", **common
+            )
+        return ProtocolError(
+            f"{response.request.url} did not answer JSON", body=body[:2000].decode(errors="replace"), **common
+        )
 
     def annotate(self, error: OrbitLocalError, request: HttpRequest) -> OrbitLocalError:
         """Give an error the request that failed (method and URL), unless it has one."""
@@ -456,13 +465,20 @@ class Transport(_TransportBase):
             finalizer()
 
     def _retrying(self, request: HttpRequest, send: Callable[[HttpRequest], T]) -> T:
-        """``send(request)``, tried again as the retry policy says (the one sync retry loop)."""
-        state = self.retry.begin()
+        """``send(request)``, tried again as the retry policy says (the one sync retry loop).
+        The retry state is made only when a first attempt fails."""
+        started = self.retry.now()  # the policy's clock, the one its windows run on
+        try:
+            return send(request)
+        except OrbitLocalError as error:
+            failure = error
+        state = RetryState(self.retry, started)
         while True:
+            time.sleep(self._wait_or_give_up(state, failure, request))
             try:
                 return send(request)
             except OrbitLocalError as error:
-                time.sleep(self._wait_or_give_up(state, error, request))
+                failure = error
 
     def request_json(self, request: HttpRequest) -> Any:
         """Send a request and return its decoded JSON body, retrying during warm-up."""
@@ -472,15 +488,13 @@ class Transport(_TransportBase):
             raise self.annotate(error, request) from error.__cause__
 
     def _request_once(self, request: HttpRequest) -> Any:
-        url = self.url(request)
+        client = self._client if self._client is not None else self.client
+        url = (self.origin if request.from_root else self.base_url) + request.path
         try:
-            response = self.client.send(self._build(self.client, request, stream=False))
+            response = client.send(self._build(client, request, url, stream=False))
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
-        body = response.content
-        if response.status_code >= 400:
-            self._check_status(response, body.decode(errors="replace"))
-        return self._decode_json(response, body)
+        return self._json_of(response)
 
     def stream_events(self, request: HttpRequest) -> Generator[SSEEvent, None, None]:
         """Yield decoded events; retries happen only before the first event."""
@@ -515,7 +529,8 @@ class Transport(_TransportBase):
     def _open_stream(self, request: HttpRequest) -> httpx.Response:
         url = self.url(request)
         try:
-            response = self.client.send(self._build(self.client, request, stream=True), stream=True)
+            client = self.client
+            response = client.send(self._build(client, request, url, stream=True), stream=True)
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         if response.status_code >= 400:
@@ -567,12 +582,18 @@ class AsyncTransport(_TransportBase):
 
     async def _retrying(self, request: HttpRequest, send: Callable[[HttpRequest], Awaitable[T]]) -> T:
         """As the sync twin's: the one async retry loop."""
-        state = self.retry.begin()
+        started = self.retry.now()  # the policy's clock, the one its windows run on
+        try:
+            return await send(request)
+        except OrbitLocalError as error:
+            failure = error
+        state = RetryState(self.retry, started)
         while True:
+            await asyncio.sleep(self._wait_or_give_up(state, failure, request))
             try:
                 return await send(request)
             except OrbitLocalError as error:
-                await asyncio.sleep(self._wait_or_give_up(state, error, request))
+                failure = error
 
     async def request_json(self, request: HttpRequest) -> Any:
         try:
@@ -581,15 +602,13 @@ class AsyncTransport(_TransportBase):
             raise self.annotate(error, request) from error.__cause__
 
     async def _request_once(self, request: HttpRequest) -> Any:
-        url = self.url(request)
+        client = self.client
+        url = (self.origin if request.from_root else self.base_url) + request.path
         try:
-            response = await self.client.send(self._build(self.client, request, stream=False))
+            response = await client.send(self._build(client, request, url, stream=False))
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
-        body = response.content
-        if response.status_code >= 400:
-            self._check_status(response, body.decode(errors="replace"))
-        return self._decode_json(response, body)
+        return self._json_of(response)
 
     async def stream_events(self, request: HttpRequest) -> AsyncGenerator[SSEEvent, None]:
         async with aclosing(self.stream_batches(request)) as batches:
@@ -624,7 +643,8 @@ class AsyncTransport(_TransportBase):
     async def _open_stream(self, request: HttpRequest) -> httpx.Response:
         url = self.url(request)
         try:
-            response = await self.client.send(self._build(self.client, request, stream=True), stream=True)
+            client = self.client
+            response = await client.send(self._build(client, request, url, stream=True), stream=True)
         except httpx.HTTPError as exc:
             raise self._map_transport_error(exc, url) from exc
         if response.status_code >= 400:

@@ -49,6 +49,8 @@ from orbit_local.wire.stops import split_at_stop
 from orbit_local.wire.streams import SSEEvent
 
 _REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
+_REASONING_KEY_SET = frozenset(_REASONING_KEYS)
+_ERROR_KEYS = frozenset({"error", "error_code", "detail"})  # an answer with one of these may be an error
 
 
 def parse_usage(raw: Any, *, reliable: bool = True, skip_zero: bool = False) -> Usage | None:
@@ -189,7 +191,10 @@ class OpenAIProtocol:
             "messages": [self._message(m) for m in request.messages],
         }
         if profile.reasoning_key is None:
-            warn_reasoning_not_sent(request.messages, profile)
+            for message in request.messages:
+                if message.reasoning:
+                    warn_reasoning_not_sent(request.messages, profile)
+                    break
         if profile.alternating_roles:
             body["messages"] = fit_role_order(body["messages"], profile, self.base_url)
         params = request.params
@@ -260,13 +265,19 @@ class OpenAIProtocol:
     def _message(self, message: Message) -> dict[str, Any]:
         profile = self.profile
         strict = profile.allowed_request_keys is not None
-        check_content(message, profile, self.base_url)
+        parts = message.parts
+        plain = len(parts) == 1 and parts[0].kind == "text"  # one string: nothing to check or lay out
+        if not plain:
+            check_content(message, profile, self.base_url)
         if message.role == "tool" and not profile.tool_role:
             return {
                 "role": "user",
                 "content": f"Result of tool call {message.tool_call_id or ''}:\n{message.content}",
             }
-        out: dict[str, Any] = {"role": message.role, "content": openai_content(message, profile)}
+        out: dict[str, Any] = {
+            "role": message.role,
+            "content": parts[0].text if plain else openai_content(message, profile),
+        }
         if message.name and not strict and message.role != "tool":
             out["name"] = message.name
         if message.tool_calls:
@@ -384,9 +395,7 @@ class OpenAIProtocol:
 
     # ------------------------------------------------------------------ parsing
     def _raise_if_error(self, payload: Any, status: int | None = None) -> None:
-        if isinstance(payload, dict) and (
-            "error" in payload or payload.get("object") == "error" or "error_code" in payload or "detail" in payload
-        ):
+        if isinstance(payload, dict) and (not _ERROR_KEYS.isdisjoint(payload) or payload.get("object") == "error"):
             error = error_in_payload(self.profile, self.base_url, payload, status)
             if error is not None:
                 raise error
@@ -426,13 +435,17 @@ class OpenAIProtocol:
     @typed_shapes("the chat answer")
     def parse_chat(self, payload: Any, request: ChatRequest | None = None) -> ChatResult:
         self._raise_if_error(payload)
-        payload = expect_object(payload, "the chat answer", self)
+        if not isinstance(payload, dict):
+            expect_object(payload, "the chat answer", self)  # raises, quoting what came
         choices = payload.get("choices")
         if not choices or not isinstance(choices, list):
             raise self._protocol_error("the response has no choices", payload)
-        ordered = sorted(choices, key=_choice_index) if len(choices) > 1 else choices
-        first, *others = [self._choice_result(choice, payload, request) for choice in ordered]
-        first.alternatives = others
+        if len(choices) == 1:
+            first = self._choice_result(choices[0], payload, request)
+        else:
+            ordered = sorted(choices, key=_choice_index)
+            first, *others = [self._choice_result(choice, payload, request) for choice in ordered]
+            first.alternatives = others
         first.raw = payload
         if self.profile.unknown_model_fallback:
             self._warn_if_fallback(payload, request)
@@ -456,19 +469,27 @@ class OpenAIProtocol:
     def _choice_result(self, choice: Any, payload: dict[str, Any], request: ChatRequest | None) -> ChatResult:
         if not isinstance(choice, dict):
             raise self._protocol_error("a choice is not a JSON object", payload)
-        message = _message_of(choice)
+        # The message (or a delta, from servers that answer a plain request with a chunk); {}
+        # for the legacy /completions "text" shape, which some servers answer with; None for
+        # "message": null or a choice with nothing to read.
+        if "message" in choice:
+            message = choice["message"]
+        elif "delta" in choice:
+            message = choice["delta"]
+        else:
+            message = {} if "text" in choice else None
         if message is None:
             raise self._protocol_error(
                 f"a choice has no message object (message: {json.dumps(choice.get('message'))[:80]})", payload
             )
-        # "text": the legacy /completions shape, which some servers answer with.
-        text = _text_of(message.get("content")) if message else _text_of(choice.get("text"))
+        content = message.get("content") if message else choice.get("text")
+        text = content if isinstance(content, str) else _text_of(content)
         finish = _finish(choice.get("finish_reason"))
         if self.profile.client_side_stop and request is not None:
             text, stopped = split_at_stop(text, request.params.stop or [])
             if stopped:
                 finish = "stop"
-        reasoning = _reasoning_of(message)
+        reasoning = None if _REASONING_KEY_SET.isdisjoint(message) else _reasoning_of(message)
         if reasoning is None and ("<think>" in text or "</think>" in text):
             text, reasoning = split_think(text)
         return ChatResult(
@@ -476,12 +497,12 @@ class OpenAIProtocol:
             model=payload.get("model"),
             finish_reason=finish,
             reasoning=reasoning or None,
-            tool_calls=self.parse_tool_calls(message.get("tool_calls")),
+            tool_calls=self.parse_tool_calls(raw_calls) if (raw_calls := message.get("tool_calls")) else [],
             usage=parse_usage(payload.get("usage"), reliable=self.profile.usage_reliable),
             id=payload.get("id"),
             system_fingerprint=payload.get("system_fingerprint"),
             timings=payload.get("timings") or payload.get("stats") or None,
-            logprobs=token_logprobs(choice.get("logprobs")),
+            logprobs=token_logprobs(logprobs) if (logprobs := choice.get("logprobs")) is not None else None,
         )
 
     def streams_natively(self, request: ChatRequest) -> bool:
@@ -620,7 +641,7 @@ class OpenAIStreamParser:
                 if choice.get("logprobs"):
                     delta.logprobs = token_logprobs(choice["logprobs"])
                 # The delta (else a "message"; a bare finish_reason has neither), read inline:
-                # this runs once per token. As _message_of, with the keys the other way round.
+                # this runs once per token. As a whole answer's choice, with the keys the other way round.
                 body = choice["delta"] if "delta" in choice else choice.get("message", {})
                 if body is None:
                     raise self._protocol._protocol_error("a stream chunk's choice has a null delta", payload)
@@ -705,23 +726,6 @@ def token_logprobs(value: Any) -> list[dict[str, Any]] | None:
     if isinstance(value, dict) and isinstance(value.get("content"), list):
         return [entry for entry in value["content"] if isinstance(entry, dict)] or None
     return None
-
-
-def _object_at(choice: dict[str, Any], keys: tuple[str, str], default: dict[str, Any] | None) -> Any:
-    """The first of ``keys`` the choice has; ``None`` when that value is null (no answer at
-    all), ``default`` when it has neither. Another non-object value is returned as it is and
-    fails as a shape error where it is read."""
-    for key in keys:
-        if key in choice:
-            return choice[key]
-    return default
-
-
-def _message_of(choice: dict[str, Any]) -> Any:
-    """A whole answer's ``message`` (or ``delta``, from servers that answer a plain request
-    with a chunk); ``{}`` for the legacy ``text`` shape; ``None`` for ``"message": null`` or a
-    choice with nothing to read."""
-    return _object_at(choice, ("message", "delta"), {} if "text" in choice else None)
 
 
 def _tool_call_chunks(raw_calls: list[Any]) -> list[ToolCallChunk] | None:

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from llama_index.core.base.llms.types import ChatMessage
 
 import langchain_orbit_local as lc
 import llamaindex_orbit_local as li
 from orbit_local.facts.log import warn
-from tests.fakes import FakeServer
+from tests.fakes import FakeServer, langchain_on, llamaindex_on
 from tests.inference_files import _no_server_env, write  # noqa: F401  (an autouse fixture)
 
 HERE = os.path.abspath(__file__)
@@ -181,3 +182,40 @@ def test_the_key_and_per_call_stop_reach_the_server() -> None:
     chats = [r for r in server.requests if r.url.path.endswith("/chat/completions")]
     assert [r.headers.get("authorization") for r in chats] == ["Bearer sk-local"] * 2
     assert json.loads(chats[-1].content)["stop"] == ["###"]
+
+
+# A call's request, built from the instance's settings and the call's keywords (docs/configuration.md:
+# "a keyword given to one call wins over the instance's setting"; extra body fields, later winning:
+# the instance's extra_body, model_kwargs / additional_kwargs, the call's extra_body, then any
+# keyword nothing else handles, which is sent as a body field).
+def li_message(text: str) -> ChatMessage:
+    return ChatMessage(role="user", content=text)
+
+
+@pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
+def test_a_call_keyword_wins_over_the_instance_and_none_lets_the_server_decide(framework: str) -> None:
+    server = FakeServer()
+    settings = {"temperature": 0.5, "seed": 7, "top_p": 0.9, "max_tokens": 64, "extra_body": {"a": 0, "b": 0}}
+    if framework == "langchain":
+        model = langchain_on(lc.ChatOrbitLocal, server, provider="openai-compatible", model_kwargs={"a": 1}, **settings)
+        model.invoke("hi", temperature=None, seed=8, extra_body={"b": 2}, c=3)
+        model.invoke("hi")
+    else:
+        llm = llamaindex_on(li.OrbitLocal, server, provider="openai-compatible", additional_kwargs={"a": 1}, **settings)
+        llm.chat([li_message("hi")], temperature=None, seed=8, extra_body={"b": 2}, c=3)
+        llm.chat([li_message("hi")])
+    first, second = [json.loads(r.content) for r in server.requests if r.url.path.endswith("/chat/completions")]
+    assert "temperature" not in first and first["seed"] == 8 and first["top_p"] == 0.9 and first["max_tokens"] == 64
+    assert (first["a"], first["b"], first["c"]) == (1, 2, 3)
+    # The next call is the instance's own again: nothing of the first call stays behind.
+    assert (second["temperature"], second["seed"], second["a"], second["b"]) == (0.5, 7, 1, 0)
+    assert "c" not in second
+
+
+def test_a_raw_prompt_reaches_a_prompt_api_from_langchain_too() -> None:
+    """LlamaIndex's ``complete`` sends its prompt as it is to prompt-only APIs (KoboldAI); a
+    LangChain call that passes ``raw_prompt`` gets the same, not a keyword dropped in silence."""
+    server = FakeServer()
+    langchain_on(lc.ChatKoboldAI, server).invoke("the chat turn", raw_prompt="Once upon a time")
+    generate = [json.loads(r.content) for r in server.requests if r.url.path.endswith("/generate")]
+    assert generate and generate[-1]["prompt"] == "Once upon a time"
