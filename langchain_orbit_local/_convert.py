@@ -23,7 +23,7 @@ from langchain_core.messages import (
 from langchain_core.messages import ToolCall as LangChainToolCall
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
-from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk
 
 from orbit_local.facts.types import ChatDelta, ChatResult, ContentPart, Message, ToolCall, Usage
 from orbit_local.wire.content import text_of
@@ -231,6 +231,53 @@ def response_metadata(result: ChatResult, provider: str, *, logprobs: bool = Tru
     if result.id:
         meta["id"] = result.id
     return meta
+
+
+_TEXT_ANSWER = Prefill(
+    AIMessage,
+    {
+        "content": "",
+        "additional_kwargs": {},
+        "tool_calls": [],
+        "invalid_tool_calls": [],
+        "usage_metadata": None,
+        "response_metadata": {},
+        "id": None,
+    },
+    {
+        "content": "probe",
+        "additional_kwargs": {},
+        "tool_calls": [],
+        "invalid_tool_calls": [],
+        "usage_metadata": {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3},
+        "response_metadata": {"model_provider": "probe", "model_name": "m", "finish_reason": "stop", "id": "c"},
+        "id": "chatcmpl-probe",
+    },
+)
+_GENERATION_OF_ANSWER = Prefill(
+    ChatGeneration,
+    {"text": "", "message": AIMessage(content="")},
+    {"text": "probe", "message": AIMessage(content="probe")},
+)
+
+
+def to_generation(result: ChatResult, *, provider: str) -> ChatGeneration:
+    """``ChatGeneration(message=to_ai_message(result))``. A text answer is filled without
+    validation where :mod:`orbit_local.wire.prefilled` found that safe for the installed
+    langchain-core (the generation's ``text`` is the message's, as its validator sets it);
+    an answer with tool calls or reasoning is validated."""
+    if result.tool_calls or result.reasoning:
+        return ChatGeneration(message=to_ai_message(result, provider=provider))
+    message = _TEXT_ANSWER.fill(
+        content=result.text,
+        additional_kwargs={},
+        tool_calls=[],
+        invalid_tool_calls=[],
+        usage_metadata=usage_metadata(result.usage),
+        response_metadata=response_metadata(result, provider),
+        id=result.id,
+    )
+    return _GENERATION_OF_ANSWER.fill(text=result.text, message=message)
 
 
 def to_ai_message(result: ChatResult, *, provider: str) -> AIMessage:

@@ -14,14 +14,14 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.language_models.chat_models import agenerate_from_stream, generate_from_stream
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.utils import get_pydantic_field_names
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_orbit_local._convert import final_chunk, to_ai_message, to_generation_chunk, to_message
+from langchain_orbit_local._convert import final_chunk, to_generation, to_generation_chunk, to_message
 from langchain_orbit_local.errors import raises_native
 from langchain_orbit_local.structured import StructuredMethod, build_structured, default_method, detected_structured
 from orbit_local.backends.client import AsyncChatBackend, ChatBackend
@@ -202,11 +202,10 @@ class BaseChatOrbitLocal(FromConfig, LazyClients, ChatSettings, BaseChatModel):
     def _chat_result(self, result: NeutralResult, model: str) -> ChatResult:
         """One generation per answer the server returned (``n`` > 1 gives several)."""
         provider = self.provider_profile.name
-        first = to_ai_message(result, provider=provider)
-        generations = [ChatGeneration(message=first)]
+        generations = [to_generation(result, provider=provider)]
         for other in result.alternatives:
-            generations.append(ChatGeneration(message=to_ai_message(other, provider=provider)))
-        return ChatResult(generations=generations, llm_output={"model_name": first.response_metadata.get("model_name")})
+            generations.append(to_generation(other, provider=provider))
+        return ChatResult(generations=generations, llm_output={"model_name": result.model})
 
     @raises_native
     def _generate(

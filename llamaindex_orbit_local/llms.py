@@ -169,15 +169,13 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
             known = self._context_question = (profile, self.model, asks)
         return known[2]
 
-    def _asked_context_window(self, profile: ProviderProfile) -> int | None:
-        """Ask the server its context size, where its API tells it and no client knows it yet
-        (asked once, then cached by the client).
+    def _asked_context_window(self) -> int | None:
+        """Ask the server its context size (its API tells it, and no client knows it yet);
+        the client asks once, then keeps it.
 
         Inside a running event loop nothing is asked: ``metadata`` is a property, and a
         blocking request there would stall the loop.
         """
-        if not self._asks_for_context(profile):
-            return None
         try:
             asyncio.get_running_loop()
             return None
@@ -217,8 +215,8 @@ class OrbitLocalLLM(FromConfig, LazyClients, ChatSettings, FunctionCallingLLM, C
         window = self.context_window
         if not window:
             discovered = known_window
-            if not discovered:
-                discovered = self._asked_context_window(profile)
+            if not discovered and self._asks_for_context(profile):
+                discovered = self._asked_context_window()
                 profile = self.provider_profile  # asking may have detected the server
             if discovered:
                 window, source = discovered, "server"

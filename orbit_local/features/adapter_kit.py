@@ -265,9 +265,8 @@ class LazyClients(ConnectionSettings):
     def _private_value(self, name: str) -> Any:
         """A private attribute read from pydantic's private storage directly: its own lookup
         costs about 2 µs a read, and the adapters read several on every call."""
-        private = self.__pydantic_private__
-        assert private is not None  # pydantic fills it for every model with private attributes
-        return private[name]
+        # pydantic fills it for every model with private attributes: never None here.
+        return self.__pydantic_private__[name]  # type: ignore[index]
 
     def built_clients(self) -> tuple[ChatBackend | None, AsyncChatBackend | None]:
         """The clients built so far (no I/O, nothing built)."""

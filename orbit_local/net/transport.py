@@ -57,6 +57,8 @@ else:
     httpx = lazy_module("httpx")
 
 T = TypeVar("T")
+_BODY_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""What ``json.dumps(body, ensure_ascii=False)`` uses, made once rather than on every request."""
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -135,7 +137,7 @@ class _TransportBase:
         if stream:
             headers["Accept"] = "text/event-stream"
         if request.json is not None:
-            options["content"] = json.dumps(request.json, ensure_ascii=False).encode()
+            options["content"] = _BODY_ENCODER.encode(request.json).encode()
             headers["Content-Type"] = "application/json"
         return client.build_request(request.method, url, headers=headers or None, **options)
 

@@ -96,6 +96,39 @@ def test_a_llamaindex_text_answer_equals_the_validated_one() -> None:
     assert answers[1].message.additional_kwargs == {} and len(answers[1].message.blocks) == 1
 
 
+def test_a_langchain_text_answer_equals_the_validated_one() -> None:
+    """A whole text answer is filled without validation: equal to what LangChain's own
+    constructors build (``ChatGeneration(message=AIMessage(...))``, whose validator sets the
+    generation's text), with the same fields set and containers of its own."""
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration
+
+    from langchain_orbit_local._convert import response_metadata, to_generation
+    from orbit_local.facts.types import ChatResult, ToolCall, Usage
+
+    result = ChatResult(text="Hello there.", model="m", finish_reason="stop", usage=Usage(9, 3, 12), id="chatcmpl-1")
+    answers = [to_generation(result, provider="llamacpp") for _ in range(2)]
+    message = AIMessage(
+        content="Hello there.",
+        additional_kwargs={},
+        tool_calls=[],
+        invalid_tool_calls=[],
+        usage_metadata={"input_tokens": 9, "output_tokens": 3, "total_tokens": 12},
+        response_metadata=response_metadata(result, "llamacpp"),
+        id="chatcmpl-1",
+    )
+    validated = ChatGeneration(message=message)
+    assert answers[0] == validated and answers[0].text == "Hello there." and answers[0].message.id == "chatcmpl-1"
+    assert answers[0].model_fields_set == validated.model_fields_set
+    assert answers[0].message.model_fields_set == validated.message.model_fields_set
+    answers[0].message.tool_calls.append({"name": "x", "args": {}, "id": "1", "type": "tool_call"})
+    answers[0].message.additional_kwargs["x"] = 1
+    assert answers[1].message.tool_calls == [] and answers[1].message.additional_kwargs == {}
+    # An answer with tool calls takes the validated path, tool calls included.
+    calls = ChatResult(text="", tool_calls=[ToolCall(id="c1", name="f", arguments={"a": 1})])
+    assert to_generation(calls, provider="llamacpp").message.tool_calls[0]["args"] == {"a": 1}
+
+
 @pytest.mark.skipif("MUTANT_UNDER_TEST" in os.environ, reason="mutmut's trampolines add a call to every function")
 @pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
 def test_one_streamed_token_crosses_at_most_twelve_of_our_functions(framework: str) -> None:

@@ -66,5 +66,6 @@ def test_the_frameworks_hot_path_models_are_prefilled_at_the_pinned_versions() -
     import langchain_orbit_local._convert as lc
     import llamaindex_orbit_local._convert as li
 
-    fills = (lc._MESSAGE, lc._GENERATION, li._TEXT, li._MESSAGE, li._RESPONSE, li._ANSWER)
+    fills = (lc._MESSAGE, lc._GENERATION, lc._TEXT_ANSWER, lc._GENERATION_OF_ANSWER, li._TEXT, li._MESSAGE, li._RESPONSE,
+             li._ANSWER)  # fmt: skip
     assert [f.validated for f in fills] == [False] * len(fills)
