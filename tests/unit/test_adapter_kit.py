@@ -13,6 +13,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -219,3 +220,17 @@ def test_a_raw_prompt_reaches_a_prompt_api_from_langchain_too() -> None:
     langchain_on(lc.ChatKoboldAI, server).invoke("the chat turn", raw_prompt="Once upon a time")
     generate = [json.loads(r.content) for r in server.requests if r.url.path.endswith("/generate")]
     assert generate and generate[-1]["prompt"] == "Once upon a time"
+
+
+@pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
+@pytest.mark.parametrize("call_keywords", [{}, {"temperature": 0.2}], ids=["no-keywords", "keywords"])
+def test_the_chat_template_setting_shapes_a_prompt_apis_prompt(framework: str, call_keywords: dict[str, Any]) -> None:
+    """``chat_template`` is for prompt APIs (docs/configuration.md): KoboldAI's prompt is laid out
+    with it, whether or not the call passes keywords of its own."""
+    server = FakeServer()
+    if framework == "langchain":
+        langchain_on(lc.ChatKoboldAI, server, chat_template="llama3").invoke("hi", **call_keywords)
+    else:
+        llamaindex_on(li.KoboldAI, server, chat_template="llama3").chat([li_message("hi")], **call_keywords)
+    generate = [json.loads(r.content) for r in server.requests if r.url.path.endswith("/generate")]
+    assert "<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>" in generate[-1]["prompt"]

@@ -133,3 +133,13 @@ def test_a_held_partial_tag_is_flushed_to_the_side_it_was_on() -> None:
     assert inside.feed("<think>reason </thi") == ("", "reason ")
     assert inside.flush() == ("", "</thi")
     assert inside.flush() == ("", "")
+
+
+def test_a_servers_own_reasoning_field_wins_and_the_text_is_left_whole() -> None:
+    """Where the server returns the reasoning in its own field (llama.cpp's reasoning_content),
+    that is the reasoning; ``<think>`` tags still in the text are not split a second time, so
+    neither the field nor the text loses anything."""
+    protocol = OpenAIProtocol(get_provider("llamacpp"))
+    message = {"role": "assistant", "content": "<think>draft</think>Paris.", "reasoning_content": "Capital of France."}
+    result = protocol.parse_chat({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+    assert (result.reasoning, result.text) == ("Capital of France.", "<think>draft</think>Paris.")

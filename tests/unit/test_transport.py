@@ -791,7 +791,7 @@ def test_a_huge_non_json_body_is_kept_truncated_even_inside_a_character() -> Non
     with pytest.raises(ProtocolError) as info:
         twin.request_json(CHAT)
     body = (info.value.body or "").rstrip("\ufffd")
-    assert 0 < len(body) < len(page) and page.startswith(body)
+    assert body == page[:1000]  # the first 2000 bytes: "x", 999 two-byte characters and half of one
 
 
 @pytest.mark.usefixtures("clock")
