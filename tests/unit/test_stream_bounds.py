@@ -207,3 +207,10 @@ def test_an_oversized_event_is_said_to_be_no_chat_stream(
         _text(kind, body)
     hint = caught.value.hint or ""
     assert "the server (or a proxy in between) sends something that is not a chat stream" in hint
+
+
+def test_many_data_lines_arriving_in_one_chunk_are_bounded_together() -> None:
+    """A proxy may deliver many lines of one event at once: their sizes add up within that read."""
+    decoder = SSEDecoder(max_event_size=1000)
+    with pytest.raises(EventTooLargeError):
+        decoder.feed(b"data: xxxxxxxxx\n" * 250)

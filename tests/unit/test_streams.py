@@ -191,3 +191,16 @@ def test_cr_only_line_ends_dispatch_each_event_as_soon_as_it_is_complete() -> No
     assert [e.data for e in decoder.feed(b"\r\r")] == []  # the last CR may still be half a CRLF
     assert [e.data for e in decoder.feed(b"data: c")] == ["b"]  # ...it was not: b is complete
     assert [e.data for e in decoder.flush()] == ["c"]
+
+
+def test_an_event_the_body_ends_inside_keeps_its_lines_name_and_id_and_the_next_is_a_message() -> None:
+    """The end of the body dispatches the pending event as a blank line would have (the SSE
+    spec's fields: data lines joined by newlines, its event name, the last id); the name does
+    not carry over to the next event."""
+    decoder = SSEDecoder()
+    assert decoder.feed(b"event: update\nid: 7\ndata: first\ndata: second") == []
+    (last,) = decoder.flush()
+    assert (last.data, last.event, last.id) == ("first\nsecond", "update", "7")
+    decoder.feed(b"data: next")
+    (following,) = decoder.flush()
+    assert (following.data, following.event, following.id) == ("next", "message", "7")

@@ -1128,3 +1128,29 @@ def test_an_error_page_that_is_not_utf8_is_still_a_typed_error_keeping_the_page(
     with pytest.raises(ServerError) as info:
         twin.events(CHAT) if stream else twin.request_json(CHAT)
     assert info.value.status_code == 502 and "Passerelle erron" in (info.value.body or "")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["request", "stream"])
+def test_a_pool_of_our_own_sends_the_key_and_the_body_type_with_each_request(
+    monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    """With no client injected, orbit-local builds the pool; the API key (which detection may add
+    later, so it is not a pool header) and the JSON body's type still reach the server."""
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if stream:
+            return httpx.Response(200, content=b"data: {}\n\ndata: [DONE]\n\n", headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, json={"ok": True})
+
+    built = Transport._pool_options
+    monkeypatch.setattr(Transport, "_pool_options", lambda self: {**built(self), "transport": httpx.MockTransport(handle)})
+    transport = Transport(get_provider("lmstudio"), BASE, api_key="sk-own-pool")
+    if stream:
+        assert [e.data for e in transport.stream_events(CHAT)][-1] == "[DONE]"
+    else:
+        assert transport.request_json(CHAT) == {"ok": True}
+    assert seen[0].headers["authorization"] == "Bearer sk-own-pool"
+    assert seen[0].headers["content-type"] == "application/json"
+    assert seen[0].headers["accept"] == ("text/event-stream" if stream else "application/json")
