@@ -167,6 +167,39 @@ def test_one_streamed_token_crosses_at_most_twelve_of_our_functions(framework: s
     assert 5 <= functions_per_token(subject, 300) <= 12
 
 
+@pytest.mark.skipif("MUTANT_UNDER_TEST" in os.environ, reason="mutmut's trampolines add code to every function")
+@pytest.mark.parametrize("framework", ["langchain", "llamaindex"])
+def test_one_call_runs_at_most_1600_opcodes_of_ours(framework: str) -> None:
+    """The call path stays short: step 12 rewrote it from about 2100 opcodes of our bytecode a
+    call into fewer, larger steps (about 1400); this keeps it from growing back unnoticed.
+    Counted with the benchmark's own measure, which no machine noise moves."""
+    import httpx
+
+    from bench.measure import opcodes_per_call
+    from bench.server import COMPLETION
+    from bench.subjects import Subject
+
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, content=COMPLETION, headers={"content-type": "application/json"})
+    )
+    options = {"provider": "openai-compatible", "base_url": "http://127.0.0.1:9/v1", "model": "bench-model"}
+    if framework == "langchain":
+        from langchain_orbit_local import ChatOrbitLocal
+
+        chat = ChatOrbitLocal(**options, http_client=httpx.Client(transport=transport))
+        call = lambda: chat.invoke("hi")  # noqa: E731
+    else:
+        from llama_index.core.base.llms.types import ChatMessage
+
+        from llamaindex_orbit_local import OrbitLocal
+
+        llm = OrbitLocal(**options, http_client=httpx.Client(transport=transport))
+        call = lambda: llm.chat([ChatMessage(role="user", content="hi")])  # noqa: E731
+    assert "Hello there." in str(call())
+    subject = Subject("orbit-local", framework, call=call, stream=lambda n: 0, first_token=lambda: 0.0)
+    assert 300 <= opcodes_per_call(subject) <= 1600
+
+
 def test_llamaindex_to_payload_is_its_own_dump_of_the_metadata_and_a_fresh_copy() -> None:
     """``to_payload`` is remembered between calls; it must still say what LlamaIndex's own
     (``{"class_name", **metadata.model_dump()}``) says, follow a changed setting, and never
