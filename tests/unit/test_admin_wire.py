@@ -33,7 +33,7 @@ from orbit_local.facts.errors import (
 from orbit_local.facts.providers import get_provider
 from orbit_local.features.model_admin import AsyncModelManager, ModelManager
 from orbit_local.protocols.admin import PullSession, Waiting, parse_list
-from tests.unit.test_model_admin import OLLAMA_PULL, Recorder, manager, ndjson
+from tests.unit.test_model_admin import OLLAMA_PULL, Recorder, lmstudio_download_job, manager, ndjson
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
 ROUTER = "http://h:8080/v1"
@@ -427,15 +427,7 @@ def test_a_pull_answer_that_is_not_an_object_is_a_protocol_error() -> None:
 
 
 def test_lmstudio_job_steps_carry_the_total_and_the_server_answer(no_sleep: list[float]) -> None:
-    job = {"job_id": "job_493c7c9ded", "total_size_bytes": 2279145003}
-    routes = Recorder({
-        ("POST", "/api/v1/models/download"): {**job, "status": "downloading", "downloaded_bytes": 948},
-        ("GET", "/api/v1/models/download/status/job_493c7c9ded"): [
-            {**job, "status": "downloading", "downloaded_bytes": 1_000_000_000},
-            {**job, "status": "completed", "downloaded_bytes": 2279145003},
-        ],
-    })  # fmt: skip
-    with manager("lmstudio", routes) as models:
+    with manager("lmstudio", lmstudio_download_job()) as models:
         steps = list(models.pull("ibm/granite-4-micro"))
     assert [s.total for s in steps] == [2279145003] * 3
     assert steps[-1].fraction == 1.0
@@ -486,10 +478,10 @@ def test_localai_job_status_says_its_message_or_completed() -> None:
     assert (done.status, done.done) == ("completed", True)
 
 
-def test_a_manager_made_without_a_provider_fingerprints_the_server() -> None:
-    """The default provider is "auto": the recorded router list (``owned_by: llamacpp``)
-    makes it llama.cpp, and its states are read."""
-    listing = json.dumps(router_list(LOADING, 3))
+def router_only(body: Any) -> Any:
+    """A llama.cpp router that answers its model list and 404s everything else, as the
+    recorded one does for routes it lacks."""
+    listing = json.dumps(body)
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/models":
@@ -498,7 +490,13 @@ def test_a_manager_made_without_a_provider_fingerprints_the_server() -> None:
             404, json={"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
         )
 
-    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return handler
+
+
+def test_a_manager_made_without_a_provider_fingerprints_the_server() -> None:
+    """The default provider is "auto": the recorded router list (``owned_by: llamacpp``)
+    makes it llama.cpp, and its states are read."""
+    http = httpx.Client(transport=httpx.MockTransport(router_only(router_list(LOADING, 3))))
     with ModelManager(base_url="http://127.0.0.1:8080/v1", http_client=http) as models:
         listed = models.list_models()
         assert models.profile.name == "llamacpp"
@@ -506,17 +504,8 @@ def test_a_manager_made_without_a_provider_fingerprints_the_server() -> None:
 
 
 def test_the_async_manager_made_without_a_provider_fingerprints_too() -> None:
-    listing = json.dumps(router_list(LOADING, 3))
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v1/models":
-            return httpx.Response(200, content=listing, headers={"content-type": "application/json"})
-        return httpx.Response(
-            404, json={"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
-        )
-
     async def run() -> str:
-        http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        http = httpx.AsyncClient(transport=httpx.MockTransport(router_only(router_list(LOADING, 3))))
         async with AsyncModelManager(base_url="http://127.0.0.1:8080/v1", http_client=http) as models:
             await models.list_models()
             return models.profile.name

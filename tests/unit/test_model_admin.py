@@ -352,18 +352,24 @@ def test_ollama_pull_cut_before_success_is_an_interrupted_stream() -> None:
         list(models.pull("gemma3"))
 
 
-def test_lmstudio_download_is_a_job_asked_until_completed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """LM Studio's documented download job: POST /api/v1/models/download, then
-    GET /api/v1/models/download/status/:job_id until "completed"."""
-    monkeypatch.setattr("orbit_local.features.model_admin.time.sleep", lambda _: None)
+def lmstudio_download_job() -> Recorder:
+    """LM Studio's documented download job, as its docs show it: the POST starts it (948 bytes
+    in), then the status route answers once mid-way and once "completed"."""
     job = {"job_id": "job_493c7c9ded", "total_size_bytes": 2279145003, "started_at": "2025-10-03T15:33:23.496Z"}
-    routes = Recorder({
+    return Recorder({
         ("POST", "/api/v1/models/download"): {**job, "status": "downloading", "downloaded_bytes": 948},
         ("GET", "/api/v1/models/download/status/job_493c7c9ded"): [
             {**job, "status": "downloading", "downloaded_bytes": 1_000_000_000},
             {**job, "status": "completed", "downloaded_bytes": 2279145003},
         ],
     })  # fmt: skip
+
+
+def test_lmstudio_download_is_a_job_asked_until_completed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LM Studio's documented download job: POST /api/v1/models/download, then
+    GET /api/v1/models/download/status/:job_id until "completed"."""
+    monkeypatch.setattr("orbit_local.features.model_admin.time.sleep", lambda _: None)
+    routes = lmstudio_download_job()
     with manager("lmstudio", routes) as models:
         steps = list(models.pull("ibm/granite-4-micro"))
     assert routes.sent()[0] == ("POST", "/api/v1/models/download", {"model": "ibm/granite-4-micro"})
