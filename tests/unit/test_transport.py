@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -273,7 +273,9 @@ def test_an_event_that_trickles_past_the_timeout_is_a_typed_timeout(monkeypatch:
     server = FakeServer(queue=[_trickle(sse(chunk("Hel"), done=False) + endless)])
     stream = make(server, timeout=120.0).stream(REQUEST)
     assert next(stream).text == "Hel"
-    with pytest.raises(StreamTimeoutError, match=r"one event from \S+/chat/completions kept arriving for more than 120 s"):
+    with pytest.raises(
+        StreamTimeoutError, match=r"one event from \S+/chat/completions kept arriving for more than 120 s"
+    ):
         next(stream)
 
 
@@ -296,7 +298,9 @@ def test_a_stalled_stream_is_a_typed_timeout_in_both_twins() -> None:
 
     async def run() -> None:
         server = FakeServer(queue=[respond(AsyncStall())])
-        client = AsyncChatClient("llamacpp", base_url="http://127.0.0.1:9/v1", http_client=server.async_client(), timeout=9.0)
+        client = AsyncChatClient(
+            "llamacpp", base_url="http://127.0.0.1:9/v1", http_client=server.async_client(), timeout=9.0
+        )
         async for _ in client.stream(REQUEST):
             pass
 
@@ -419,14 +423,34 @@ replies = answering
 class Twin:
     """Drive the sync or the async transport with one blocking API."""
 
-    def __init__(self, kind: str, handler: Handler, provider: str = "lmstudio", base: str = BASE, **kwargs: Any):
+    def __init__(
+        self,
+        kind: str,
+        handler: Handler,
+        provider: str = "lmstudio",
+        base: str = BASE,
+        pool: str = "injected",
+        **kwargs: Any,
+    ):
+        """``pool="injected"``: the caller's own httpx client; ``pool="own"``: the pool the
+        transport builds itself, with only its I/O replaced by ``handler``."""
         self.kind = kind
         profile = get_provider(provider)
-        if kind == "sync":
-            self.sync = Transport(profile, base, client=httpx.Client(transport=httpx.MockTransport(handler)), **kwargs)
+        made: Transport | AsyncTransport
+        if pool == "own":
+            made = Transport(profile, base, **kwargs) if kind == "sync" else AsyncTransport(profile, base, **kwargs)
+            options = made._pool_options
+            made._pool_options = lambda: {**options(), "transport": httpx.MockTransport(handler)}  # type: ignore[method-assign]
+        elif kind == "sync":
+            made = Transport(profile, base, client=httpx.Client(transport=httpx.MockTransport(handler)), **kwargs)
         else:
-            client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-            self.aio = AsyncTransport(profile, base, client=client, **kwargs)
+            made = AsyncTransport(
+                profile, base, client=httpx.AsyncClient(transport=httpx.MockTransport(handler)), **kwargs
+            )
+        if kind == "sync":
+            self.sync = cast(Transport, made)
+        else:
+            self.aio = cast(AsyncTransport, made)
 
     @property
     def transport(self) -> Transport | AsyncTransport:
@@ -454,6 +478,9 @@ class Twin:
 
 
 TWINS = pytest.mark.parametrize("kind", ["sync", "async"])
+POOLS = pytest.mark.parametrize("pool", ["injected", "own"])
+"""The caller's httpx client (httpx merges our headers into its requests) and the pool the
+transport builds (its requests are made whole by the transport): both must send the same."""
 
 
 def sse_response(body: bytes | httpx.SyncByteStream | httpx.AsyncByteStream, **headers: str) -> httpx.Response:
@@ -494,11 +521,12 @@ class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 @pytest.mark.usefixtures("clock")
 @TWINS
+@POOLS
 @pytest.mark.parametrize("stream", [False, True])
-def test_headers_body_and_auth_on_the_wire(kind: str, stream: bool) -> None:
+def test_headers_body_and_auth_on_the_wire(kind: str, pool: str, stream: bool) -> None:
     seen: list[httpx.Request] = []
     answer = sse_response(b"data: {}\n\n") if stream else httpx.Response(200, json={"ok": True})
-    twin = Twin(kind, replies(answer, seen=seen), api_key="sk-local", headers={"X-Team": "blue"})
+    twin = Twin(kind, replies(answer, seen=seen), pool=pool, api_key="sk-local", headers={"X-Team": "blue"})
     request = HttpRequest("POST", "/chat/completions", {"text": "héllo"}, headers={"X-Trace": "42"})
     twin.events(request) if stream else twin.request_json(request)
     (sent,) = seen
@@ -512,9 +540,10 @@ def test_headers_body_and_auth_on_the_wire(kind: str, stream: bool) -> None:
 
 @pytest.mark.usefixtures("clock")
 @TWINS
-def test_a_get_has_no_body_no_content_type_and_no_auth_without_a_key(kind: str) -> None:
+@POOLS
+def test_a_get_has_no_body_no_content_type_and_no_auth_without_a_key(kind: str, pool: str) -> None:
     seen: list[httpx.Request] = []
-    twin = Twin(kind, replies(httpx.Response(200, json={"data": []}), seen=seen), api_key="")
+    twin = Twin(kind, replies(httpx.Response(200, json={"data": []}), seen=seen), pool=pool, api_key="")
     assert twin.request_json(MODELS) == {"data": []}
     (sent,) = seen
     assert sent.method == "GET" and sent.content == b""
@@ -529,10 +558,13 @@ def test_a_get_has_no_body_no_content_type_and_no_auth_without_a_key(kind: str) 
     ids=["long-timeout-connect-capped", "short-timeout", "no-timeout"],
 )
 @TWINS
-def test_timeouts_sent_with_each_request(kind: str, timeout: float | None, connect: float, read: float | None) -> None:
+@POOLS
+def test_timeouts_sent_with_each_request(
+    kind: str, pool: str, timeout: float | None, connect: float, read: float | None
+) -> None:
     """A dead port fails within 10 s even when a slow model may take minutes to answer."""
     seen: list[httpx.Request] = []
-    twin = Twin(kind, replies(httpx.Response(200, json={}), seen=seen), timeout=timeout)
+    twin = Twin(kind, replies(httpx.Response(200, json={}), seen=seen), pool=pool, timeout=timeout)
     twin.request_json(MODELS)
     twin.request_json(CHAT)
     for request in seen:
@@ -554,19 +586,25 @@ def test_timeouts_sent_with_each_request(kind: str, timeout: float | None, conne
         ("https://gpu-box.lan/llm/v1", HttpRequest("GET", "/health", from_root=True), "https://gpu-box.lan/health"),
     ],
 )
-def test_paths_join_the_base_url_or_the_servers_origin(base: str, request_: HttpRequest, url: str) -> None:
+@POOLS
+def test_paths_join_the_base_url_or_the_servers_origin(base: str, request_: HttpRequest, url: str, pool: str) -> None:
     seen: list[httpx.Request] = []
-    Twin("sync", replies(httpx.Response(200, json={}), seen=seen), provider="koboldcpp-openai", base=base).request_json(
-        request_
+    twin = Twin(
+        "sync", replies(httpx.Response(200, json={}), seen=seen), provider="koboldcpp-openai", base=base, pool=pool
     )
-    assert str(seen[0].url) == url
+    twin.request_json(request_)
+    twin.request_json(request_)  # the second time from what the transport remembers of the URL
+    assert [str(sent.url) for sent in seen] == [url, url]
+    assert seen[0].headers["host"] == httpx.URL(url).netloc.decode()
 
 
 @pytest.mark.usefixtures("clock")
-def test_retarget_moves_requests_and_adds_the_found_key() -> None:
+@POOLS
+def test_retarget_moves_requests_and_adds_the_found_key(pool: str) -> None:
     seen: list[httpx.Request] = []
-    twin = Twin("sync", replies(httpx.Response(200, json={}), seen=seen), provider="openai-compatible")
+    twin = Twin("sync", replies(httpx.Response(200, json={}), seen=seen), provider="openai-compatible", pool=pool)
     transport = twin.sync
+    transport.request_json(MODELS)  # a request made before the key was found
     transport.retarget(get_provider("localai"), "http://127.0.0.1:8080/v1/", None)
     transport.request_json(HttpRequest("GET", "/version", from_root=True))
     assert str(seen[-1].url) == "http://127.0.0.1:8080/version"
@@ -576,6 +614,65 @@ def test_retarget_moves_requests_and_adds_the_found_key() -> None:
     assert str(seen[-1].url) == "http://127.0.0.1:8080/v1/models"
     assert seen[-1].headers["authorization"] == "Bearer key-1"
     assert transport.profile.display_name == "LocalAI"
+
+
+@pytest.mark.usefixtures("clock")
+@TWINS
+@POOLS
+def test_a_calls_own_headers_replace_the_defaults_whatever_their_case(kind: str, pool: str) -> None:
+    """``extra_headers`` name a header as the caller spells it; HTTP names are case-blind, so
+    each is sent once, with the caller's value (as httpx merges them)."""
+    seen: list[httpx.Request] = []
+    twin = Twin(kind, replies(httpx.Response(200, json={}), seen=seen), pool=pool, api_key="sk-local")
+    mine = {"user-agent": "my-app/2", "ACCEPT": "application/x-ndjson", "authorization": "Bearer other"}
+    twin.request_json(HttpRequest("POST", "/chat/completions", {"x": 1}, headers=mine))
+    twin.request_json(CHAT)  # the next request is back to the defaults
+    first, second = (dict(request.headers.multi_items()) for request in seen)
+    names = [name.lower() for name, _ in seen[0].headers.multi_items()]
+    assert len(names) == len(set(names)), names
+    assert (first["user-agent"], first["accept"], first["authorization"]) == (
+        "my-app/2",
+        "application/x-ndjson",
+        "Bearer other",
+    )
+    assert second["user-agent"].startswith("python-httpx/")
+    assert (second["accept"], second["authorization"]) == ("application/json", "Bearer sk-local")
+    assert second["content-length"] == str(len(seen[1].content))
+
+
+@pytest.mark.usefixtures("clock")
+@TWINS
+@POOLS
+def test_a_cookie_the_server_sets_is_sent_back(kind: str, pool: str) -> None:
+    """A server (or a proxy in front of it) that keeps a session in a cookie gets it back on the
+    next request, as from any httpx client."""
+    seen: list[httpx.Request] = []
+    session = httpx.Response(200, json={}, headers={"set-cookie": "session=abc123; Path=/"})
+    twin = Twin(kind, replies(session, httpx.Response(200, json={}), seen=seen), pool=pool)
+    if kind == "sync":
+        twin.request_json(MODELS)
+        twin.request_json(CHAT)
+    else:  # one event loop: a pool of ours is one per loop
+
+        async def both() -> None:
+            await twin.aio.request_json(MODELS)
+            await twin.aio.request_json(CHAT)
+
+        asyncio.run(both())
+    assert "cookie" not in seen[0].headers
+    assert seen[1].headers["cookie"] == "session=abc123"
+    assert seen[1].headers["content-type"] == "application/json"
+
+
+@pytest.mark.usefixtures("clock")
+def test_many_routes_reach_their_urls_and_what_is_remembered_of_them_stays_bounded() -> None:
+    seen: list[httpx.Request] = []
+    twin = Twin("sync", lambda request: (seen.append(request), httpx.Response(200, json={}))[1], pool="own")
+    for _round in range(2):
+        for number in range(150):
+            twin.request_json(HttpRequest("GET", f"/models/m{number}"))
+    assert [str(request.url) for request in seen] == [f"{BASE}/models/m{number}" for number in range(150)] * 2
+    assert len(twin.sync._parsed_urls) <= 64
 
 
 # --- retries ---------------------------------------------------------------------------------
@@ -1141,11 +1238,15 @@ def test_a_pool_of_our_own_sends_the_key_and_the_body_type_with_each_request(
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if stream:
-            return httpx.Response(200, content=b"data: {}\n\ndata: [DONE]\n\n", headers={"content-type": "text/event-stream"})
+            return httpx.Response(
+                200, content=b"data: {}\n\ndata: [DONE]\n\n", headers={"content-type": "text/event-stream"}
+            )
         return httpx.Response(200, json={"ok": True})
 
     built = Transport._pool_options
-    monkeypatch.setattr(Transport, "_pool_options", lambda self: {**built(self), "transport": httpx.MockTransport(handle)})
+    monkeypatch.setattr(
+        Transport, "_pool_options", lambda self: {**built(self), "transport": httpx.MockTransport(handle)}
+    )
     transport = Transport(get_provider("lmstudio"), BASE, api_key="sk-own-pool")
     if stream:
         assert [e.data for e in transport.stream_events(CHAT)][-1] == "[DONE]"
