@@ -123,7 +123,6 @@ class _TransportBase:
         if api_key:
             register_secret(api_key)
             self.headers["Authorization"] = f"Bearer {api_key}"
-        self._timeouts = self.timeout.as_dict()
         self._pool_headers: dict[tuple[bool, bool], list[tuple[str, str]]] = {}
         self._parsed_urls: dict[str, httpx.URL] = {}
 
@@ -156,7 +155,8 @@ class _TransportBase:
     ) -> httpx.Request:
         """The httpx request, headed as httpx's ``build_request`` heads it. Through a pool of
         ours it is made whole here, from headers made once and a URL parsed once: merging
-        headers and parsing the URL on every request cost a call 17 to 30 us."""
+        headers and parsing the URL on every request cost a call 17 to 30 us. (The pool's
+        timeout is the transport's; ``Client.send`` gives it to a request that has none.)"""
         content = None if request.json is None else _BODY_ENCODER.encode(request.json).encode()
         if self._injected or client.cookies:
             return self._merged_by_httpx(client, request, url, content, stream=stream)
@@ -168,9 +168,7 @@ class _TransportBase:
             if len(self._parsed_urls) >= _PARSED_URLS_KEPT:
                 self._parsed_urls.clear()
             parsed = self._parsed_urls[url] = httpx.URL(url)
-        return httpx.Request(
-            request.method, parsed, headers=headers, content=content, extensions={"timeout": self._timeouts}
-        )
+        return httpx.Request(request.method, parsed, headers=headers, content=content)
 
     def _merged_by_httpx(
         self,

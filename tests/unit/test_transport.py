@@ -648,7 +648,7 @@ def test_a_cookie_the_server_sets_is_sent_back(kind: str, pool: str) -> None:
     next request, as from any httpx client."""
     seen: list[httpx.Request] = []
     session = httpx.Response(200, json={}, headers={"set-cookie": "session=abc123; Path=/"})
-    twin = Twin(kind, replies(session, httpx.Response(200, json={}), seen=seen), pool=pool)
+    twin = Twin(kind, replies(session, httpx.Response(200, json={}), seen=seen), pool=pool, api_key="sk-local")
     if kind == "sync":
         twin.request_json(MODELS)
         twin.request_json(CHAT)
@@ -662,17 +662,20 @@ def test_a_cookie_the_server_sets_is_sent_back(kind: str, pool: str) -> None:
     assert "cookie" not in seen[0].headers
     assert seen[1].headers["cookie"] == "session=abc123"
     assert seen[1].headers["content-type"] == "application/json"
+    assert [request.headers["authorization"] for request in seen] == ["Bearer sk-local"] * 2
 
 
 @pytest.mark.usefixtures("clock")
 def test_many_routes_reach_their_urls_and_what_is_remembered_of_them_stays_bounded() -> None:
     seen: list[httpx.Request] = []
     twin = Twin("sync", lambda request: (seen.append(request), httpx.Response(200, json={}))[1], pool="own")
+    remembered = []
     for _round in range(2):
         for number in range(150):
             twin.request_json(HttpRequest("GET", f"/models/m{number}"))
+            remembered.append(len(twin.sync._parsed_urls))
     assert [str(request.url) for request in seen] == [f"{BASE}/models/m{number}" for number in range(150)] * 2
-    assert len(twin.sync._parsed_urls) <= 64
+    assert max(remembered) == 64  # docs/dev/benchmarks.md: 64 routes kept
 
 
 # --- retries ---------------------------------------------------------------------------------
