@@ -123,18 +123,9 @@ def chat_request(
         samplers=_set_ones(SAMPLER_PARAMS, _SAMPLERS_OF(values)),
     )
     body = {**(fields["extra_body"] or {}), **instance_kwargs}
-    if not kwargs:
-        return ChatRequest(
-            model=model,
-            messages=messages,
-            params=params,
-            extra_body=body,
-            chat_template=fields["chat_template"],
-            recover_tool_calls=fields["recover_tool_calls"],
-            stream_usage=stream_usage,
-        )
-    body.update(kwargs.get("extra_body") or {})
-    body.update((key, value) for key, value in kwargs.items() if key not in HANDLED_CALL_KEYWORDS)
+    if kwargs:
+        body.update(kwargs.get("extra_body") or {})
+        body.update((key, value) for key, value in kwargs.items() if key not in HANDLED_CALL_KEYWORDS)
     tools = kwargs.get("tools")
     return ChatRequest(
         model=model,

@@ -199,8 +199,7 @@ class _TransportBase:
     ) -> list[tuple[str, str]]:
         """The headers a request through a pool of ours carries, as httpx would merge them (the
         pool's own, which include httpx's defaults, then the key, ``Accept`` and
-        ``Content-Type``), made once for each kind of request: merging them and parsing the URL
-        on every request was about a fifth of a call's own cost. :meth:`retarget` forgets them,
+        ``Content-Type``), made once for each kind of request. :meth:`retarget` forgets them,
         since it may add a key."""
         known = self._pool_headers.get((stream, has_body))
         if known is None:
@@ -559,8 +558,8 @@ class Transport(_TransportBase):
             raise self.annotate(error, request) from error.__cause__
 
     def _request_once(self, request: HttpRequest) -> Any:
-        client = self._client if self._client is not None else self.client
-        url = (self.origin if request.from_root else self.base_url) + request.path
+        client = self.client
+        url = self.url(request)
         try:
             response = client.send(self._build(client, request, url, stream=False))
         except httpx.HTTPError as exc:
@@ -674,7 +673,7 @@ class AsyncTransport(_TransportBase):
 
     async def _request_once(self, request: HttpRequest) -> Any:
         client = self.client
-        url = (self.origin if request.from_root else self.base_url) + request.path
+        url = self.url(request)
         try:
             response = await client.send(self._build(client, request, url, stream=False))
         except httpx.HTTPError as exc:

@@ -190,11 +190,7 @@ class OpenAIProtocol:
             "model": request.model,
             "messages": [self._message(m) for m in request.messages],
         }
-        if profile.reasoning_key is None:
-            for message in request.messages:
-                if message.reasoning:
-                    warn_reasoning_not_sent(request.messages, profile)
-                    break
+        warn_reasoning_not_sent(request.messages, profile)
         if profile.alternating_roles:
             body["messages"] = fit_role_order(body["messages"], profile, self.base_url)
         params = request.params
